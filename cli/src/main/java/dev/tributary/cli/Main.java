@@ -1,0 +1,72 @@
+package dev.tributary.cli;
+
+import java.io.PrintWriter;
+import java.util.Arrays;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code tributary} command line. */
+@Command(
+        name = "tributary",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = {
+            "Asynchronous, low-communication training across heterogeneous, unreliable workers,",
+            "and the weight toolkit it needs: checkpoints, merging, adapters, compression.",
+            "",
+            "Add --debug to any command to see stack traces of failures."
+        },
+        subcommands = {
+            InspectCommand.class,
+            CommandLine.HelpCommand.class
+        })
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (see tributary --help)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit status: 0 ok, 1 bad input or failure, 2 bad usage. */
+    public static int run(String... args) {
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** As {@link #run(String...)} with explicit streams (tests). */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        boolean debug = Arrays.asList(args).contains("--debug");
+        String[] rest = Arrays.stream(args).filter(a -> !a.equals("--debug")).toArray(String[]::new);
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            err.println("error: " + ex.getMessage());
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            CommandLine sub = ex.getCommandLine();
+            err.println("(see '" + sub.getCommandSpec().qualifiedName() + " --help')");
+            err.flush();
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> Errors.report(ex, err, debug));
+        return cl.execute(rest);
+    }
+
+    /** Version from the jar manifest when packaged, else the development version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"tributary " + (v == null ? "0.1.0-SNAPSHOT" : v)};
+        }
+    }
+}

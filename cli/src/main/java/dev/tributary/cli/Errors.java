@@ -1,5 +1,7 @@
 package dev.tributary.cli;
 
+import dev.tributary.merge.MergeException;
+import dev.tributary.tensor.InvalidCheckpointException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -50,7 +52,7 @@ final class Errors {
                 || ex instanceof IllegalArgumentException
                 || ex instanceof IOException
                 || ex instanceof UncheckedIOException
-                || ex.getClass().getSimpleName().endsWith("CheckpointException")
-                || ex.getClass().getSimpleName().endsWith("MergeException");
+                || ex instanceof InvalidCheckpointException
+                || ex instanceof MergeException;
     }
 }

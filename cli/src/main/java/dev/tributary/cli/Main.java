@@ -18,6 +18,12 @@ import picocli.CommandLine.Command;
         },
         subcommands = {
             InspectCommand.class,
+            MergeCommand.class,
+            LoraCommand.class,
+            InitCommand.class,
+            ServeCommand.class,
+            WorkCommand.class,
+            LogCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

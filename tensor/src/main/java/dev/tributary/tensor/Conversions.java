@@ -10,14 +10,51 @@ import java.lang.foreign.ValueLayout;
 public final class Conversions {
     private Conversions() {}
 
-    /** f16 bits to f32 (exact). */
+    /** 2^112: scales an f16 exponent and mantissa placed in f32 position to their value. */
+    private static final float F16_SCALE = 0x1p112f;
+    /** 0.5f: adding it rounds a tiny f32 to the f16 subnormal grid (ulp 2^-24). */
+    private static final int F16_DENORM_MAGIC = 126 << 23;
+
+    /**
+     * f16 bits to f32 (exact). A NaN keeps its sign and payload bit for bit (signaling stays signaling),
+     * so f16 → f32 → f16 returns every pattern unchanged; unlike {@link Float#float16ToFloat}, whose NaN
+     * results depend on the platform.
+     */
     public static float f16ToF32(short bits) {
-        return Float.float16ToFloat(bits);
+        int h = bits & 0xFFFF;
+        int sign = (h & 0x8000) << 16;
+        int em = h & 0x7FFF;
+        if (em >= 0x7C00) {
+            int man = em & 0x3FF;
+            return Float.intBitsToFloat(sign | 0x7F80_0000 | (man << 13));
+        }
+        // Normals and subnormals alike: the bits shifted into f32 position, scaled by 2^(127-15).
+        float magnitude = Float.intBitsToFloat(em << 13) * F16_SCALE;
+        return Float.intBitsToFloat(sign | Float.floatToRawIntBits(magnitude));
     }
 
-    /** f32 to f16 bits, round to nearest even; overflow to ±Inf, NaN stays NaN. */
+    /**
+     * f32 to f16 bits, round to nearest even; overflow to ±Inf. A NaN keeps its sign and its top ten
+     * payload bits; when those are all zero the quiet bit is set so that it stays a NaN.
+     */
     public static short f32ToF16(float v) {
-        return Float.floatToFloat16(v);
+        int bits = Float.floatToRawIntBits(v);
+        int sign = (bits >>> 16) & 0x8000;
+        int abs = bits & 0x7FFF_FFFF;
+        int r;
+        if (abs > 0x7F80_0000) {
+            int payload = (abs >>> 13) & 0x3FF;
+            r = 0x7C00 | (payload != 0 ? payload : 0x200);
+        } else if (abs >= (127 + 16) << 23) {
+            r = 0x7C00;
+        } else if (abs < 113 << 23) {
+            float shifted = Float.intBitsToFloat(abs) + Float.intBitsToFloat(F16_DENORM_MAGIC);
+            r = Float.floatToRawIntBits(shifted) - F16_DENORM_MAGIC;
+        } else {
+            int mantOdd = (abs >>> 13) & 1;
+            r = (abs + ((15 - 127) << 23) + 0xFFF + mantOdd) >>> 13;
+        }
+        return (short) (r | sign);
     }
 
     /** bf16 bits to f32 (exact). */
@@ -25,11 +62,15 @@ public final class Conversions {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
     }
 
-    /** f32 to bf16 bits, round to nearest even; NaN stays a quiet NaN of the same sign. */
+    /**
+     * f32 to bf16 bits, round to nearest even. A NaN keeps its sign and top payload bits; when those are
+     * all zero the quiet bit is set so that it stays a NaN.
+     */
     public static short f32ToBf16(float v) {
         int b = Float.floatToRawIntBits(v);
         if ((b & 0x7FFF_FFFF) > 0x7F80_0000) {
-            return (short) ((b >>> 16) | 0x0040);
+            int high = b >>> 16;
+            return (short) ((high & 0x7F) != 0 ? high : high | 0x0040);
         }
         int rounding = 0x7FFF + ((b >>> 16) & 1);
         return (short) ((b + rounding) >>> 16);
@@ -73,7 +114,7 @@ public final class Conversions {
             case I32 -> seg.set(Tensor.I32_LE, i * 4, (int) clampRound(v, Integer.MIN_VALUE, Integer.MAX_VALUE));
             case U32 -> seg.set(Tensor.I32_LE, i * 4, (int) clampRound(v, 0, 0xFFFF_FFFFL));
             case I64 -> seg.set(Tensor.I64_LE, i * 8, (long) Math.rint(v));
-            case U64 -> seg.set(Tensor.I64_LE, i * 8, (long) Math.rint(Math.max(v, 0)));
+            case U64 -> seg.set(Tensor.I64_LE, i * 8, toUnsigned64(v));
             default -> throw new UnsupportedOperationException(dtype + " values cannot be written from numbers");
         }
     }
@@ -113,6 +154,21 @@ public final class Conversions {
         }
         double r = Math.rint(v);
         return (long) Math.max(lo, Math.min(hi, r));
+    }
+
+    /** Round half even, saturating to [0, 2^64 - 1]; NaN becomes 0. */
+    private static long toUnsigned64(float v) {
+        if (!(v > 0)) {
+            return 0;
+        }
+        if (v < 0x1p63f) {
+            return (long) Math.rint(v);
+        }
+        if (v >= 0x1p64f) {
+            return -1L;
+        }
+        // Floats this large are integers, and v - 2^63 is exact.
+        return (long) (v - 0x1p63f) ^ Long.MIN_VALUE;
     }
 
     private static float unsignedToFloat(long v) {

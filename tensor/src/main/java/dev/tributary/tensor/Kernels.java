@@ -1,13 +1,287 @@
 package dev.tributary.tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
-/** SIMD kernels over off-heap f32 data. */
+/**
+ * SIMD kernels over off-heap f32 data: little-endian floats in a {@link MemorySegment}, element counts
+ * and offsets as {@code long}. Element-wise kernels give exactly the results of the plain scalar loop
+ * (multiply, then add, each rounded to f32); reductions accumulate in f64, so they differ from a
+ * sequential f64 loop only by the order of the additions.
+ *
+ * <p>An output may be the same segment as an input; partially overlapping segments are not supported.
+ */
 public final class Kernels {
     private Kernels() {}
 
-    /** Fast path for conversions to or from f32; false when there is none for this pair. */
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Half-width floats, each load widened to one full-width vector of doubles. */
+    private static final VectorSpecies<Float> FH =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Double> D =
+            VectorSpecies.of(double.class, VectorShape.forBitSize(F.vectorBitSize()));
+    private static final int LANES = F.length();
+    private static final int HALF = FH.length();
+    private static final long HALF_BYTES = 4L * HALF;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Elements checked between early exits in {@link #allFinite}. */
+    private static final long FINITE_BLOCK = 4096;
+
+    /** {@code x[i] *= a} for {@code i < n}. */
+    public static void scale(MemorySegment x, long n, float a) {
+        check("scale", "x", x, n);
+        long bound = vectorBound(n);
+        long i = 0;
+        for (; i < bound; i += LANES) {
+            long off = i * 4;
+            FloatVector.fromMemorySegment(F, x, off, LE).mul(a).intoMemorySegment(x, off, LE);
+        }
+        for (; i < n; i++) {
+            x.set(Tensor.F32_LE, i * 4, x.get(Tensor.F32_LE, i * 4) * a);
+        }
+    }
+
+    /** {@code y[i] += a * x[i]} for {@code i < n}. */
+    public static void axpy(float a, MemorySegment x, MemorySegment y, long n) {
+        check("axpy", "x", x, n);
+        check("axpy", "y", y, n);
+        long bound = vectorBound(n);
+        long i = 0;
+        for (; i < bound; i += LANES) {
+            long off = i * 4;
+            FloatVector vx = FloatVector.fromMemorySegment(F, x, off, LE);
+            FloatVector vy = FloatVector.fromMemorySegment(F, y, off, LE);
+            vy.add(vx.mul(a)).intoMemorySegment(y, off, LE);
+        }
+        for (; i < n; i++) {
+            long off = i * 4;
+            y.set(Tensor.F32_LE, off, y.get(Tensor.F32_LE, off) + a * x.get(Tensor.F32_LE, off));
+        }
+    }
+
+    /**
+     * {@code out[i] = w[0]*xs[0][i] + w[1]*xs[1][i] + ...}, summed left to right in f32; zero inputs give
+     * zeros. {@code out} may be one of the inputs.
+     */
+    public static void weightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
+        if (xs.length != w.length) {
+            throw new IllegalArgumentException("weightedSum: " + xs.length + " inputs but " + w.length + " weights");
+        }
+        for (int k = 0; k < xs.length; k++) {
+            check("weightedSum", "xs[" + k + "]", xs[k], n);
+        }
+        check("weightedSum", "out", out, n);
+        switch (xs.length) {
+            case 0 -> out.asSlice(0, n * 4).fill((byte) 0);
+            case 1 -> weightedSum1(xs[0], w[0], out, n);
+            case 2 -> weightedSum2(xs[0], w[0], xs[1], w[1], out, n);
+            case 4 -> weightedSum4(xs, w, out, n);
+            default -> weightedSumK(xs, w, out, n);
+        }
+    }
+
+    private static void weightedSum1(MemorySegment x0, float w0, MemorySegment out, long n) {
+        long bound = vectorBound(n);
+        long i = 0;
+        for (; i < bound; i += LANES) {
+            long off = i * 4;
+            FloatVector.fromMemorySegment(F, x0, off, LE).mul(w0).intoMemorySegment(out, off, LE);
+        }
+        for (; i < n; i++) {
+            out.set(Tensor.F32_LE, i * 4, w0 * x0.get(Tensor.F32_LE, i * 4));
+        }
+    }
+
+    private static void weightedSum2(MemorySegment x0, float w0, MemorySegment x1, float w1, MemorySegment out, long n) {
+        long bound = vectorBound(n);
+        long i = 0;
+        for (; i < bound; i += LANES) {
+            long off = i * 4;
+            FloatVector acc = FloatVector.fromMemorySegment(F, x0, off, LE).mul(w0);
+            acc = acc.add(FloatVector.fromMemorySegment(F, x1, off, LE).mul(w1));
+            acc.intoMemorySegment(out, off, LE);
+        }
+        for (; i < n; i++) {
+            long off = i * 4;
+            out.set(Tensor.F32_LE, off, w0 * x0.get(Tensor.F32_LE, off) + w1 * x1.get(Tensor.F32_LE, off));
+        }
+    }
+
+    private static void weightedSum4(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
+        MemorySegment x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
+        float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        long bound = vectorBound(n);
+        long i = 0;
+        for (; i < bound; i += LANES) {
+            long off = i * 4;
+            FloatVector acc = FloatVector.fromMemorySegment(F, x0, off, LE).mul(w0);
+            acc = acc.add(FloatVector.fromMemorySegment(F, x1, off, LE).mul(w1));
+            acc = acc.add(FloatVector.fromMemorySegment(F, x2, off, LE).mul(w2));
+            acc = acc.add(FloatVector.fromMemorySegment(F, x3, off, LE).mul(w3));
+            acc.intoMemorySegment(out, off, LE);
+        }
+        scalarWeightedSum(xs, w, out, i, n);
+    }
+
+    private static void weightedSumK(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
+        int k = xs.length;
+        long bound = vectorBound(n);
+        long i = 0;
+        for (; i < bound; i += LANES) {
+            long off = i * 4;
+            FloatVector acc = FloatVector.fromMemorySegment(F, xs[0], off, LE).mul(w[0]);
+            for (int j = 1; j < k; j++) {
+                acc = acc.add(FloatVector.fromMemorySegment(F, xs[j], off, LE).mul(w[j]));
+            }
+            acc.intoMemorySegment(out, off, LE);
+        }
+        scalarWeightedSum(xs, w, out, i, n);
+    }
+
+    private static void scalarWeightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long from, long n) {
+        for (long i = from; i < n; i++) {
+            long off = i * 4;
+            float acc = w[0] * xs[0].get(Tensor.F32_LE, off);
+            for (int j = 1; j < xs.length; j++) {
+                acc += w[j] * xs[j].get(Tensor.F32_LE, off);
+            }
+            out.set(Tensor.F32_LE, off, acc);
+        }
+    }
+
+    /** Σ x[i]·y[i], products and sum in f64. */
+    public static double dot(MemorySegment x, MemorySegment y, long n) {
+        check("dot", "x", x, n);
+        check("dot", "y", y, n);
+        long bound = n - Math.floorMod(n, 4 * HALF);
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        long i = 0;
+        for (; i < bound; i += 4 * HALF) {
+            long off = i * 4;
+            acc0 = wide(x, off).fma(wide(y, off), acc0);
+            acc1 = wide(x, off + HALF_BYTES).fma(wide(y, off + HALF_BYTES), acc1);
+            acc2 = wide(x, off + 2 * HALF_BYTES).fma(wide(y, off + 2 * HALF_BYTES), acc2);
+            acc3 = wide(x, off + 3 * HALF_BYTES).fma(wide(y, off + 3 * HALF_BYTES), acc3);
+        }
+        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += (double) x.get(Tensor.F32_LE, i * 4) * y.get(Tensor.F32_LE, i * 4);
+        }
+        return s;
+    }
+
+    /** Euclidean norm √(Σ x[i]²), accumulated in f64. */
+    public static double l2Norm(MemorySegment x, long n) {
+        check("l2Norm", "x", x, n);
+        long bound = n - Math.floorMod(n, 4 * HALF);
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        long i = 0;
+        for (; i < bound; i += 4 * HALF) {
+            long off = i * 4;
+            DoubleVector v0 = wide(x, off);
+            DoubleVector v1 = wide(x, off + HALF_BYTES);
+            DoubleVector v2 = wide(x, off + 2 * HALF_BYTES);
+            DoubleVector v3 = wide(x, off + 3 * HALF_BYTES);
+            acc0 = v0.fma(v0, acc0);
+            acc1 = v1.fma(v1, acc1);
+            acc2 = v2.fma(v2, acc2);
+            acc3 = v3.fma(v3, acc3);
+        }
+        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            double v = x.get(Tensor.F32_LE, i * 4);
+            s += v * v;
+        }
+        return Math.sqrt(s);
+    }
+
+    /** Σ x[i] in f64. */
+    public static double sum(MemorySegment x, long n) {
+        check("sum", "x", x, n);
+        long bound = n - Math.floorMod(n, 4 * HALF);
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        long i = 0;
+        for (; i < bound; i += 4 * HALF) {
+            long off = i * 4;
+            acc0 = acc0.add(wide(x, off));
+            acc1 = acc1.add(wide(x, off + HALF_BYTES));
+            acc2 = acc2.add(wide(x, off + 2 * HALF_BYTES));
+            acc3 = acc3.add(wide(x, off + 3 * HALF_BYTES));
+        }
+        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += x.get(Tensor.F32_LE, i * 4);
+        }
+        return s;
+    }
+
+    /** True when none of the first {@code n} values is NaN or infinite. */
+    public static boolean allFinite(MemorySegment x, long n) {
+        check("allFinite", "x", x, n);
+        long bound = vectorBound(n);
+        long i = 0;
+        while (i < bound) {
+            long blockEnd = Math.min(bound, i + FINITE_BLOCK);
+            // x*0 is ±0 for finite x and NaN otherwise; a NaN anywhere in the block survives the sum.
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < blockEnd; i += LANES) {
+                acc = acc.add(FloatVector.fromMemorySegment(F, x, i * 4, LE).mul(0f));
+            }
+            if (acc.test(VectorOperators.IS_NAN).anyTrue()) {
+                return false;
+            }
+        }
+        for (; i < n; i++) {
+            if (!Float.isFinite(x.get(Tensor.F32_LE, i * 4))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Vectorized conversion between f16/bf16 and f32, bit for bit the same as the scalar conversions in
+     * {@link Conversions}; false when there is no fast path for this pair.
+     */
     static boolean convertFromToF32(DType src, MemorySegment s, DType dst, MemorySegment d, long n) {
+        if (src == DType.F32) {
+            return switch (dst) {
+                case F16 -> { VectorConversions.f32ToF16(s, d, n); yield true; }
+                case BF16 -> { VectorConversions.f32ToBf16(s, d, n); yield true; }
+                default -> false;
+            };
+        }
+        if (dst == DType.F32) {
+            return switch (src) {
+                case F16 -> { VectorConversions.f16ToF32(s, d, n); yield true; }
+                case BF16 -> { VectorConversions.bf16ToF32(s, d, n); yield true; }
+                default -> false;
+            };
+        }
         return false;
+    }
+
+    /** Loads a half-width vector of floats at byte offset {@code off} and widens it to doubles. */
+    private static DoubleVector wide(MemorySegment x, long off) {
+        return (DoubleVector) FloatVector.fromMemorySegment(FH, x, off, LE).convertShape(VectorOperators.F2D, D, 0);
+    }
+
+    private static long vectorBound(long n) {
+        return n - Math.floorMod(n, LANES);
+    }
+
+    private static void check(String op, String arg, MemorySegment seg, long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException(op + ": n < 0: " + n);
+        }
+        if (n > seg.byteSize() / 4) {
+            throw new IllegalArgumentException(op + ": n = " + n + " but " + arg + " holds "
+                    + seg.byteSize() / 4 + " floats");
+        }
     }
 }

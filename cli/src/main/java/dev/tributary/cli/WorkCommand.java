@@ -1,0 +1,162 @@
+package dev.tributary.cli;
+
+import dev.tributary.train.Task;
+import dev.tributary.train.Tasks;
+import dev.tributary.worker.LocalTrainer;
+import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.client.Worker;
+import dev.tributary.worker.client.WorkerOptions;
+import io.grpc.ChannelCredentials;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code tributary work}: a worker that trains a task and pushes its updates to a coordinator. */
+@Command(
+        name = "work",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Train a task locally and push updates to a coordinator whenever one is ready.",
+            "Survives the coordinator going away: it retries with backoff, and sends an unacknowledged",
+            "update again under the same id, so it is never applied twice."
+        })
+final class WorkCommand implements Callable<Integer> {
+
+    @Option(names = "--coordinator", required = true, paramLabel = "HOST:PORT", description = "the coordinator's gRPC address")
+    String coordinator;
+
+    @Option(names = "--token", required = true, paramLabel = "T", description = "bearer token")
+    String token;
+
+    @Option(names = "--task", required = true, paramLabel = "TASK", description = "the task, e.g. synthetic-logreg")
+    String task;
+
+    @Option(names = "--updates", defaultValue = "0", paramLabel = "N", description = "stop after N acknowledged updates; 0 runs until stopped")
+    int updates;
+
+    @Option(names = "--ack-log", paramLabel = "FILE", description = "append each acknowledged update id to FILE")
+    Path ackLog;
+
+    @Option(names = "--worker", defaultValue = "0", paramLabel = "I", description = "this worker's share of the task's data (default ${DEFAULT-VALUE})")
+    int worker;
+
+    @Option(names = "--workers", defaultValue = "1", paramLabel = "N", description = "number of shares the data is cut into (default ${DEFAULT-VALUE})")
+    int workers;
+
+    @Option(names = "--steps", defaultValue = "0", paramLabel = "H", description = "local steps per update; 0 for the task's default")
+    int steps;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of sampling and shuffling (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "name to register under (default: host and worker index)")
+    String name;
+
+    @Option(names = "--work-dir", paramLabel = "DIR", description = "where models and pending deltas are kept (default: a temporary folder)")
+    Path workDir;
+
+    @Option(names = "--max-backoff", defaultValue = "5", paramLabel = "SECONDS", description = "longest wait between retries (default ${DEFAULT-VALUE})")
+    double maxBackoff;
+
+    @Option(names = "--tls-ca", paramLabel = "PEM", description = "trust the coordinator's certificate through this CA (enables TLS)")
+    Path tlsCa;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "client certificate chain for mTLS (with --tls-key)")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "client private key for mTLS, PKCS#8")
+    Path tlsKey;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Task t;
+        try {
+            t = Tasks.byName(task);
+        } catch (IllegalArgumentException e) {
+            throw new UserException(e.getMessage());
+        }
+        if (updates < 0 || steps < 0 || maxBackoff <= 0) {
+            throw new UserException("--updates and --steps must be >= 0 and --max-backoff > 0");
+        }
+        if (workers < 1 || worker < 0 || worker >= workers) {
+            throw new UserException("--worker " + worker + " --workers " + workers + ": needs 0 <= worker < workers");
+        }
+        String who = name != null ? name : hostName() + "-" + worker;
+        Path dir = workDir != null ? workDir : Files.createTempDirectory("tributary-worker-");
+        TrainPlan plan = steps > 0 ? TrainPlan.steps(steps, seed) : t.defaultPlan(seed);
+        WorkerOptions defaults = WorkerOptions.of(who, plan, updates, ackLog, dir);
+        Duration cap = Duration.ofMillis(Math.max(100, (long) (maxBackoff * 1000)));
+        WorkerOptions options = new WorkerOptions(who, defaults.capabilities(), plan, updates, ackLog, dir,
+                Duration.ofMillis(Math.min(100, cap.toMillis())), cap, seed ^ worker);
+        ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator, credentials())
+                .maxInboundMessageSize(8 << 20)
+                .flowControlWindow(16 << 20)
+                .build();
+        try (LocalTrainer trainer = t.trainer(worker, workers, seed);
+                Worker w = new Worker(channel, token, trainer, options, m -> {
+                    err.println(m);
+                    err.flush();
+                })) {
+            Worker.Summary s = w.run();
+            out.printf("%d updates acknowledged (%d duplicates), %d refused, %d retries%n", s.acknowledged(),
+                    s.duplicates(), s.refused(), s.retries());
+            out.flush();
+        } finally {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            if (workDir == null) {
+                deleteTree(dir);
+            }
+        }
+        return 0;
+    }
+
+    private ChannelCredentials credentials() throws IOException {
+        if (tlsCa == null) {
+            if (tlsCert != null || tlsKey != null) {
+                throw new UserException("--tls-cert and --tls-key need --tls-ca");
+            }
+            return InsecureChannelCredentials.create();
+        }
+        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder().trustManager(tlsCa.toFile());
+        if (tlsCert != null || tlsKey != null) {
+            if (tlsCert == null || tlsKey == null) {
+                throw new UserException("--tls-cert and --tls-key go together");
+            }
+            b.keyManager(tlsCert.toFile(), tlsKey.toFile());
+        }
+        return b.build();
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "worker";
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package dev.tributary.coordinator;
+
+import dev.tributary.coordinator.auth.BearerAuth;
+import dev.tributary.coordinator.auth.Tokens;
+import dev.tributary.coordinator.service.Assembly;
+import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.tensor.TensorMap;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A running coordinator: the gRPC service behind bearer-token authentication, over a state folder that
+ * holds its durable log and checkpoints. Owns only the lifecycle; the work happens in the service.
+ *
+ * <p>Call order: {@link #start}, then {@link #close} once (a clean stop writes a last checkpoint). A
+ * process killed at any moment loses nothing that was acknowledged: the next {@link #start} on the same
+ * folder recovers it.
+ */
+public final class Coordinator implements AutoCloseable {
+    /** Largest gRPC message either side accepts: a chunk of a few MiB plus framing. */
+    public static final int MAX_MESSAGE_BYTES = 8 << 20;
+
+    private final Server server;
+    private final Assembly assembly;
+    private final CoordinatorMetrics metrics;
+    private final ScheduledExecutorService ticker;
+    private final FileChannel lockChannel;
+
+    private Coordinator(Server server, Assembly assembly, CoordinatorMetrics metrics, ScheduledExecutorService ticker,
+            FileChannel lockChannel) {
+        this.server = server;
+        this.assembly = assembly;
+        this.metrics = metrics;
+        this.ticker = ticker;
+        this.lockChannel = lockChannel;
+    }
+
+    /**
+     * Recovers the state in {@code stateDir} (created when missing) and starts serving on {@code builder}
+     * (a Netty port, or an in-process name in tests).
+     *
+     * @param initialModel the model a fresh state starts from; also fixes the names, shapes and dtypes
+     *     every update must have
+     * @param log          where recovery and checkpoint warnings go
+     */
+    public static Coordinator start(ServerBuilder<?> builder, Path stateDir, TensorMap initialModel, CoordinatorConfig config,
+            Tokens tokens, Consumer<String> log) throws IOException {
+        Files.createDirectories(stateDir);
+        FileChannel lockChannel = FileChannel.open(stateDir.resolve(StateDirectory.LOCK), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+        try {
+            FileLock lock;
+            try {
+                lock = lockChannel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                throw new IllegalStateException("state " + stateDir + " is in use by another coordinator");
+            }
+            CoordinatorMetrics metrics = new CoordinatorMetrics();
+            Assembly assembly = Assembly.open(stateDir, initialModel, config, metrics, log);
+            Server server;
+            try {
+                server = builder
+                        .addService(ServerInterceptors.intercept(assembly.service(), new BearerAuth(tokens, metrics::unauthenticated)))
+                        .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                        .build()
+                        .start();
+            } catch (IOException | RuntimeException e) {
+                assembly.close();
+                throw e;
+            }
+            ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
+                    r -> Thread.ofPlatform().name("tributary-ticker").daemon().unstarted(r));
+            long period = config.tick().toMillis();
+            ticker.scheduleAtFixedRate(() -> assembly.tick(System.currentTimeMillis()), period, period, TimeUnit.MILLISECONDS);
+            return new Coordinator(server, assembly, metrics, ticker, lockChannel);
+        } catch (IOException | RuntimeException e) {
+            lockChannel.close();
+            throw e;
+        }
+    }
+
+    /** The port the server listens on (-1 for in-process servers). */
+    public int port() {
+        return server.getPort();
+    }
+
+    public String strategy() {
+        return assembly.strategy();
+    }
+
+    /** The current (published, durable) model version. */
+    public long version() {
+        return assembly.version();
+    }
+
+    /** Accepted updates whose acknowledgment was released, those recovered at start included. */
+    public long accepted() {
+        return assembly.accepted();
+    }
+
+    public long refused() {
+        return metrics.refusedTotal();
+    }
+
+    public int liveWorkers() {
+        return assembly.liveWorkers();
+    }
+
+    /** Updates found in the log at start. */
+    public long recoveredUpdates() {
+        return assembly.recoveredUpdates();
+    }
+
+    /** Bytes of a torn last record dropped at start. */
+    public long droppedTornBytes() {
+        return assembly.droppedTornBytes();
+    }
+
+    public CoordinatorMetrics metrics() {
+        return metrics;
+    }
+
+    /** Blocks until the server stops. */
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    /** Stops accepting calls, lets running ones finish (30 s at most), checkpoints, and releases the state. */
+    @Override
+    public void close() throws IOException {
+        ticker.shutdownNow();
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(30, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        try {
+            assembly.close();
+        } finally {
+            lockChannel.close();
+        }
+    }
+}

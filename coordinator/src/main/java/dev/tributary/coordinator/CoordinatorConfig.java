@@ -1,0 +1,164 @@
+package dev.tributary.coordinator;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * How a coordinator runs. In a YAML file every key is optional:
+ *
+ * <pre>
+ * strategy:            # handed to the strategy as is, e.g. alpha, max_staleness, buffer_size
+ *   max_staleness: 10
+ * checkpoint_every: 20 # publishes between checkpoints
+ * keep_checkpoints: 2
+ * lease_seconds: 15    # a worker that does not heartbeat for this long leaves the live set
+ * max_update_bytes: 0  # 0: the model's size plus 1 MiB of header room
+ * max_delta_norm: 0    # L2 bound over the whole delta; 0: none
+ * norm_policy: refuse  # refuse or clip deltas over the bound
+ * tick_millis: 200     # how often time-driven strategy events are checked
+ * </pre>
+ *
+ * @param strategy        fedavg, fedasync, fedbuff or diloco
+ * @param strategyConfig  the strategy's own settings
+ * @param checkpointEvery publishes between checkpoints (a checkpoint is also written on shutdown)
+ * @param keepCheckpoints checkpoints kept on disk
+ * @param lease           how long a registration or heartbeat keeps a worker live
+ * @param maxUpdateBytes  largest delta accepted; 0 for the model's size plus 1 MiB
+ * @param maxDeltaNorm    bound on a delta's L2 norm over all tensors; 0 for none
+ * @param normPolicy      what happens to a delta over the bound
+ * @param tick            period of {@code Strategy.onTick}
+ */
+public record CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery,
+        int keepCheckpoints, Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy,
+        Duration tick) {
+
+    /** Refuse deltas whose norm is over the bound, or scale them down to it. */
+    public enum NormPolicy { REFUSE, CLIP }
+
+    private static final Set<String> KEYS = Set.of("strategy", "checkpoint_every", "keep_checkpoints", "lease_seconds",
+            "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis");
+
+    public CoordinatorConfig {
+        Objects.requireNonNull(strategy, "strategy");
+        strategyConfig = Map.copyOf(strategyConfig);
+        Objects.requireNonNull(lease, "lease");
+        Objects.requireNonNull(normPolicy, "normPolicy");
+        Objects.requireNonNull(tick, "tick");
+        if (checkpointEvery < 1) {
+            throw new IllegalArgumentException("checkpoint_every: must be at least 1, got " + checkpointEvery);
+        }
+        if (keepCheckpoints < 1) {
+            throw new IllegalArgumentException("keep_checkpoints: must be at least 1, got " + keepCheckpoints);
+        }
+        if (lease.isNegative() || lease.isZero()) {
+            throw new IllegalArgumentException("lease_seconds: must be positive, got " + lease.toSeconds());
+        }
+        if (maxUpdateBytes < 0) {
+            throw new IllegalArgumentException("max_update_bytes: must be 0 or more, got " + maxUpdateBytes);
+        }
+        if (!(maxDeltaNorm >= 0) || Double.isInfinite(maxDeltaNorm)) {
+            throw new IllegalArgumentException("max_delta_norm: must be a finite number ≥ 0, got " + maxDeltaNorm);
+        }
+        if (tick.toMillis() < 1) {
+            throw new IllegalArgumentException("tick_millis: must be at least 1, got " + tick.toMillis());
+        }
+    }
+
+    /** Defaults for {@code strategy} with its own defaults. */
+    public static CoordinatorConfig defaults(String strategy) {
+        return new CoordinatorConfig(strategy, Map.of(), 20, 2, Duration.ofSeconds(15), 0, 0, NormPolicy.REFUSE,
+                Duration.ofMillis(200));
+    }
+
+    /** Reads {@code file} over the defaults for {@code strategy}; unknown keys are refused. */
+    public static CoordinatorConfig fromYaml(String strategy, Path file) throws IOException {
+        Object root;
+        try (Reader r = Files.newBufferedReader(file)) {
+            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (root == null) {
+            return defaults(strategy);
+        }
+        if (!(root instanceof Map<?, ?> m)) {
+            throw new IllegalArgumentException(file + ": the top level must be a map of settings");
+        }
+        Map<String, Object> values = new LinkedHashMap<>();
+        m.forEach((k, v) -> values.put(String.valueOf(k), v));
+        Set<String> unknown = new TreeSet<>(values.keySet());
+        unknown.removeAll(KEYS);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException(file + ": unknown settings " + unknown + " (known: " + new TreeSet<>(KEYS) + ")");
+        }
+        CoordinatorConfig d = defaults(strategy);
+        Map<String, Object> sc = new LinkedHashMap<>();
+        Object s = values.get("strategy");
+        if (s instanceof Map<?, ?> sm) {
+            sm.forEach((k, v) -> sc.put(String.valueOf(k), v));
+        } else if (s != null) {
+            throw new IllegalArgumentException(file + ": strategy: must be a map of the strategy's settings");
+        }
+        String policy = String.valueOf(values.getOrDefault("norm_policy", "refuse"));
+        NormPolicy np = switch (policy) {
+            case "refuse" -> NormPolicy.REFUSE;
+            case "clip" -> NormPolicy.CLIP;
+            default -> throw new IllegalArgumentException(file + ": norm_policy \"" + policy + "\": must be refuse or clip");
+        };
+        return new CoordinatorConfig(strategy, sc,
+                (int) number(file, values, "checkpoint_every", d.checkpointEvery()),
+                (int) number(file, values, "keep_checkpoints", d.keepCheckpoints()),
+                Duration.ofMillis((long) (number(file, values, "lease_seconds", d.lease().toSeconds()) * 1000)),
+                (long) number(file, values, "max_update_bytes", d.maxUpdateBytes()),
+                number(file, values, "max_delta_norm", d.maxDeltaNorm()),
+                np,
+                Duration.ofMillis((long) number(file, values, "tick_millis", d.tick().toMillis())));
+    }
+
+    private static double number(Path file, Map<String, Object> values, String key, double dflt) {
+        Object v = values.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        if (!(v instanceof Number n)) {
+            throw new IllegalArgumentException(file + ": " + key + ": must be a number, got \"" + v + "\"");
+        }
+        return n.doubleValue();
+    }
+
+    public CoordinatorConfig withStrategyConfig(Map<String, Object> c) {
+        return new CoordinatorConfig(strategy, c, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
+                normPolicy, tick);
+    }
+
+    public CoordinatorConfig withCheckpointEvery(int n) {
+        return new CoordinatorConfig(strategy, strategyConfig, n, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
+                normPolicy, tick);
+    }
+
+    public CoordinatorConfig withLease(Duration d) {
+        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, d, maxUpdateBytes,
+                maxDeltaNorm, normPolicy, tick);
+    }
+
+    public CoordinatorConfig withMaxUpdateBytes(long n) {
+        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, n, maxDeltaNorm,
+                normPolicy, tick);
+    }
+
+    public CoordinatorConfig withNormBound(double bound, NormPolicy policy) {
+        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
+                bound, policy, tick);
+    }
+}

@@ -1,0 +1,108 @@
+package dev.tributary.coordinator;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * The coordinator's counters, in a Prometheus registry: updates accepted and refused by reason, staleness
+ * of accepted updates, bytes in and out, time the strategy takes per update, live workers, model version.
+ */
+public final class CoordinatorMetrics {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Counter accepted;
+    private final Counter duplicates;
+    private final Counter unauthenticated;
+    private final Counter bytesIn;
+    private final Counter bytesOut;
+    private final DistributionSummary staleness;
+    private final Timer aggregation;
+    private final AtomicLong refusedTotal = new AtomicLong();
+    private final ConcurrentHashMap<String, Counter> refused = new ConcurrentHashMap<>();
+
+    public CoordinatorMetrics() {
+        accepted = Counter.builder("tributary.updates.accepted").description("updates made durable and taken in").register(registry);
+        duplicates = Counter.builder("tributary.updates.duplicate").description("pushes of an already accepted update id").register(registry);
+        unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
+        bytesIn = Counter.builder("tributary.bytes.in").baseUnit("bytes").description("update bytes received").register(registry);
+        bytesOut = Counter.builder("tributary.bytes.out").baseUnit("bytes").description("model bytes sent").register(registry);
+        staleness = DistributionSummary.builder("tributary.update.staleness")
+                .description("staleness of accepted updates, in versions")
+                .serviceLevelObjectives(0.5, 1, 2, 4, 8, 16, 32, 64, 128) // le="0.5": staleness 0
+                .register(registry);
+        aggregation = Timer.builder("tributary.aggregation.latency")
+                .description("time the strategy takes to take in one update")
+                .publishPercentiles(0.5, 0.99)
+                .register(registry);
+    }
+
+    /** Registers gauges read on each scrape. */
+    public void gauges(Supplier<Number> liveWorkers, Supplier<Number> version) {
+        Gauge.builder("tributary.workers.live", liveWorkers).description("workers whose lease has not run out").register(registry);
+        Gauge.builder("tributary.model.version", version).description("current model version").register(registry);
+    }
+
+    public void accepted(long stalenessVersions) {
+        accepted.increment();
+        staleness.record(stalenessVersions);
+    }
+
+    public void duplicate() {
+        duplicates.increment();
+    }
+
+    /** Counts a refusal under {@code reason} (a short stable code such as {@code staleness} or {@code shape}). */
+    public void refused(String reason) {
+        refusedTotal.incrementAndGet();
+        refused.computeIfAbsent(reason, r -> Counter.builder("tributary.updates.refused")
+                .description("updates refused, by reason").tag("reason", r).register(registry)).increment();
+    }
+
+    public void unauthenticated() {
+        unauthenticated.increment();
+    }
+
+    public void bytesIn(long n) {
+        bytesIn.increment(n);
+    }
+
+    public void bytesOut(long n) {
+        bytesOut.increment(n);
+    }
+
+    public void aggregation(Duration d) {
+        aggregation.record(d);
+    }
+
+    /** Refusals so far, all reasons together. */
+    public long refusedTotal() {
+        return refusedTotal.get();
+    }
+
+    /** Refusals so far under {@code reason}. */
+    public long refusedCount(String reason) {
+        Counter c = refused.get(reason);
+        return c == null ? 0 : (long) c.count();
+    }
+
+    public long unauthenticatedTotal() {
+        return (long) unauthenticated.count();
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** The Prometheus text exposition of every meter. */
+    public String scrape() {
+        return registry.scrape();
+    }
+}

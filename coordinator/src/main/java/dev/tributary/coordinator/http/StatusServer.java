@@ -1,0 +1,74 @@
+package dev.tributary.coordinator.http;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.tributary.coordinator.Coordinator;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Plain HTTP beside the gRPC port: {@code GET /status} answers JSON
+ * {@code {"version", "accepted", "rejected", "workers", "strategy"}}, {@code GET /metrics} the Prometheus
+ * text exposition. Read-only; it exposes counters, never weights.
+ */
+public final class StatusServer implements AutoCloseable {
+    private final HttpServer server;
+    private final ExecutorService executor;
+
+    private StatusServer(HttpServer server, ExecutorService executor) {
+        this.server = server;
+        this.executor = executor;
+    }
+
+    /** Listens on {@code address} (port 0 picks a free one). */
+    public static StatusServer start(InetSocketAddress address, Coordinator coordinator) throws IOException {
+        HttpServer s = HttpServer.create(address, 16);
+        s.createContext("/status", ex -> answer(ex, "application/json", statusJson(coordinator)));
+        s.createContext("/metrics", ex -> answer(ex, "text/plain; version=0.0.4; charset=utf-8", coordinator.metrics().scrape()));
+        ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+        s.setExecutor(executor);
+        s.start();
+        return new StatusServer(s, executor);
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    static String statusJson(Coordinator c) {
+        return "{\"version\":" + c.version()
+                + ",\"accepted\":" + c.accepted()
+                + ",\"rejected\":" + c.refused()
+                + ",\"workers\":" + c.liveWorkers()
+                + ",\"strategy\":\"" + c.strategy() + "\"}";
+    }
+
+    private static void answer(HttpExchange ex, String type, String body) throws IOException {
+        try (ex) {
+            if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+                ex.getResponseHeaders().add("Allow", "GET, HEAD");
+                ex.sendResponseHeaders(405, -1);
+                return;
+            }
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().add("Content-Type", type);
+            boolean head = ex.getRequestMethod().equals("HEAD");
+            ex.sendResponseHeaders(200, head ? -1 : bytes.length);
+            if (!head) {
+                try (OutputStream out = ex.getResponseBody()) {
+                    out.write(bytes);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,103 @@
+package dev.tributary.coordinator.service;
+
+import dev.tributary.coordinator.CoordinatorConfig;
+import dev.tributary.coordinator.CoordinatorMetrics;
+import dev.tributary.coordinator.store.Checkpoints;
+import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.coordinator.store.UpdateLog;
+import dev.tributary.coordinator.strategy.Strategies;
+import dev.tributary.coordinator.strategy.Strategy;
+import dev.tributary.coordinator.validation.UpdateValidator;
+import dev.tributary.tensor.TensorMap;
+import io.grpc.BindableService;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Wires the service from a state folder: recovers the strategy, opens the log after its valid end, and
+ * builds the gRPC service over them. The public entry point is {@code dev.tributary.coordinator.Coordinator}.
+ */
+public final class Assembly implements AutoCloseable {
+    private final Sequencer sequencer;
+    private final WorkerRegistry registry;
+    private final CoordinatorService service;
+    private final Recovery.Recovered recovered;
+
+    private Assembly(Sequencer sequencer, WorkerRegistry registry, CoordinatorService service, Recovery.Recovered recovered) {
+        this.sequencer = sequencer;
+        this.registry = registry;
+        this.service = service;
+        this.recovered = recovered;
+    }
+
+    /** Recovers from {@code stateDir} (created when missing) and assembles the service. */
+    public static Assembly open(Path stateDir, TensorMap initialModel, CoordinatorConfig config, CoordinatorMetrics metrics,
+            Consumer<String> warn) throws IOException {
+        Files.createDirectories(stateDir);
+        Strategy strategy = Strategies.create(config.strategy(), config.strategyConfig(), initialModel);
+        Checkpoints checkpoints = new Checkpoints(stateDir, config.keepCheckpoints());
+        Path logFile = StateDirectory.log(stateDir);
+        Recovery.Recovered r = Recovery.recover(strategy, checkpoints, logFile, warn);
+        UpdateLog log = UpdateLog.open(logFile, r.scan().validEnd());
+        Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn);
+        WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis);
+        UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
+                config.normPolicy());
+        CoordinatorService service = new CoordinatorService(sequencer, registry, validator, metrics);
+        metrics.gauges(() -> registry.live().size(), sequencer::version);
+        return new Assembly(sequencer, registry, service, r);
+    }
+
+    Sequencer sequencer() {
+        return sequencer;
+    }
+
+    public BindableService service() {
+        return service;
+    }
+
+    public String strategy() {
+        return sequencer.strategyName();
+    }
+
+    public long version() {
+        return sequencer.version();
+    }
+
+    /** Accepted, durable updates, those recovered from the log included. */
+    public long accepted() {
+        return sequencer.accepted();
+    }
+
+    public int liveWorkers() {
+        return registry.live().size();
+    }
+
+    /** Offers a clock tick to the strategy. */
+    public void tick(long nowMillis) {
+        sequencer.tick(nowMillis);
+    }
+
+    /** Updates found in the log at start. */
+    public long recoveredUpdates() {
+        return recovered.accepted();
+    }
+
+    /** The checkpoint recovery started from, if any. */
+    public Optional<Path> recoveredCheckpoint() {
+        return recovered.checkpoint();
+    }
+
+    /** Bytes of torn tail dropped at start. */
+    public long droppedTornBytes() {
+        return recovered.scan().tornBytes();
+    }
+
+    @Override
+    public void close() throws IOException {
+        sequencer.close();
+    }
+}

@@ -1,0 +1,225 @@
+package dev.tributary.coordinator.service;
+
+import dev.tributary.coordinator.CoordinatorMetrics;
+import dev.tributary.coordinator.model.ModelImage;
+import dev.tributary.coordinator.store.AcceptedUpdate;
+import dev.tributary.coordinator.store.Checkpoints;
+import dev.tributary.coordinator.store.UpdateLog;
+import dev.tributary.coordinator.strategy.Buffered;
+import dev.tributary.coordinator.strategy.Decision;
+import dev.tributary.coordinator.strategy.Published;
+import dev.tributary.coordinator.strategy.Refused;
+import dev.tributary.coordinator.strategy.Strategy;
+import dev.tributary.coordinator.strategy.Update;
+import dev.tributary.coordinator.validation.Refusal;
+import dev.tributary.tensor.TensorMap;
+import io.grpc.Status;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The one thread that owns the strategy. Updates are decided in arrival order; an accepted one is
+ * appended to the log, and its acknowledgment completes only after the fsync that covers it. A model
+ * version becomes visible to pulls (and to checkpoints) only once the record that published it is
+ * durable, so nothing a worker or a checkpoint ever saw can be lost by a crash.
+ */
+final class Sequencer implements AutoCloseable {
+    /** What a worker is told when its update is durable. */
+    record Ack(String updateId, boolean duplicate, long version, long staleness) {}
+
+    private final Strategy strategy;
+    private final UpdateLog log;
+    private final Checkpoints checkpoints;
+    private final int checkpointEvery;
+    private final CoordinatorMetrics metrics;
+    private final Consumer<String> warn;
+    private final ExecutorService thread = Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("tributary-sequencer").daemon().unstarted(r));
+    private final ExecutorService background = Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("tributary-checkpointer").daemon().unstarted(r));
+    private final ExecutorService hashing = Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().name("tributary-model-image").daemon().unstarted(r));
+
+    // Owned by the sequencer thread.
+    private final Map<String, CompletableFuture<Ack>> acks;
+    private long accepted;
+    private long acceptedAtPublish;
+    private long publishEnd;
+    private CompletableFuture<Void> publishDurable = CompletableFuture.completedFuture(null);
+    private CompletableFuture<Void> lastDurable = CompletableFuture.completedFuture(null);
+    private int publishesSinceCheckpoint;
+    private CompletableFuture<ModelImage> image;
+    private CompletableFuture<Void> lastCheckpoint = CompletableFuture.completedFuture(null);
+
+    private volatile long version;
+    private volatile long acceptedDurable;
+
+    Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
+            CoordinatorMetrics metrics, Consumer<String> warn) {
+        this.strategy = r.strategy();
+        this.log = log;
+        this.checkpoints = checkpoints;
+        this.checkpointEvery = checkpointEvery;
+        this.metrics = metrics;
+        this.warn = warn;
+        this.acks = new HashMap<>(r.acks());
+        this.accepted = r.accepted();
+        this.acceptedDurable = r.accepted();
+        this.acceptedAtPublish = r.acceptedAtPublish();
+        this.publishEnd = r.publishEnd();
+        this.publishesSinceCheckpoint = r.publishesSinceCheckpoint();
+        this.version = strategy.version();
+        this.image = CompletableFuture.completedFuture(r.image());
+    }
+
+    String strategyName() {
+        return strategy.name();
+    }
+
+    long version() {
+        return version;
+    }
+
+    /** Accepted updates whose acknowledgment has been released (durable), recovered ones included. */
+    long accepted() {
+        return acceptedDurable;
+    }
+
+    /**
+     * Offers a validated update; the future completes with its acknowledgment once it is durable, or
+     * exceptionally with a {@link Refusal} or an UNAVAILABLE status.
+     */
+    CompletableFuture<Ack> submit(String workerId, String updateId, long baseVersion, long examples, int localSteps,
+            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta) {
+        CompletableFuture<CompletableFuture<Ack>> f = CompletableFuture.supplyAsync(
+                () -> decide(workerId, updateId, baseVersion, examples, localSteps, updateMetrics, deltaImage, delta), thread);
+        return f.thenCompose(x -> x);
+    }
+
+    private CompletableFuture<Ack> decide(String workerId, String updateId, long base, long examples, int steps,
+            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta) {
+        CompletableFuture<Ack> previous = acks.get(updateId);
+        if (previous != null) {
+            metrics.duplicate();
+            return previous.thenApply(a -> new Ack(a.updateId(), true, a.version(), a.staleness()));
+        }
+        if (log.failure() != null) {
+            return CompletableFuture.failedFuture(Status.UNAVAILABLE
+                    .withDescription("update log failed: " + log.failure().getMessage()).asRuntimeException());
+        }
+        long current = strategy.version();
+        if (base > current) {
+            throw Refusal.precondition("base_version", "base_version " + base + " is unknown: current version is " + current);
+        }
+        long staleness = current - base;
+        long t0 = System.nanoTime();
+        Decision d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));
+        metrics.aggregation(Duration.ofNanos(System.nanoTime() - t0));
+        if (d instanceof Refused r) {
+            throw Refusal.precondition(r.code(), r.reason());
+        }
+        long after = strategy.version();
+        UpdateLog.Appended a = log.append(new AcceptedUpdate(updateId, workerId, base, examples, steps, updateMetrics,
+                after, staleness, deltaImage));
+        lastDurable = a.durable();
+        accepted++;
+        Ack ack = new Ack(updateId, false, after, staleness);
+        CompletableFuture<Ack> done = a.durable().thenApply(x -> {
+            acceptedDurable++;
+            metrics.accepted(staleness);
+            return ack;
+        });
+        acks.put(updateId, done);
+        if (d instanceof Published) {
+            onPublished(a);
+        } else if (!(d instanceof Buffered)) {
+            throw new IllegalStateException("unexpected decision " + d);
+        }
+        return done;
+    }
+
+    private void onPublished(UpdateLog.Appended a) {
+        version = strategy.version();
+        publishEnd = a.end();
+        publishDurable = a.durable();
+        acceptedAtPublish = accepted;
+        image = null;
+        if (++publishesSinceCheckpoint >= checkpointEvery) {
+            checkpoint();
+        }
+    }
+
+    /** Offers a clock tick; a deadline-driven publish is checkpointed before anything else is decided. */
+    void tick(long nowMillis) {
+        thread.execute(() -> {
+            Decision d = strategy.onTick(nowMillis);
+            if (d instanceof Published) {
+                version = strategy.version();
+                publishEnd = log.end();
+                publishDurable = lastDurable;
+                acceptedAtPublish = accepted;
+                image = null;
+                // Replaying updates cannot reproduce a deadline: persist this version before going on.
+                checkpoint().join();
+            }
+        });
+    }
+
+    /** The current version's image, once the record that published it is durable. */
+    CompletableFuture<ModelImage> image() {
+        return CompletableFuture.supplyAsync(this::currentImage, thread).thenCompose(x -> x);
+    }
+
+    private CompletableFuture<ModelImage> currentImage() {
+        if (image == null) {
+            long v = strategy.version();
+            TensorMap model = strategy.model();
+            image = publishDurable.thenApplyAsync(x -> ModelImage.of(v, model), hashing);
+        }
+        return image;
+    }
+
+    private CompletableFuture<Void> checkpoint() {
+        publishesSinceCheckpoint = 0;
+        CompletableFuture<ModelImage> img = currentImage();
+        TensorMap state = strategy.exportState();
+        long position = publishEnd;
+        long applied = acceptedAtPublish;
+        String name = strategy.name();
+        lastCheckpoint = img.thenAcceptAsync(m -> {
+            try {
+                checkpoints.write(m, position, applied, name, state);
+            } catch (IOException | RuntimeException e) {
+                warn.accept("checkpoint of version " + m.version() + " failed: " + e.getMessage());
+            }
+        }, background);
+        return lastCheckpoint;
+    }
+
+    /** Writes a last checkpoint when something was published since the previous one, then stops. */
+    @Override
+    public void close() throws IOException {
+        try {
+            thread.submit(() -> {
+                if (publishesSinceCheckpoint > 0) {
+                    checkpoint();
+                }
+            }).get(1, TimeUnit.MINUTES);
+            lastCheckpoint.get(5, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            warn.accept("final checkpoint failed: " + e.getMessage());
+        }
+        thread.shutdown();
+        log.close();
+        background.shutdown();
+        hashing.shutdown();
+    }
+}

@@ -1,0 +1,28 @@
+package dev.tributary.coordinator.store;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The layout of a coordinator's {@code --state} folder: {@code updates.log} (every accepted update, in
+ * order) and {@code checkpoint-*.safetensors}.
+ */
+public final class StateDirectory {
+    public static final String LOG = "updates.log";
+    public static final String LOCK = "lock";
+
+    private StateDirectory() {}
+
+    public static Path log(Path dir) {
+        return dir.resolve(LOG);
+    }
+
+    /** The ids of all accepted updates, in log order; a torn last record is not listed. */
+    public static List<String> acceptedUpdateIds(Path dir) throws IOException {
+        List<String> ids = new ArrayList<>();
+        LogScan.scan(log(dir), 0, (start, end, r) -> ids.add(r.updateId()));
+        return ids;
+    }
+}

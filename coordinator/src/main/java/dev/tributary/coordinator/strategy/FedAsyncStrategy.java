@@ -1,0 +1,103 @@
+package dev.tributary.coordinator.strategy;
+
+import dev.tributary.tensor.TensorMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+
+/**
+ * FedAsync (Xie et al.; Plato's defaults): every admitted update is mixed into the model at once and
+ * published, with rate αₜ = min(1, α·s(τ)).
+ *
+ * <p>{@code mixing: model} (the default) is the paper's and Plato's rule θ ← (1−αₜ)·θ + αₜ·θ_new, where
+ * θ_new = θ_base + δ is the model the worker ended with. Rebuilding θ_new needs the model the worker
+ * started from, so the models of the last {@code max_staleness} versions are kept (and exported with the
+ * state: its size is up to max_staleness models). {@code mixing: delta} is θ ← θ + αₜ·δ, which keeps no
+ * history; the two agree when τ = 0 and differ for stale updates by αₜ·(θ_base − θ), the pull of the
+ * paper's rule back towards the old model.
+ */
+final class FedAsyncStrategy extends BaseStrategy {
+    private static final String HISTORY = "history/";
+
+    private final double alpha;
+    private final StalenessFunction staleness;
+    private final boolean modelMixing;
+    /** Models of versions before the current one that a stale update may be based on (model mixing only). */
+    private final NavigableMap<Long, TensorMap> history = new TreeMap<>();
+
+    FedAsyncStrategy(TensorMap initialModel, long maxStaleness, double alpha, StalenessFunction staleness,
+            boolean modelMixing) {
+        super("fedasync", initialModel, maxStaleness);
+        this.alpha = alpha;
+        this.staleness = staleness;
+        this.modelMixing = modelMixing;
+    }
+
+    @Override
+    public Decision onUpdate(Update u) {
+        Refused refused = admit(u, model().names(), false);
+        if (refused != null) {
+            return refused;
+        }
+        long tau = version() - u.baseVersion();
+        double a = Math.min(1, alpha * staleness.weight(tau));
+        TensorMap next;
+        if (modelMixing) {
+            TensorMap base = tau == 0 ? model() : history.get(u.baseVersion());
+            if (base == null) {
+                return new Refused("update " + u.id() + ": the model of base version " + u.baseVersion()
+                        + " is no longer kept", Refused.STALENESS);
+            }
+            next = TensorOps.mix(model(), base, u.delta(), a);
+            history.put(version(), model());
+        } else {
+            next = TensorOps.addScaled(model(), a, u.delta());
+        }
+        publish(next);
+        history.headMap(version() - maxStaleness(), false).clear();
+        return new Published(version(), List.of(u.id()), averageMetrics(List.of(u)));
+    }
+
+    @Override
+    public Decision onTick(long nowMillis) {
+        return new Buffered(0, 1);
+    }
+
+    @Override
+    void writeState(TensorMap state) {
+        history.forEach((v, m) -> nest(HISTORY + v + "/", m, state));
+    }
+
+    @Override
+    void readState(TensorMap state, long version) {
+        NavigableMap<Long, TensorMap> restored = new TreeMap<>();
+        for (String name : state.names()) {
+            int slash = name.startsWith(HISTORY) ? name.indexOf('/', HISTORY.length()) : -1;
+            long v = slash < 0 ? -1 : parseVersion(name.substring(HISTORY.length(), slash));
+            if (v < 0) {
+                throw new IllegalArgumentException("fedasync state: tensor " + name + " is not history/<version>/<name>");
+            }
+            restored.computeIfAbsent(v, x -> new TensorMap())
+                    .put(name.substring(slash + 1), state.tensor(name));
+        }
+        if (!modelMixing && !restored.isEmpty()) {
+            throw new IllegalArgumentException("fedasync state: holds model history but mixing is delta");
+        }
+        for (Map.Entry<Long, TensorMap> e : restored.entrySet()) {
+            long v = e.getKey();
+            if (v >= version || version - v > maxStaleness()) {
+                throw new IllegalArgumentException("fedasync state: history version " + v + " outside ["
+                        + Math.max(0, version - maxStaleness()) + ", " + (version - 1) + "]");
+            }
+            checkLayout("fedasync state: history version " + v, e.getValue());
+            e.setValue(TensorOps.copy(e.getValue()));
+        }
+        history.clear();
+        history.putAll(restored);
+    }
+
+    private static long parseVersion(String s) {
+        return s.matches("\\d{1,18}") ? Long.parseLong(s) : -1;
+    }
+}

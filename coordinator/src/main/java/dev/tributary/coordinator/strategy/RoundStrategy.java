@@ -1,0 +1,168 @@
+package dev.tributary.coordinator.strategy;
+
+import dev.tributary.coordinator.optimizer.ServerOptimizer;
+import dev.tributary.tensor.TensorMap;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * Synchronous rounds: FedAvg, and DiLoCo's outer loop. A round collects updates trained from the current
+ * version and closes when {@code expected} have arrived, or, once its deadline has passed, as soon as it
+ * holds {@code minWorkers}; then the aggregate delta Δ goes through the server optimizer and the result is
+ * published. Updates trained from an older version are refused as {@link Refused#STALE_ROUND}.
+ *
+ * <p>The deadline counts from the first {@link #onTick} after the round opened, since updates carry no
+ * time; after a restart it counts afresh.
+ *
+ * <p>With F fragments (Streaming DiLoCo) the model's tensors are split into F contiguous groups of about
+ * equal size and the round publishing version v+1 merges only fragment v mod F: updates must carry that
+ * fragment's tensors (others are ignored), and each fragment has its own optimizer.
+ */
+final class RoundStrategy extends BaseStrategy {
+    /**
+     * @param expected         updates that close a round
+     * @param minWorkers       updates that close a round once its deadline has passed
+     * @param deadlineMillis   the deadline, 0 for none
+     * @param weightByExamples weights are example counts, else all 1
+     * @param fragments        the tensor names of each fragment, together the whole model
+     */
+    record Settings(int expected, int minWorkers, long deadlineMillis, boolean weightByExamples, Aggregator aggregator,
+            Supplier<ServerOptimizer> optimizer, List<List<String>> fragments) {}
+
+    private final Settings settings;
+    private final ServerOptimizer[] optimizers;
+    private final List<Update> pending = new ArrayList<>();
+    private final Set<String> pendingIds = new HashSet<>();
+    private long openedAt = -1;
+    private boolean deadlinePassed;
+
+    RoundStrategy(String name, TensorMap initialModel, long maxStaleness, Settings settings) {
+        super(name, initialModel, maxStaleness);
+        this.settings = settings;
+        this.optimizers = new ServerOptimizer[settings.fragments().size()];
+        for (int f = 0; f < optimizers.length; f++) {
+            optimizers[f] = settings.optimizer().get();
+        }
+    }
+
+    private int fragment() {
+        return (int) Math.floorMod(version(), (long) optimizers.length);
+    }
+
+    @Override
+    public Decision onUpdate(Update u) {
+        List<String> names = settings.fragments().get(fragment());
+        Refused refused = admit(u, names, settings.weightByExamples());
+        if (refused != null) {
+            return refused;
+        }
+        if (u.baseVersion() < version()) {
+            return new Refused("update " + u.id() + ": base version " + u.baseVersion() + " < round version " + version(),
+                    Refused.STALE_ROUND);
+        }
+        if (!pendingIds.add(u.id())) {
+            return new Refused("update " + u.id() + ": already in round " + version(), Refused.DUPLICATE);
+        }
+        pending.add(u);
+        if (pending.size() >= settings.expected() || (deadlinePassed && pending.size() >= settings.minWorkers())) {
+            return close();
+        }
+        return new Buffered(pending.size(), settings.expected());
+    }
+
+    @Override
+    public Decision onTick(long nowMillis) {
+        if (openedAt < 0) {
+            openedAt = nowMillis;
+        }
+        if (settings.deadlineMillis() > 0 && nowMillis - openedAt >= settings.deadlineMillis()) {
+            deadlinePassed = true;
+            if (!pending.isEmpty() && pending.size() >= settings.minWorkers()) {
+                Published p = close();
+                openedAt = nowMillis;
+                return p;
+            }
+        }
+        return new Buffered(pending.size(), settings.expected());
+    }
+
+    private Published close() {
+        int f = fragment();
+        List<String> names = settings.fragments().get(f);
+        TensorMap base = TensorOps.subset(model(), names);
+        List<Aggregator.Input> inputs = new ArrayList<>(pending.size());
+        for (Update u : pending) {
+            inputs.add(new Aggregator.Input(u.id(), TensorOps.subset(u.delta(), names),
+                    settings.weightByExamples() ? u.examples() : 1));
+        }
+        TensorMap delta = settings.aggregator().aggregate(base, inputs);
+        TensorMap stepped = optimizers[f].step(base, delta);
+        List<Update> merged = List.copyOf(pending);
+        publish(optimizers.length == 1 ? stepped : TensorOps.replace(model(), stepped));
+        pending.clear();
+        pendingIds.clear();
+        deadlinePassed = false;
+        openedAt = -1;
+        return new Published(version(), ids(merged), averageMetrics(merged));
+    }
+
+    @Override
+    void writeState(TensorMap state) {
+        for (int f = 0; f < optimizers.length; f++) {
+            nest("optimizer/" + f + "/", optimizers[f].exportState(), state);
+        }
+    }
+
+    @Override
+    void readState(TensorMap state, long version) {
+        ServerOptimizer[] restored = new ServerOptimizer[optimizers.length];
+        for (int f = 0; f < restored.length; f++) {
+            TensorMap inner = unnest("optimizer/" + f + "/", state);
+            restored[f] = settings.optimizer().get();
+            restored[f].restoreState(inner);
+        }
+        if (!unnest("optimizer/" + restored.length + "/", state).metadata().isEmpty()) {
+            throw new IllegalArgumentException("strategy state has optimizer state for more than " + restored.length
+                    + " fragments");
+        }
+        System.arraycopy(restored, 0, optimizers, 0, restored.length);
+        pending.clear();
+        pendingIds.clear();
+        deadlinePassed = false;
+        openedAt = -1;
+    }
+
+    /**
+     * Splits the model's tensors, in order, into {@code count} contiguous groups of about equal parameter
+     * count: group k ends at the tensor boundary nearest to (k+1)/count of all parameters.
+     */
+    static List<List<String>> fragments(TensorMap model, int count) {
+        List<String> names = model.names();
+        if (count > names.size()) {
+            throw new IllegalArgumentException("fragments: " + count + " fragments need at least as many tensors, the model has "
+                    + names.size());
+        }
+        double total = model.parameters();
+        List<List<String>> out = new ArrayList<>(count);
+        List<String> current = new ArrayList<>();
+        long seen = 0;
+        for (int i = 0; i < names.size(); i++) {
+            long n = model.tensor(names.get(i)).numel();
+            double target = total * (out.size() + 1) / count;
+            int groupsAfter = count - out.size() - 1;
+            boolean mustClose = names.size() - i == groupsAfter;
+            boolean closerBefore = Math.abs(seen - target) <= Math.abs(seen + n - target);
+            if (!current.isEmpty() && groupsAfter > 0 && (mustClose || closerBefore)) {
+                out.add(List.copyOf(current));
+                current.clear();
+            }
+            current.add(names.get(i));
+            seen += n;
+        }
+        out.add(List.copyOf(current));
+        return List.copyOf(out);
+    }
+}

@@ -1,0 +1,132 @@
+package dev.tributary.coordinator.strategy;
+
+import dev.tributary.coordinator.optimizer.ServerOptimizer;
+import dev.tributary.tensor.TensorMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Creates strategies by name from a configuration map (YAML-shaped: numbers, strings, booleans, maps).
+ * Every key is checked; unknown keys are errors. Keys, with defaults:
+ *
+ * <ul>
+ *   <li>{@code fedavg}: synchronous rounds, Flower's FedAvg. {@code min_workers} 2; {@code workers} (the
+ *       population) and {@code fraction} 1.0: a round expects max(min_workers, ⌊fraction·workers⌋) updates
+ *       as Flower samples (min_workers without workers); {@code round_deadline_s} (none): after it a round closes with
+ *       min_workers updates; {@code weighting} examples; {@code aggregator} mean; {@code optimizer} sgd lr 1
+ *       (plain FedAvg; momentum, adam, yogi, adagrad give FedAvgM, FedAdam, FedYogi, FedAdagrad).</li>
+ *   <li>{@code fedasync}: {@code alpha} 0.9; {@code staleness} constant (polynomial a 1, hinge a 1 b 10);
+ *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing.</li>
+ *   <li>{@code fedbuff}: {@code buffer_size} 10; {@code staleness} polynomial a 0.5 (1/√(1+τ));
+ *       {@code weighting} examples; {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1.</li>
+ *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
+ *       workers and {@code round_deadline_s} as for fedavg; {@code inner_steps} 500 (H, handed to
+ *       workers); {@code fragments} 1 (Streaming DiLoCo when more); {@code weighting} uniform;
+ *       {@code aggregator} mean; {@code optimizer} momentum lr 0.7, momentum 0.9, nesterov true.</li>
+ * </ul>
+ *
+ * All take {@code max_staleness} (unbounded unless said otherwise), and all but fedasync take
+ * {@code aggregator_params} for a merge-method aggregator. {@code optimizer} is a name or a map
+ * {@code {name, lr, momentum, nesterov, beta1, beta2, tau}}; {@code staleness} a name or a map
+ * {@code {name, a, b, avg_staleness}}.
+ */
+public final class Strategies {
+    /** The names {@link #create} knows. */
+    public static final List<String> NAMES = List.of("fedavg", "fedasync", "fedbuff", "diloco");
+
+    private Strategies() {}
+
+    /**
+     * A new strategy at version 0 over a copy of {@code initialModel} (f32 tensors only).
+     *
+     * @throws IllegalArgumentException naming the key and the rule for a bad configuration, or the tensor
+     *                                  for a model strategies cannot use
+     */
+    public static Strategy create(String name, Map<String, Object> config, TensorMap initialModel) {
+        Config c = new Config(String.valueOf(name), config);
+        TensorOps.checkModel("initial model", initialModel);
+        Strategy s = switch (String.valueOf(name)) {
+            case "fedavg" -> fedavg(c, initialModel);
+            case "fedasync" -> fedasync(c, initialModel);
+            case "fedbuff" -> fedbuff(c, initialModel);
+            case "diloco" -> diloco(c, initialModel);
+            default -> throw new IllegalArgumentException("strategy: unknown name \"" + name + "\" (expected "
+                    + String.join(", ", NAMES) + ")");
+        };
+        c.finish();
+        return s;
+    }
+
+    private static Strategy fedavg(Config c, TensorMap model) {
+        int minWorkers = c.count("min_workers", 2, 1);
+        double fraction = c.number("fraction", 1.0);
+        if (!(fraction > 0 && fraction <= 1)) {
+            throw new IllegalArgumentException(c.path("fraction") + ": must be in (0, 1], got " + fraction);
+        }
+        boolean population = c.has("workers");
+        int workers = c.count("workers", 0, 1);
+        if (!population && c.has("fraction")) {
+            throw new IllegalArgumentException(c.path("fraction") + ": needs " + c.path("workers")
+                    + " (the number of workers to take the fraction of)");
+        }
+        int expected = population ? Math.max(minWorkers, (int) (fraction * workers)) : minWorkers;
+        return rounds("fedavg", c, model, expected, minWorkers, "examples",
+                Map.of("name", "sgd", "lr", 1.0), List.of(model.names()));
+    }
+
+    private static Strategy diloco(Config c, TensorMap model) {
+        int workers = c.count("workers", 2, 1);
+        int minWorkers = c.count("min_workers", workers, 1);
+        if (minWorkers > workers) {
+            throw new IllegalArgumentException(c.path("min_workers") + ": must be <= workers " + workers + ", got "
+                    + minWorkers);
+        }
+        c.count("inner_steps", 500, 1);
+        int fragments = c.count("fragments", 1, 1);
+        return rounds("diloco", c, model, workers, minWorkers, "uniform",
+                Map.of("name", "momentum", "lr", 0.7, "momentum", 0.9, "nesterov", true),
+                RoundStrategy.fragments(model, fragments));
+    }
+
+    private static Strategy rounds(String name, Config c, TensorMap model, int expected, int minWorkers,
+            String weighting, Map<String, Object> optimizerDefaults, List<List<String>> fragments) {
+        double deadlineS = c.nonNegative("round_deadline_s", 0);
+        long deadlineMillis = deadlineS == 0 ? 0 : Math.max(1, Math.round(deadlineS * 1000));
+        boolean byExamples = Settings.weightByExamples(c, weighting);
+        Aggregator aggregator = Settings.aggregator(c, "mean", minWorkers, expected);
+        Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, optimizerDefaults);
+        long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
+        return new RoundStrategy(name, model, maxStaleness, new RoundStrategy.Settings(expected, minWorkers,
+                deadlineMillis, byExamples, aggregator, optimizer, fragments));
+    }
+
+    private static Strategy fedbuff(Config c, TensorMap model) {
+        int bufferSize = c.count("buffer_size", 10, 1);
+        StalenessFunction staleness = Settings.staleness(c, "polynomial", 0.5);
+        boolean byExamples = Settings.weightByExamples(c, "examples");
+        Aggregator aggregator = Settings.aggregator(c, "mean", bufferSize);
+        Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, Map.of("name", "sgd", "lr", 1.0));
+        long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
+        return new FedBuffStrategy(model, maxStaleness, bufferSize, staleness, byExamples, aggregator, optimizer);
+    }
+
+    private static Strategy fedasync(Config c, TensorMap model) {
+        if (c.has("aggregator") || c.has("aggregator_params")) {
+            throw new IllegalArgumentException(c.path("aggregator") + ": fedasync mixes one update at a time; "
+                    + "aggregators apply to fedavg, fedbuff and diloco");
+        }
+        double alpha = c.number("alpha", 0.9);
+        if (!(alpha > 0 && alpha <= 1)) {
+            throw new IllegalArgumentException(c.path("alpha") + ": must be in (0, 1], got " + alpha);
+        }
+        StalenessFunction staleness = Settings.staleness(c, "constant", 1.0);
+        String mixing = c.text("mixing", "model");
+        if (!mixing.equals("model") && !mixing.equals("delta")) {
+            throw new IllegalArgumentException(c.path("mixing") + ": must be model or delta, got \"" + mixing + "\"");
+        }
+        boolean modelMixing = mixing.equals("model");
+        long maxStaleness = Settings.maxStaleness(c, modelMixing ? 16 : Long.MAX_VALUE);
+        return new FedAsyncStrategy(model, maxStaleness, alpha, staleness, modelMixing);
+    }
+}

@@ -1,0 +1,59 @@
+package dev.tributary.coordinator.strategy;
+
+import dev.tributary.tensor.TensorMap;
+
+/**
+ * Decides when and what to merge: a pure, deterministic state machine over validated updates and clock
+ * ticks. It does no I/O and never blocks; refusals come back as {@link Refused} decisions, not exceptions.
+ * The service owns the loop, the log and the checkpoints, and calls a strategy from one thread at a time.
+ *
+ * <p>Call order: {@link Strategies#create} (or {@link #restoreState} on a fresh instance after a restart),
+ * then any interleaving of {@link #onUpdate} and {@link #onTick}. After a {@link Published} decision,
+ * {@link #model()}, {@link #version()} and {@link #exportState()} together are a consistent checkpoint.
+ *
+ * <p>Crash recovery: {@code model()}, {@code version()} and {@code exportState()} always describe the last
+ * publish; updates accepted since then (buffered) are not part of them. Restoring that triple on a new
+ * instance and replaying, in their original order, the updates accepted after that publish gives the same
+ * decisions and bit-identical models as the original run. A round that closed because of its deadline
+ * ({@link #onTick}) is not reproduced by replaying updates: checkpoint at every publish of a
+ * deadline-driven round strategy.
+ *
+ * <p>Staleness is τ = {@link #version()} − {@link Update#baseVersion()}. With {@code max_staleness} in the
+ * configuration an update with τ beyond it is refused with code {@link Refused#STALENESS}.
+ */
+public interface Strategy {
+
+    /** The strategy's name as given to {@link Strategies#create}: fedavg, fedasync, fedbuff or diloco. */
+    String name();
+
+    /**
+     * Offers one validated update. The strategy may keep a reference to {@code u.delta()} until its next
+     * publish; the caller must not mutate it.
+     */
+    Decision onUpdate(Update u);
+
+    /** Time-driven events (a round's deadline); strategies without any answer {@link Buffered}. */
+    Decision onTick(long nowMillis);
+
+    /** The current global weights (f32). A published model is never mutated afterwards: keep it freely. */
+    TensorMap model();
+
+    /** The version of {@link #model()}; starts where it was created or restored and grows by 1 per publish. */
+    long version();
+
+    /**
+     * The state, as of the last publish, that later decisions depend on besides the model (optimizer
+     * moments, momentum buffers, recent models for staleness-aware mixing), as tensors with string
+     * metadata, fit to write as safetensors. The tensors are never written afterwards (copies, or published
+     * models), so the map may be written out while the strategy goes on.
+     */
+    TensorMap exportState();
+
+    /**
+     * Replaces everything with a checkpoint: the model (copied), its version and a state from
+     * {@link #exportState()} of a strategy of the same name and configuration. Buffered updates are dropped.
+     *
+     * @throws IllegalArgumentException when the state belongs to another strategy or does not fit the model
+     */
+    void restoreState(TensorMap model, long version, TensorMap state);
+}

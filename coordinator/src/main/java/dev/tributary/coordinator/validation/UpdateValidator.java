@@ -1,0 +1,168 @@
+package dev.tributary.coordinator.validation;
+
+import dev.tributary.coordinator.CoordinatorConfig.NormPolicy;
+import dev.tributary.coordinator.model.MalformedSafetensorsException;
+import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.tensor.DType;
+import dev.tributary.tensor.Kernels;
+import dev.tributary.tensor.Shapes;
+import dev.tributary.tensor.Tensor;
+import dev.tributary.tensor.TensorInfo;
+import dev.tributary.tensor.TensorMap;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Everything an update must satisfy before it reaches the strategy: a UUID id, sane counts, a known
+ * codec, a size within the limit, and a delta whose tensors have exactly the model's names, shapes and
+ * dtypes, whose values are all finite, and whose L2 norm (over all tensors together) is within the bound
+ * (refused, or scaled down to it). Each failure is a {@link Refusal} naming the tensor and the rule.
+ */
+public final class UpdateValidator {
+    /** Metrics an update may carry. */
+    public static final int MAX_METRICS = 64;
+
+    private final Map<String, TensorInfo> model = new LinkedHashMap<>();
+    private final long maxBytes;
+    private final double maxNorm;
+    private final NormPolicy policy;
+
+    /**
+     * @param model    the model's tensors
+     * @param maxBytes largest delta image accepted; 0 for the model's data size plus 1 MiB
+     * @param maxNorm  L2 bound; 0 for none
+     */
+    public UpdateValidator(List<TensorInfo> model, long maxBytes, double maxNorm, NormPolicy policy) {
+        long data = 0;
+        for (TensorInfo t : model) {
+            this.model.put(t.name(), t);
+            data += t.byteSize();
+        }
+        this.maxBytes = maxBytes > 0 ? maxBytes : data + (1 << 20);
+        this.maxNorm = maxNorm;
+        this.policy = policy;
+    }
+
+    public long maxBytes() {
+        return maxBytes;
+    }
+
+    /** Checks what an update's header says before any of its bytes are accepted. */
+    public void checkHeader(String updateId, long examples, int localSteps, int metricCount, long deltaBytes, String codec) {
+        try {
+            UUID.fromString(updateId);
+        } catch (IllegalArgumentException e) {
+            throw Refusal.invalid("malformed", "update_id \"" + updateId + "\": not a UUID");
+        }
+        if (examples < 0) {
+            throw Refusal.invalid("malformed", "examples " + examples + ": must be ≥ 0");
+        }
+        if (localSteps < 0) {
+            throw Refusal.invalid("malformed", "local_steps " + localSteps + ": must be ≥ 0");
+        }
+        if (metricCount > MAX_METRICS) {
+            throw Refusal.invalid("malformed", "metrics: " + metricCount + " entries > " + MAX_METRICS);
+        }
+        if (!codec.isEmpty() && !codec.equals("safetensors")) {
+            throw Refusal.invalid("codec", "codec \"" + codec + "\": not supported (supported: safetensors)");
+        }
+        if (deltaBytes <= 0) {
+            throw Refusal.invalid("malformed", "delta_bytes " + deltaBytes + ": must be > 0");
+        }
+        if (deltaBytes > maxBytes) {
+            throw Refusal.tooLarge("size", "delta_bytes " + deltaBytes + " > limit " + maxBytes);
+        }
+    }
+
+    /**
+     * Decodes and checks a delta image; with the clip policy an over-norm delta is scaled down in place.
+     *
+     * @return the delta's tensors, views of {@code image}
+     */
+    public TensorMap checkDelta(MemorySegment image) {
+        TensorMap delta;
+        try {
+            delta = SafetensorsBytes.decode(image).tensors();
+        } catch (MalformedSafetensorsException e) {
+            throw Refusal.invalid("malformed", "delta: " + e.getMessage());
+        }
+        for (String name : delta.names()) {
+            if (!model.containsKey(name)) {
+                throw Refusal.invalid("unknown_tensor", "tensor " + name + ": not in the model");
+            }
+        }
+        double sumSquares = 0;
+        for (TensorInfo want : model.values()) {
+            String name = want.name();
+            if (!delta.contains(name)) {
+                throw Refusal.invalid("missing_tensor", "tensor " + name + ": missing from the update");
+            }
+            Tensor t = delta.tensor(name);
+            if (t.dtype() != want.dtype()) {
+                throw Refusal.invalid("dtype", "tensor " + name + ": dtype " + t.dtype() + " != " + want.dtype());
+            }
+            if (!Shapes.same(t.shape(), want.shape())) {
+                throw Refusal.invalid("shape", "tensor " + name + ": shape " + Shapes.toString(t.shape()) + " != "
+                        + Shapes.toString(want.shape()));
+            }
+            double norm = checkFinite(name, t);
+            sumSquares += norm * norm;
+        }
+        double norm = Math.sqrt(sumSquares);
+        if (maxNorm > 0 && norm > maxNorm) {
+            if (policy == NormPolicy.REFUSE) {
+                throw Refusal.invalid("norm", "delta L2 norm " + norm + " > bound " + maxNorm);
+            }
+            float scale = (float) (maxNorm / norm);
+            for (Tensor t : delta.asMap().values()) {
+                scaleInPlace(t, scale);
+            }
+        }
+        return delta;
+    }
+
+    /** Refuses non-finite values; returns the tensor's L2 norm. */
+    private static double checkFinite(String name, Tensor t) {
+        if (t.dtype() == DType.F32) {
+            if (!Kernels.allFinite(t.data(), t.numel())) {
+                throw Refusal.invalid("non_finite", "tensor " + name + ": value " + firstNonFinite(t) + " is not finite");
+            }
+            return Kernels.l2Norm(t.data(), t.numel());
+        }
+        if (!t.dtype().isArithmetic()) {
+            throw Refusal.invalid("dtype", "tensor " + name + ": dtype " + t.dtype() + " holds no numbers to check");
+        }
+        double s = 0;
+        for (long i = 0; i < t.numel(); i++) {
+            float v = t.getFloat(i);
+            if (!Float.isFinite(v)) {
+                throw Refusal.invalid("non_finite", "tensor " + name + ": value " + v + " at index " + i + " is not finite");
+            }
+            s += (double) v * v;
+        }
+        return Math.sqrt(s);
+    }
+
+    private static String firstNonFinite(Tensor t) {
+        for (long i = 0; i < t.numel(); i++) {
+            float v = t.getFloat(i);
+            if (!Float.isFinite(v)) {
+                return v + " at index " + i;
+            }
+        }
+        return "?";
+    }
+
+    private static void scaleInPlace(Tensor t, float a) {
+        if (t.dtype() == DType.F32) {
+            Kernels.scale(t.data(), t.numel(), a);
+            return;
+        }
+        for (long i = 0; i < t.numel(); i++) {
+            t.setFloat(i, t.getFloat(i) * a);
+        }
+    }
+}

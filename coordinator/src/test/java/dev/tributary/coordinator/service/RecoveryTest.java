@@ -1,0 +1,145 @@
+package dev.tributary.coordinator.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tributary.coordinator.CoordinatorConfig;
+import dev.tributary.coordinator.CoordinatorMetrics;
+import dev.tributary.coordinator.TestModels;
+import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.coordinator.store.Checkpoints;
+import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.tensor.TensorMap;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Restarts over the same state folder, without a clean stop in between, reproduce the same model. */
+class RecoveryTest {
+    @TempDir
+    Path dir;
+
+    final List<String> warnings = new ArrayList<>();
+
+    static CoordinatorConfig fedbuff() {
+        return CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("buffer_size", 2)).withCheckpointEvery(2);
+    }
+
+    Assembly open(Path state) throws IOException {
+        return Assembly.open(state, TestModels.model(1), fedbuff(), new CoordinatorMetrics(), warnings::add);
+    }
+
+    static String id(int i) {
+        return UUID.nameUUIDFromBytes(new byte[] {(byte) i}).toString();
+    }
+
+    static Sequencer.Ack push(Assembly a, int i) {
+        TensorMap delta = TestModels.delta(100 + i, 0.05f);
+        MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
+        return a.sequencer().submit("w", id(i), a.version(), 5 + i, 1, Map.of(), img,
+                SafetensorsBytes.decode(img).tensors()).join();
+    }
+
+    static String sha(Assembly a) {
+        return a.sequencer().image().join().sha256Hex();
+    }
+
+    @Test
+    void aRestartWithoutAStopReplaysTheLogAfterTheCheckpointExactlyOnce() throws IOException {
+        Assembly reference = open(dir.resolve("reference"));
+        for (int i = 0; i < 7; i++) {
+            push(reference, i);
+        }
+        assertEquals(3, reference.version());
+
+        Path state = dir.resolve("state");
+        Assembly crashed = open(state);
+        for (int i = 0; i < 5; i++) {
+            push(crashed, i);
+        }
+        String shaAt2 = sha(crashed);
+        // Abandoned without close(): as if killed.
+        Assembly back = open(state);
+        assertEquals(2, back.version());
+        assertEquals(5, back.accepted());
+        assertEquals(5, back.recoveredUpdates());
+        assertEquals(shaAt2, sha(back));
+        Sequencer.Ack dup = push(back, 4);
+        assertTrue(dup.duplicate());
+        assertEquals(5, back.accepted());
+        push(back, 5);
+        push(back, 6);
+        assertEquals(3, back.version());
+        assertEquals(sha(reference), sha(back));
+        assertEquals(List.of(0, 1, 2, 3, 4, 5, 6).stream().map(RecoveryTest::id).toList(), StateDirectory.acceptedUpdateIds(state));
+        back.close();
+        Checkpoints.Loaded last = new Checkpoints(state, 2).newestValid(warnings::add).orElseThrow();
+        // Version 3 was published by the sixth update; the seventh waits in the buffer, replayed from the log.
+        assertEquals(3, last.version());
+        assertEquals(6, last.applied());
+        assertTrue(last.logPosition() < Files.size(StateDirectory.log(state)));
+        Assembly again = open(state);
+        assertEquals(7, again.accepted());
+        assertEquals(sha(reference), sha(again));
+        again.close();
+        reference.close();
+    }
+
+    @Test
+    void aTornLastRecordIsDroppedWithAWarning() throws IOException {
+        Path state = dir.resolve("state");
+        Assembly a = open(state);
+        push(a, 0);
+        push(a, 1);
+        push(a, 2);
+        long whole = Files.size(StateDirectory.log(state));
+        Files.write(StateDirectory.log(state), new byte[] {0x54, 0x52, 0x42, 0x31, 9, 9, 9}, StandardOpenOption.APPEND);
+        Assembly b = open(state);
+        assertEquals(3, b.accepted());
+        assertEquals(7, b.droppedTornBytes());
+        assertEquals(whole, Files.size(StateDirectory.log(state)));
+        assertTrue(warnings.stream().anyMatch(w -> w.contains("torn tail of 7 bytes")), warnings.toString());
+        push(b, 3);
+        assertEquals(4, StateDirectory.acceptedUpdateIds(state).size());
+    }
+
+    @Test
+    void aStateFromAnotherStrategyIsNotContinued() throws IOException {
+        Path state = dir.resolve("state");
+        Assembly a = open(state);
+        push(a, 0);
+        push(a, 1);
+        a.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Assembly.open(state, TestModels.model(1),
+                CoordinatorConfig.defaults("fedasync"), new CoordinatorMetrics(), warnings::add));
+        assertTrue(e.getMessage().contains("holds a fedbuff run"), e.getMessage());
+    }
+
+    @Test
+    void anUpdateTheStrategyRefusesIsNeitherLoggedNorCounted() throws IOException {
+        Assembly a = Assembly.open(dir.resolve("s"), TestModels.model(1),
+                CoordinatorConfig.defaults("fedasync").withStrategyConfig(Map.of("max_staleness", 0)), new CoordinatorMetrics(),
+                warnings::add);
+        push(a, 0);
+        TensorMap delta = TestModels.delta(1, 0.05f);
+        MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
+        CompletionException e = assertThrows(CompletionException.class, () -> a.sequencer().submit("w", id(1), 0, 1, 1,
+                Map.of(), img, SafetensorsBytes.decode(img).tensors()).join());
+        assertTrue(e.getCause().getMessage().contains("staleness 1 > max 0"), e.getCause().getMessage());
+        assertEquals(1, a.accepted());
+        assertEquals(1, StateDirectory.acceptedUpdateIds(dir.resolve("s")).size());
+        assertEquals(1, a.version());
+        assertEquals(1, a.sequencer().image().join().version());
+    }
+}

@@ -1,0 +1,120 @@
+package dev.tributary.merge.config;
+
+import dev.tributary.merge.MergeException;
+import dev.tributary.merge.MergeJob;
+import dev.tributary.merge.MergeMethod;
+import dev.tributary.merge.MergeMethods;
+import dev.tributary.merge.ProgressListener;
+import dev.tributary.tensor.Checkpoint;
+import dev.tributary.tensor.CheckpointWriter;
+import dev.tributary.tensor.InvalidCheckpointException;
+import dev.tributary.tensor.TensorInfo;
+import dev.tributary.tensor.TensorSource;
+
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a {@link MergeConfig}: opens every checkpoint memory-mapped, checks the whole merge before writing
+ * anything, then merges tensor by tensor into {@code outDir} ({@code model.safetensors}, or shards and
+ * {@code model.safetensors.index.json} past {@code out_shard_size}). Anonymous memory stays at a few
+ * tensors whatever the model size; the output appears atomically when the last tensor is written.
+ */
+public final class MergeRunner {
+    private MergeRunner() {}
+
+    /**
+     * What a merge wrote.
+     *
+     * @param outDir  the output folder
+     * @param tensors the merged tensors, in file order
+     * @param shards  number of safetensors files written
+     */
+    public record Result(Path outDir, List<TensorInfo> tensors, int shards) {
+        public Result {
+            tensors = List.copyOf(tensors);
+        }
+    }
+
+    /**
+     * Merges as {@code config} says and writes the result into {@code outDir}.
+     *
+     * @throws MergeException naming the model, tensor and key when the inputs or parameters are wrong
+     * @throws UncheckedIOException when the output cannot be written
+     */
+    public static Result run(MergeConfig config, Path outDir, ProgressListener listener) {
+        MergeMethod method = MergeMethods.byName(config.method());
+        Path dir = config.file().toAbsolutePath().getParent();
+        List<TensorSource> opened = new ArrayList<>();
+        try {
+            List<MergeJob.Input> models = new ArrayList<>();
+            for (int i = 0; i < config.models().size(); i++) {
+                MergeConfig.ModelEntry e = config.models().get(i);
+                String name = display(dir, e.path());
+                Map<String, Object> params = new LinkedHashMap<>(e.parameters());
+                for (String key : method.tensorParameters()) {
+                    if (params.get(key) instanceof Path p) {
+                        params.put(key, open(p, "models[" + i + "] (" + name + "): parameters." + key, opened));
+                    }
+                }
+                models.add(new MergeJob.Input(name, open(e.path(), "models[" + i + "].model", opened), params));
+            }
+            MergeJob.Input base = config.baseModel() == null ? null
+                    : new MergeJob.Input(display(dir, config.baseModel()),
+                            open(config.baseModel(), "base_model", opened));
+            MergeJob job = MergeJob.prepare(method, models, base, config.parameters(), config.dtype());
+            CheckpointWriter writer = CheckpointWriter.create(outDir, job.outputs(), Map.of("format", "pt"),
+                    config.outShardSize());
+            boolean done = false;
+            try {
+                job.run(writer::write, listener);
+                writer.close();
+                done = true;
+            } finally {
+                if (!done) {
+                    closeQuietly(writer);
+                }
+            }
+            return new Result(outDir, job.outputs(), writer.shardCount());
+        } finally {
+            for (TensorSource s : opened) {
+                s.close();
+            }
+        }
+    }
+
+    /** Loads the config at {@code yaml} and runs it. */
+    public static Result run(Path yaml, Path outDir, ProgressListener listener) {
+        return run(MergeConfig.load(yaml), outDir, listener);
+    }
+
+    private static TensorSource open(Path path, String key, List<TensorSource> opened) {
+        try {
+            TensorSource s = Checkpoint.open(path);
+            opened.add(s);
+            return s;
+        } catch (InvalidCheckpointException | UncheckedIOException e) {
+            throw new MergeException(key + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String display(Path dir, Path p) {
+        try {
+            return dir.relativize(p.toAbsolutePath()).toString();
+        } catch (IllegalArgumentException e) {
+            return p.toString();
+        }
+    }
+
+    private static void closeQuietly(CheckpointWriter writer) {
+        try {
+            writer.close();
+        } catch (RuntimeException ignored) {
+            // the merge's own failure is the one to report; close() removes the temporary files
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package dev.tributary.sim;
+
+import dev.tributary.worker.LocalTrainer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.IntFunction;
+
+/**
+ * The trainers of the clients trained most recently, so that a few clients reuse theirs while a
+ * thousand never hold a thousand trainers (and their native memory) at once. Closes what it evicts.
+ */
+final class TrainerCache implements AutoCloseable {
+    private final int capacity;
+    private final IntFunction<LocalTrainer> factory;
+    private final LinkedHashMap<Integer, LocalTrainer> open = new LinkedHashMap<>(16, 0.75f, true);
+
+    TrainerCache(int capacity, IntFunction<LocalTrainer> factory) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("trainer cache capacity < 1: " + capacity);
+        }
+        this.capacity = capacity;
+        this.factory = factory;
+    }
+
+    /** Client {@code client}'s trainer, made if needed. */
+    LocalTrainer get(int client) {
+        LocalTrainer t = open.get(client);
+        if (t == null) {
+            if (open.size() >= capacity) {
+                Map.Entry<Integer, LocalTrainer> eldest = open.entrySet().iterator().next();
+                open.remove(eldest.getKey());
+                eldest.getValue().close();
+            }
+            t = factory.apply(client);
+            open.put(client, t);
+        }
+        return t;
+    }
+
+    /** Trainers held now. */
+    int size() {
+        return open.size();
+    }
+
+    @Override
+    public void close() {
+        for (LocalTrainer t : open.values()) {
+            t.close();
+        }
+        open.clear();
+    }
+}

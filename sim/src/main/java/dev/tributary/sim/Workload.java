@@ -1,0 +1,36 @@
+package dev.tributary.sim;
+
+import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.TrainResult;
+
+/**
+ * What the simulated clients train and how the global model is scored: the task's model, each client's
+ * local training over its share of the data, and the test accuracy.
+ *
+ * <p>Call order: {@link #initialModel}, then {@link #train} and {@link #accuracy} in any order from one
+ * thread, then {@link #close}.
+ */
+interface Workload extends AutoCloseable {
+
+    /** The model every run of this seed starts from. */
+    TensorMap initialModel();
+
+    /**
+     * Trains client {@code client} from {@code weights} (not modified) with its local plan.
+     *
+     * @param seed seed of this update's shuffling
+     */
+    TrainResult train(int client, TensorMap weights, long seed);
+
+    /** Accuracy of {@code weights} on held-out data. */
+    double accuracy(TensorMap weights);
+
+    /** Releases trainers and native memory. */
+    @Override
+    void close();
+
+    /** The workload {@code config} names. */
+    static Workload of(SimConfig config) {
+        return config.task().startsWith("fmnist-") ? FashionWorkload.open(config) : TaskWorkload.open(config);
+    }
+}

@@ -1,0 +1,185 @@
+package dev.tributary.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class KernelsTest {
+    /** Every length up to a few vectors, then some larger odd ones; the tails are where bugs hide. */
+    static LongStream lengths() {
+        return LongStream.concat(LongStream.rangeClosed(0, 70), LongStream.of(127, 1000, 1023, 4099, 9001, 70_001));
+    }
+
+    private final Arena arena = Arena.ofAuto();
+
+    /** Random floats in a segment starting 4 bytes past an aligned address, so loads are unaligned. */
+    private MemorySegment randomFloats(long n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        MemorySegment s = arena.allocate(n * 4 + 4, 64).asSlice(4, n * 4);
+        for (long i = 0; i < n; i++) {
+            s.set(Tensor.F32_LE, i * 4, (float) (r.nextGaussian() * Math.pow(10, r.nextInt(-3, 4))));
+        }
+        return s;
+    }
+
+    private MemorySegment copyOf(MemorySegment s) {
+        MemorySegment c = arena.allocate(s.byteSize() + 4, 64).asSlice(4, s.byteSize());
+        c.copyFrom(s);
+        return c;
+    }
+
+    private static void assertSameBits(MemorySegment expected, MemorySegment actual, long n, String what) {
+        long mismatch = expected.asSlice(0, n * 4).mismatch(actual.asSlice(0, n * 4));
+        assertEquals(-1, mismatch, () -> what + ": first difference at byte " + mismatch + " (n=" + n + ")");
+    }
+
+    /** Within the worst-case error of summing n terms of total magnitude {@code scale} in f64, in any order. */
+    private static void assertClose(double expected, double actual, long n, double scale, String what) {
+        assertEquals(expected, actual, (n + 16) * 0x1p-52 * Math.max(scale, Double.MIN_NORMAL), what);
+    }
+
+    @ParameterizedTest
+    @MethodSource("lengths")
+    void scaleMatchesScalar(long n) {
+        MemorySegment x = randomFloats(n, n);
+        MemorySegment ref = copyOf(x);
+        Kernels.scale(x, n, -0.37f);
+        ScalarKernels.scale(ref, n, -0.37f);
+        assertSameBits(ref, x, n, "scale");
+    }
+
+    @ParameterizedTest
+    @MethodSource("lengths")
+    void axpyMatchesScalar(long n) {
+        MemorySegment x = randomFloats(n, n);
+        MemorySegment y = randomFloats(n, n + 1);
+        MemorySegment ref = copyOf(y);
+        Kernels.axpy(1.7f, x, y, n);
+        ScalarKernels.axpy(1.7f, x, ref, n);
+        assertSameBits(ref, y, n, "axpy");
+    }
+
+    @ParameterizedTest
+    @MethodSource("lengths")
+    void weightedSumMatchesScalarForEveryInputCount(long n) {
+        for (int k = 0; k <= 6; k++) {
+            MemorySegment[] xs = new MemorySegment[k];
+            float[] w = new float[k];
+            for (int j = 0; j < k; j++) {
+                xs[j] = randomFloats(n, n * 31 + j);
+                w[j] = 0.1f * (j + 1) - 0.25f;
+            }
+            MemorySegment out = randomFloats(n, 99);
+            MemorySegment ref = randomFloats(n, 98);
+            Kernels.weightedSum(xs, w, out, n);
+            ScalarKernels.weightedSum(xs, w, ref, n);
+            assertSameBits(ref, out, n, "weightedSum of " + k);
+        }
+    }
+
+    @Test
+    void weightedSumMayWriteIntoOneOfItsInputs() {
+        long n = 1001;
+        MemorySegment a = randomFloats(n, 1);
+        MemorySegment b = randomFloats(n, 2);
+        MemorySegment c = randomFloats(n, 3);
+        MemorySegment ref = randomFloats(n, 4);
+        float[] w = {0.5f, -1.5f, 2f};
+        ScalarKernels.weightedSum(new MemorySegment[] {a, b, c}, w, ref, n);
+        Kernels.weightedSum(new MemorySegment[] {a, b, c}, w, b, n);
+        assertSameBits(ref, b, n, "weightedSum into its second input");
+    }
+
+    @ParameterizedTest
+    @MethodSource("lengths")
+    void reductionsMatchScalar(long n) {
+        MemorySegment x = randomFloats(n, n);
+        MemorySegment y = randomFloats(n, n + 7);
+        double absSum = ScalarKernels.sum(absCopy(x, n), n);
+        assertClose(ScalarKernels.sum(x, n), Kernels.sum(x, n), n, absSum, "sum");
+        double norm = ScalarKernels.l2Norm(x, n);
+        assertClose(norm, Kernels.l2Norm(x, n), n, norm, "l2Norm");
+        assertClose(ScalarKernels.dot(x, y, n), Kernels.dot(x, y, n), n, norm * ScalarKernels.l2Norm(y, n), "dot");
+    }
+
+    private MemorySegment absCopy(MemorySegment x, long n) {
+        MemorySegment c = copyOf(x);
+        for (long i = 0; i < n; i++) {
+            c.set(Tensor.F32_LE, i * 4, Math.abs(c.get(Tensor.F32_LE, i * 4)));
+        }
+        return c;
+    }
+
+    @Test
+    void reductionsAccumulateInDouble() {
+        // 2^24 + 1 + 1 + ... is lost in f32 accumulation; f64 keeps every unit.
+        long n = 4099;
+        MemorySegment x = arena.allocate(n * 4);
+        x.set(Tensor.F32_LE, 0, 0x1p24f);
+        for (long i = 1; i < n; i++) {
+            x.set(Tensor.F32_LE, i * 4, 1f);
+        }
+        assertEquals(0x1p24 + (n - 1), Kernels.sum(x, n));
+        assertEquals(0x1p24 + (n - 1), Kernels.dot(x, Tensor.ofFloats(new long[] {n}, ones(n)).data(), n));
+    }
+
+    private static float[] ones(long n) {
+        float[] f = new float[(int) n];
+        java.util.Arrays.fill(f, 1f);
+        return f;
+    }
+
+    @Test
+    void allFiniteFindsEveryNonFiniteValueAtEveryPosition() {
+        for (long n : new long[] {1, 15, 16, 17, 33, 100, 4096 + 37}) {
+            MemorySegment x = randomFloats(n, n);
+            assertTrue(Kernels.allFinite(x, n));
+            assertEquals(ScalarKernels.allFinite(x, n), Kernels.allFinite(x, n));
+            for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+                    Float.intBitsToFloat(0x7F80_0001), Float.intBitsToFloat(0xFFC0_0000)}) {
+                for (long pos = 0; pos < n; pos += Math.max(1, n / 40)) {
+                    float saved = x.get(Tensor.F32_LE, pos * 4);
+                    x.set(Tensor.F32_LE, pos * 4, bad);
+                    assertFalse(Kernels.allFinite(x, n), "n=" + n + " pos=" + pos + " " + bad);
+                    assertTrue(Kernels.allFinite(x, pos), "prefix before the bad value");
+                    x.set(Tensor.F32_LE, pos * 4, saved);
+                }
+            }
+        }
+        MemorySegment extremes = Tensor.ofFloats(new long[] {4}, Float.MAX_VALUE, -Float.MAX_VALUE,
+                Float.MIN_VALUE, -0f).data();
+        assertTrue(Kernels.allFinite(extremes, 4));
+    }
+
+    @Test
+    void kernelsWorkOnMemoryMappedAndHeapSegments() {
+        float[] values = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
+        MemorySegment heap = MemorySegment.ofArray(new byte[values.length * 4]);
+        MemorySegment.copy(values, 0, heap, Tensor.F32_LE, 0, values.length);
+        assertEquals(190.0, Kernels.sum(heap, values.length));
+        Kernels.scale(heap, values.length, 2f);
+        assertEquals(380.0, Kernels.sum(heap, values.length));
+    }
+
+    @Test
+    void sizesAreChecked() {
+        MemorySegment x = arena.allocate(40);
+        MemorySegment y = arena.allocate(36);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Kernels.axpy(1f, x, y, 10));
+        assertEquals("axpy: n = 10 but y holds 9 floats", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Kernels.scale(x, -1, 1f));
+        assertThrows(IllegalArgumentException.class,
+                () -> Kernels.weightedSum(new MemorySegment[] {x}, new float[] {1f, 2f}, x, 10));
+        assertThrows(IllegalArgumentException.class, () -> Kernels.dot(x, y, 10));
+        assertThrows(IllegalArgumentException.class, () -> Kernels.sum(y, 10));
+    }
+}

@@ -1,0 +1,214 @@
+package dev.tributary.worker.client;
+
+import dev.tributary.protocol.Capabilities;
+import dev.tributary.protocol.PushAck;
+import dev.tributary.protocol.RegisterReply;
+import dev.tributary.tensor.Safetensors;
+import dev.tributary.tensor.SafetensorsFile;
+import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.LocalTrainer;
+import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.TrainResult;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * The worker loop: register, pull the model (skipped when the version held is current), train through
+ * the {@link LocalTrainer}, push the delta under a fresh UUID, and record the id in the ack log once
+ * the coordinator acknowledged it. A heartbeat on a virtual thread keeps the lease. When the coordinator
+ * goes away the loop waits with exponential backoff and jitter and pushes the same update again under
+ * the same id, so that an update the coordinator made durable before it died is not applied twice.
+ *
+ * <p>Call order: construct, {@link #run} once, {@link #close}.
+ */
+public final class Worker implements AutoCloseable {
+    private final CoordinatorClient client;
+    private final LocalTrainer trainer;
+    private final WorkerOptions options;
+    private final Consumer<String> log;
+    private final Backoff backoff;
+    private final AckLog ackLog;
+
+    private volatile String workerId;
+    private volatile boolean reregister = true;
+    private volatile long leaseMillis = 10_000;
+    private volatile long latestVersion = -1;
+    private boolean waitForNewVersion;
+    private long heldVersion = -1;
+    private SafetensorsFile held;
+    private Pending pending;
+    private long lastPushedBase = -1;
+
+    /** An update trained and saved, not yet acknowledged. */
+    private record Pending(String id, long baseVersion, TrainResult result, Path file) {}
+
+    /** What {@link #run} did. */
+    public record Summary(int acknowledged, int duplicates, int refused, int retries) {}
+
+    public Worker(Channel channel, String token, LocalTrainer trainer, WorkerOptions options, Consumer<String> log) throws IOException {
+        this.client = new CoordinatorClient(channel, token);
+        this.trainer = trainer;
+        this.options = options;
+        this.log = log;
+        this.backoff = new Backoff(options.initialBackoff(), options.maxBackoff(), new SplittableRandom(options.seed()));
+        this.ackLog = options.ackLog() == null ? null : new AckLog(options.ackLog());
+        Files.createDirectories(options.workDir());
+    }
+
+    /** Runs until {@code options.updates()} updates are acknowledged (forever when 0). */
+    public Summary run() throws IOException, InterruptedException {
+        int acked = 0;
+        int duplicates = 0;
+        int refused = 0;
+        int retries = 0;
+        Thread heartbeat = Thread.ofVirtual().name("tributary-heartbeat").start(this::heartbeatLoop);
+        try {
+            int round = 0;
+            while (options.updates() == 0 || acked < options.updates()) {
+                try {
+                    if (reregister) {
+                        register();
+                    }
+                    if (pending == null) {
+                        if (!prepare(round)) {
+                            continue;
+                        }
+                        round++;
+                    }
+                    PushAck ack = client.push(new CoordinatorClient.Update(pending.id(), workerId, pending.baseVersion(),
+                            pending.result().examples(), pending.result().steps(), pending.result().metrics(), pending.file()));
+                    if (ackLog != null) {
+                        ackLog.append(pending.id());
+                    }
+                    acked++;
+                    duplicates += ack.getDuplicate() ? 1 : 0;
+                    latestVersion = Math.max(latestVersion, ack.getVersion());
+                    lastPushedBase = pending.baseVersion();
+                    Files.deleteIfExists(pending.file());
+                    pending = null;
+                    backoff.reset();
+                } catch (StatusRuntimeException e) {
+                    Status.Code code = e.getStatus().getCode();
+                    switch (code) {
+                        case UNAUTHENTICATED, PERMISSION_DENIED -> throw e;
+                        case INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED -> {
+                            refused++;
+                            log.accept("update " + (pending == null ? "" : pending.id() + " ") + "refused: " + code + ": "
+                                    + e.getStatus().getDescription());
+                            dropPending();
+                        }
+                        default -> {
+                            retries++;
+                            Duration wait = backoff.next();
+                            if (backoff.attempts() == 1 || backoff.attempts() % 10 == 0) {
+                                log.accept("coordinator unavailable (" + code + ": " + e.getStatus().getDescription()
+                                        + "); retrying in " + wait.toMillis() + " ms");
+                            }
+                            reregister = true;
+                            Thread.sleep(wait);
+                        }
+                    }
+                }
+            }
+        } finally {
+            heartbeat.interrupt();
+        }
+        return new Summary(acked, duplicates, refused, retries);
+    }
+
+    private void register() {
+        Capabilities caps = options.capabilities();
+        RegisterReply r = client.register(options.name(), caps);
+        workerId = r.getWorkerId();
+        leaseMillis = r.getLeaseMillis();
+        latestVersion = Math.max(latestVersion, r.getVersion());
+        waitForNewVersion = r.getWaitForNewVersion();
+        reregister = false;
+    }
+
+    /** Pulls if needed and trains; false when it should wait for a newer version first. */
+    private boolean prepare(int round) throws IOException, InterruptedException {
+        if (waitForNewVersion && lastPushedBase >= 0 && latestVersion <= lastPushedBase) {
+            Thread.sleep(Math.max(20, Math.min(500, leaseMillis / 10)));
+            latestVersion = Math.max(latestVersion, client.heartbeat(workerId).getVersion());
+            return false;
+        }
+        CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir());
+        if (!p.unchanged()) {
+            SafetensorsFile next = SafetensorsFile.open(p.file());
+            closeHeld();
+            held = next;
+            heldVersion = p.version();
+        }
+        latestVersion = Math.max(latestVersion, heldVersion);
+        if (waitForNewVersion && heldVersion <= lastPushedBase) {
+            Thread.sleep(20);
+            return false;
+        }
+        TensorMap weights = new TensorMap();
+        for (String n : held.names()) {
+            weights.put(n, held.tensor(n));
+        }
+        TrainPlan plan = options.plan().steps() > 0
+                ? TrainPlan.steps(options.plan().steps(), options.plan().seed() + round)
+                : TrainPlan.epochs(options.plan().epochs(), options.plan().seed() + round);
+        TrainResult result = trainer.train(weights, plan);
+        String id = UUID.randomUUID().toString();
+        Path file = options.workDir().resolve("delta-" + id + ".safetensors");
+        Safetensors.write(file, result.delta());
+        pending = new Pending(id, heldVersion, result, file);
+        return true;
+    }
+
+    private void dropPending() throws IOException {
+        if (pending != null) {
+            Files.deleteIfExists(pending.file());
+            pending = null;
+        }
+    }
+
+    private void closeHeld() throws IOException {
+        if (held != null) {
+            Path old = held.path();
+            held.close();
+            Files.deleteIfExists(old);
+            held = null;
+        }
+    }
+
+    private void heartbeatLoop() {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(Math.max(50, leaseMillis / 3));
+                String id = workerId;
+                if (id != null && !reregister) {
+                    latestVersion = Math.max(latestVersion, client.heartbeat(id).getVersion());
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+                    reregister = true;
+                }
+            }
+        }
+    }
+
+    /** Closes the model file and the ack log; a pending update's delta file is removed. */
+    @Override
+    public void close() throws IOException {
+        closeHeld();
+        dropPending();
+        if (ackLog != null) {
+            ackLog.close();
+        }
+    }
+}

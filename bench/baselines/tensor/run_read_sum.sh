@@ -4,8 +4,9 @@
 #
 #   bench/baselines/tensor/run_read_sum.sh [RUNS=5] [SIZE_GIB=2] [DTYPE=float32]
 #
-# Needs bench/target/benchmarks.jar (mvn -pl bench package), a JDK 25 ($JAVA_HOME or java on the
-# PATH) and a Python with torch and safetensors ($PYTHON, default /opt/tvenv/bin/python).
+# Needs bench/target/benchmarks.jar (mvn -pl bench package), a JDK 25 ($JAVA_HOME, else
+# /usr/lib/jvm/temurin-25-jdk-amd64, else java on the PATH) and a Python with torch and safetensors
+# ($PYTHON, default /opt/tvenv/bin/python).
 # The checkpoint is written once to /tmp and reused. Nothing is dropped from the page cache: the file
 # is read once before timing, so every run is warm (the file is served from memory).
 set -euo pipefail
@@ -14,19 +15,24 @@ RUNS=${1:-5}
 SIZE=${2:-2}
 DTYPE=${3:-float32}
 PYTHON=${PYTHON:-/opt/tvenv/bin/python}
-JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+if [ -n "${JAVA_HOME:-}" ]; then JAVA=$JAVA_HOME/bin/java
+elif [ -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ]; then JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+else JAVA=java; fi
 JAR=bench/target/benchmarks.jar
 CKPT=/tmp/tributary-read-sum-${SIZE}g-${DTYPE}.safetensors
 
 [ -f "$JAR" ] || { echo "missing $JAR: run mvn -pl bench package" >&2; exit 1; }
 [ -f "$CKPT" ] || "$PYTHON" bench/baselines/tensor/make_checkpoint.py "$CKPT" "$SIZE" "$DTYPE"
 cat "$CKPT" > /dev/null   # warm the page cache for both sides
+"$JAVA" -version 2>&1 | head -1
+"$PYTHON" -c "import torch, safetensors; print('torch', torch.__version__, 'safetensors', safetensors.__version__, 'threads', torch.get_num_threads())"
+echo "cpus: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now() { date +%s.%N; }
 java_times=(); python_times=()
 for i in $(seq 1 "$RUNS"); do
   t=$(now); out=$("$JAVA" --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-      -cp "$JAR" dev.tributary.bench.tensor.ReadSum "$CKPT" 2>/dev/null); e=$(now)
+      -cp "$JAR" dev.tributary.bench.tensor.ReadSum "$CKPT" 2> >(grep -v '^WARNING' >&2)); e=$(now)
   java_times+=("$(echo "$e - $t" | bc -l)"); echo "java   run $i: $(printf '%.3f' "${java_times[-1]}") s  $out"
   t=$(now); out=$("$PYTHON" bench/baselines/tensor/read_sum.py "$CKPT"); e=$(now)
   python_times+=("$(echo "$e - $t" | bc -l)"); echo "python run $i: $(printf '%.3f' "${python_times[-1]}") s  $out"

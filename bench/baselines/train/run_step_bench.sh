@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # DJL training step (StepBench) against the same step in PyTorch from Python (torch_step.py), run
-# alternately so that both see the same machine state. Usage, from the repository root:
+# alternately so that both see the same machine state. Usage, from anywhere in the repository:
 #   bench/baselines/train/run_step_bench.sh [ROUNDS] [PYTHON]
-# Needs JDK 25 (JAVA_HOME) and a Python with torch (default /opt/tvenv/bin/python).
+# Needs JDK 25 (JAVA_HOME) and a Python with torch (default /opt/tvenv/bin/python). StepBench is compiled
+# on its own against the train module, so the rest of the bench module need not build.
 set -euo pipefail
 rounds=${1:-3}
 python=${2:-/opt/tvenv/bin/python}
-java=${JAVA_HOME:+$JAVA_HOME/bin/}java
+bin=${JAVA_HOME:+$JAVA_HOME/bin/}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-cp_file=$(mktemp)
-trap 'rm -f "$cp_file"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 cd "$root"
-mvn -B -q -pl bench compile dependency:build-classpath -Dmdep.outputFile="$cp_file" >/dev/null
-classpath="bench/target/classes:$(cat "$cp_file")"
-echo "# $(date -u +%FT%TZ) $(nproc) cpus; $("$java" -version 2>&1 | head -1); torch $("$python" -c 'import torch; print(torch.__version__)')"
+mvn -B -q -pl train compile dependency:build-classpath -Dmdep.includeScope=runtime \
+  -Dmdep.outputFile="$work/cp" >/dev/null
+classpath="$root/train/target/classes:$(cat "$work/cp")"
+"${bin}javac" -d "$work/classes" -cp "$classpath" bench/src/main/java/dev/tributary/bench/train/StepBench.java
+echo "# $(date -u +%FT%TZ) $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg);" \
+  "$("${bin}java" -version 2>&1 | head -1); torch $("$python" -c 'import torch; print(torch.__version__)')"
 for r in $(seq 1 "$rounds"); do
   echo "# round $r"
-  "$java" --enable-native-access=ALL-UNNAMED -Dai.djl.pytorch.num_threads=2 -Dai.djl.pytorch.num_interop_threads=1 \
-    -cp "$classpath" dev.tributary.bench.train.StepBench 2> >(grep -v SLF4J >&2)
+  "${bin}java" --enable-native-access=ALL-UNNAMED -Dai.djl.pytorch.num_threads=2 \
+    -Dai.djl.pytorch.num_interop_threads=1 -cp "$work/classes:$classpath" dev.tributary.bench.train.StepBench \
+    2> >(grep -v SLF4J >&2)
   "$python" "$here/torch_step.py" --threads 2
 done

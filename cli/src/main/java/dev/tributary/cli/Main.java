@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
             ServeCommand.class,
             WorkCommand.class,
             LogCommand.class,
+            SimulateCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -24,6 +24,8 @@ final class FashionWorkload implements Workload {
     /** Trainers kept open at once (each holds its share as native tensors). */
     static final int TRAINERS = 64;
     static final int EVAL_BATCH = 1000;
+    /** DJL's setting for PyTorch's intra-op threads. */
+    static final String TORCH_THREADS = "ai.djl.pytorch.num_threads";
 
     private final SimConfig config;
     private final Architecture architecture;
@@ -40,6 +42,11 @@ final class FashionWorkload implements Workload {
     }
 
     static FashionWorkload open(SimConfig config) {
+        // Batches of a few dozen images are too small for intra-op threads to pay: one thread per step is
+        // several times faster than two when other processes share the cores. Set before the engine loads.
+        if (System.getProperty(TORCH_THREADS) == null) {
+            System.setProperty(TORCH_THREADS, "1");
+        }
         Architecture architecture = switch (config.task()) {
             case "fmnist-mlp" -> Architecture.fashionMlp();
             case "fmnist-cnn" -> Architecture.fashionCnn();

@@ -231,8 +231,8 @@ public final class CoordinatorBench {
                             counted.incrementAndGet();
                         }
                         acked.incrementAndGet();
-                    } catch (IOException e) {
-                        throw new IllegalStateException(e);
+                    } catch (IOException | RuntimeException e) {
+                        System.out.println("push failed: " + e);
                     }
                 }
             }));

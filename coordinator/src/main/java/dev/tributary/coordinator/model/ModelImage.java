@@ -11,35 +11,47 @@ import java.util.Map;
 import java.util.zip.CRC32C;
 
 /**
- * One published model version as it is served: its safetensors bytes, the SHA-256 that identifies it,
- * and the CRC32C of every chunk, computed once so that each pull only streams.
+ * One published model version as it is served: its safetensors bytes in chunks, the SHA-256 that
+ * identifies it, and the CRC32C of every chunk, computed once so that each pull only streams. The chunks
+ * are heap arrays: gRPC writes an array-backed message field to the transport with a single copy.
  */
 public final class ModelImage {
-    /** Chunk size on the wire: a few MiB, under the 8 MiB message limit both ends set. */
-    public static final int CHUNK_BYTES = 4 << 20;
+    /**
+     * Chunk size on the wire: a few MiB, and with its framing under the 4 MiB up to which gRPC parses a
+     * message from one contiguous buffer.
+     */
+    public static final int CHUNK_BYTES = 2 << 20;
 
     private final long version;
-    private final MemorySegment bytes;
+    private final long size;
+    private final byte[][] chunks;
     private final byte[] sha256;
     private final int[] chunkCrcs;
 
     private ModelImage(long version, MemorySegment bytes) {
         this.version = version;
-        this.bytes = bytes;
+        this.size = bytes.byteSize();
         this.sha256 = sha256(bytes);
-        int chunks = (int) ((bytes.byteSize() + CHUNK_BYTES - 1) / CHUNK_BYTES);
-        this.chunkCrcs = new int[chunks];
-        for (int k = 0; k < chunks; k++) {
-            chunkCrcs[k] = crc32c(chunk(k));
+        int n = (int) ((size + CHUNK_BYTES - 1) / CHUNK_BYTES);
+        this.chunks = new byte[n][];
+        this.chunkCrcs = new int[n];
+        for (int k = 0; k < n; k++) {
+            long from = (long) k * CHUNK_BYTES;
+            chunks[k] = bytes.asSlice(from, Math.min(CHUNK_BYTES, size - from)).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            CRC32C crc = new CRC32C();
+            crc.update(chunks[k]);
+            chunkCrcs[k] = (int) crc.getValue();
         }
     }
 
     /** Serializes {@code model} (copied, so later changes to it do not show) as version {@code version}. */
     public static ModelImage of(long version, TensorSource model) {
-        return new ModelImage(version, SafetensorsBytes.encode(model, Map.of(), Arena.ofAuto()));
+        try (Arena scratch = Arena.ofConfined()) {
+            return new ModelImage(version, SafetensorsBytes.encode(model, Map.of(), scratch));
+        }
     }
 
-    /** Version {@code version} made of safetensors bytes already encoded (not copied; must not change). */
+    /** Version {@code version} made of safetensors bytes already encoded (copied). */
     public static ModelImage of(long version, MemorySegment safetensors) {
         return new ModelImage(version, safetensors);
     }
@@ -48,13 +60,8 @@ public final class ModelImage {
         return version;
     }
 
-    /** The safetensors bytes; read-only by convention. */
-    public MemorySegment bytes() {
-        return bytes;
-    }
-
     public long size() {
-        return bytes.byteSize();
+        return size;
     }
 
     public byte[] sha256() {
@@ -66,13 +73,15 @@ public final class ModelImage {
     }
 
     public int chunkCount() {
-        return chunkCrcs.length;
+        return chunks.length;
     }
 
-    /** Bytes of chunk {@code k}: {@link #CHUNK_BYTES} from {@code k × CHUNK_BYTES}, the last one shorter. */
-    public MemorySegment chunk(int k) {
-        long from = (long) k * CHUNK_BYTES;
-        return bytes.asSlice(from, Math.min(CHUNK_BYTES, bytes.byteSize() - from));
+    /**
+     * Bytes of chunk {@code k}: {@link #CHUNK_BYTES} from {@code k × CHUNK_BYTES}, the last one shorter.
+     * The array itself, not a copy: never modify it.
+     */
+    public byte[] chunk(int k) {
+        return chunks[k];
     }
 
     public int chunkCrc(int k) {

@@ -127,12 +127,12 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
                 return;
             }
             while (next < image.chunkCount() && out.isReady()) {
-                MemorySegment c = image.chunk(next);
+                byte[] c = image.chunk(next);
                 out.onNext(ModelPart.newBuilder().setChunk(Chunk.newBuilder()
                         .setOffset((long) next * ModelImage.CHUNK_BYTES)
-                        .setData(UnsafeByteOperations.unsafeWrap(c.asByteBuffer()))
+                        .setData(UnsafeByteOperations.unsafeWrap(c))
                         .setCrc32C(image.chunkCrc(next))).build());
-                metrics.bytesOut(c.byteSize());
+                metrics.bytesOut(c.length);
                 next++;
             }
             if (next == image.chunkCount()) {

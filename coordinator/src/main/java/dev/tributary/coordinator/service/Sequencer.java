@@ -190,13 +190,14 @@ final class Sequencer implements AutoCloseable {
     private CompletableFuture<Void> checkpoint() {
         publishesSinceCheckpoint = 0;
         CompletableFuture<ModelImage> img = currentImage();
+        TensorMap model = strategy.model();
         TensorMap state = strategy.exportState();
         long position = publishEnd;
         long applied = acceptedAtPublish;
         String name = strategy.name();
         lastCheckpoint = img.thenAcceptAsync(m -> {
             try {
-                checkpoints.write(m, position, applied, name, state);
+                checkpoints.write(m, model, position, applied, name, state);
             } catch (IOException | RuntimeException e) {
                 warn.accept("checkpoint of version " + m.version() + " failed: " + e.getMessage());
             }

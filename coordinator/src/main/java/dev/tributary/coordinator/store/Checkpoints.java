@@ -49,23 +49,23 @@ public final class Checkpoints {
     }
 
     /**
-     * Writes a checkpoint of {@code model} (its image, whose SHA-256 is recorded) and {@code state}, then
-     * removes all but the newest {@code keep}.
+     * Writes a checkpoint of {@code model} (whose image, with the SHA-256 to record, is {@code image}) and
+     * {@code state}, then removes all but the newest {@code keep}.
      */
-    public Path write(ModelImage model, long logPosition, long applied, String strategy, TensorMap state) throws IOException {
-        SafetensorsBytes.Decoded m = SafetensorsBytes.decode(model.bytes());
+    public Path write(ModelImage image, TensorMap model, long logPosition, long applied, String strategy, TensorMap state)
+            throws IOException {
         TensorMap all = new TensorMap();
-        m.tensors().asMap().forEach((n, t) -> all.put("model/" + n, t));
+        model.asMap().forEach((n, t) -> all.put("model/" + n, t));
         state.asMap().forEach((n, t) -> all.put("state/" + n, t));
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
-        meta.put("version", Long.toString(model.version()));
-        meta.put("sha256", model.sha256Hex());
+        meta.put("version", Long.toString(image.version()));
+        meta.put("sha256", image.sha256Hex());
         meta.put("log_position", Long.toString(logPosition));
         meta.put("applied", Long.toString(applied));
         meta.put("strategy", strategy);
         state.metadata().forEach((k, v) -> meta.put("state." + k, v));
-        Path target = dir.resolve(String.format("checkpoint-%016d-%016d.safetensors", applied, model.version()));
+        Path target = dir.resolve(String.format("checkpoint-%016d-%016d.safetensors", applied, image.version()));
         try (Arena arena = Arena.ofConfined()) {
             Durables.writeAtomically(target, SafetensorsBytes.encode(all, meta, arena));
         }

@@ -3,11 +3,11 @@ package dev.tributary.coordinator.store;
 import dev.tributary.coordinator.model.ModelImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -15,9 +15,11 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The append-only, checksummed log of accepted updates, with group commit: one writer thread drains
- * everything appended since its last pass, writes it, and forces it to disk with one fsync; the futures
- * of all records that fsync covered complete after it, in log order.
+ * The append-only, checksummed log of accepted updates, with group commit: a writer thread writes
+ * records in the order they were appended while a syncer thread forces the file to disk whenever
+ * anything new was written; one fsync covers every record whose last byte was written before it began,
+ * and their futures complete after it, in log order. Writing and forcing overlap, so the disk never
+ * waits for the next batch to be copied.
  *
  * <p>Call order: {@link #append} from one thread (the coordinator's sequencer) so that positions follow
  * decisions; {@link #close} once. After an I/O failure the log is failed for good: every pending and
@@ -31,12 +33,20 @@ public final class UpdateLog implements AutoCloseable {
 
     private static final Pending STOP = new Pending(null, -1, null);
     private static final int MAX_BATCH = 256;
+    /** Bytes written between two looks of the syncer at the log. */
+    private static final int SLICE = 8 << 20;
 
     private final Path file;
     private final FileChannel channel;
     private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    private final Object lock = new Object();
+    private final ArrayDeque<Pending> unsynced = new ArrayDeque<>();
     private final Thread writer;
+    private final Thread syncer;
     private long end;
+    private long written;
+    private long synced;
+    private boolean writerDone;
     private volatile long durable;
     private volatile IOException failure;
     private volatile long syncs;
@@ -46,8 +56,11 @@ public final class UpdateLog implements AutoCloseable {
         this.file = file;
         this.channel = channel;
         this.end = end;
+        this.written = end;
+        this.synced = end;
         this.durable = end;
-        this.writer = Thread.ofPlatform().name("tributary-log-writer").daemon().start(this::run);
+        this.writer = Thread.ofPlatform().name("tributary-log-writer").daemon().start(this::writeLoop);
+        this.syncer = Thread.ofPlatform().name("tributary-log-syncer").daemon().start(this::syncLoop);
     }
 
     /**
@@ -115,62 +128,125 @@ public final class UpdateLog implements AutoCloseable {
         return failure;
     }
 
-    private void run() {
+    private void writeLoop() {
         List<Pending> batch = new ArrayList<>();
-        while (true) {
-            Pending first;
-            try {
-                first = queue.take();
-            } catch (InterruptedException e) {
-                return;
+        try {
+            while (true) {
+                batch.add(queue.take());
+                queue.drainTo(batch, MAX_BATCH - 1);
+                boolean stop = batch.remove(STOP);
+                for (Pending p : batch) {
+                    write(p);
+                }
+                batch.clear();
+                if (stop) {
+                    return;
+                }
             }
-            batch.add(first);
-            queue.drainTo(batch, MAX_BATCH - 1);
-            boolean stop = batch.remove(STOP);
-            if (!batch.isEmpty()) {
-                commit(batch);
-            }
-            batch.clear();
-            if (stop) {
-                return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            synchronized (lock) {
+                writerDone = true;
+                lock.notifyAll();
             }
         }
     }
 
-    private void commit(List<Pending> batch) {
-        if (failure == null) {
-            try {
-                for (Pending p : batch) {
-                    writeFully(p.record().head());
-                    MemorySegment tail = p.record().tail();
-                    if (tail.byteSize() > 0) {
-                        List<ByteBuffer> parts = new ArrayList<>();
-                        ModelImage.forEachBuffer(tail, parts::add);
-                        for (ByteBuffer part : parts) {
-                            writeFully(part);
-                        }
+    /** Writes one record in slices, telling the syncer after each so the disk starts early on large ones. */
+    private void write(Pending p) {
+        if (failure != null) {
+            p.durable().completeExceptionally(failed());
+            return;
+        }
+        try {
+            List<ByteBuffer> parts = new ArrayList<>();
+            parts.add(p.record().head());
+            ModelImage.forEachBuffer(p.record().tail(), parts::add);
+            for (ByteBuffer part : parts) {
+                while (part.hasRemaining()) {
+                    int limit = part.limit();
+                    part.limit(Math.min(limit, part.position() + SLICE));
+                    while (part.hasRemaining()) {
+                        channel.write(part);
+                    }
+                    part.limit(limit);
+                    synchronized (lock) {
+                        written = channel.position();
+                        lock.notifyAll();
                     }
                 }
-                channel.force(false);
-                syncs++;
-                durable = batch.getLast().end();
-            } catch (IOException | RuntimeException e) {
-                failure = e instanceof IOException io ? io : new IOException(file + ": " + e.getMessage(), e);
             }
+            synchronized (lock) {
+                unsynced.add(p);
+                lock.notifyAll();
+            }
+        } catch (IOException | RuntimeException e) {
+            fail(e);
+            p.durable().completeExceptionally(failed());
         }
-        for (Pending p : batch) {
-            if (failure == null) {
-                p.durable().complete(null);
-            } else {
-                p.durable().completeExceptionally(new UncheckedIOException("update log " + file + " failed", failure));
+    }
+
+    /**
+     * Forces whatever has been written, again and again while there is more: a record is durable once a
+     * force that began after its last byte was written has returned.
+     */
+    private void syncLoop() {
+        while (true) {
+            long target;
+            synchronized (lock) {
+                while (written == synced && !(writerDone && unsynced.isEmpty()) && failure == null) {
+                    try {
+                        lock.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (failure != null || (writerDone && unsynced.isEmpty() && written == synced)) {
+                    return;
+                }
+                target = written;
+            }
+            try {
+                channel.force(false);
+            } catch (IOException | RuntimeException e) {
+                fail(e);
+                return;
+            }
+            syncs++;
+            List<Pending> done = new ArrayList<>();
+            synchronized (lock) {
+                synced = target;
+                while (!unsynced.isEmpty() && unsynced.peekFirst().end() <= target) {
+                    done.add(unsynced.pollFirst());
+                }
+            }
+            if (!done.isEmpty()) {
+                durable = done.getLast().end();
+                for (Pending p : done) {
+                    p.durable().complete(null);
+                }
             }
         }
     }
 
-    private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            channel.write(b);
+    private void fail(Exception e) {
+        List<Pending> lost;
+        synchronized (lock) {
+            if (failure == null) {
+                failure = e instanceof IOException io ? io : new IOException(file + ": " + e.getMessage(), e);
+            }
+            lost = new ArrayList<>(unsynced);
+            unsynced.clear();
+            lock.notifyAll();
         }
+        for (Pending p : lost) {
+            p.durable().completeExceptionally(failed());
+        }
+    }
+
+    private UncheckedIOException failed() {
+        return new UncheckedIOException("update log " + file + " failed", failure);
     }
 
     /** Writes and syncs everything queued, then closes the file. */
@@ -185,6 +261,7 @@ public final class UpdateLog implements AutoCloseable {
         }
         try {
             writer.join(TimeUnit.MINUTES.toMillis(5));
+            syncer.join(TimeUnit.MINUTES.toMillis(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

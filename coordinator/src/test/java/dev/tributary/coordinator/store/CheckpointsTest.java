@@ -28,7 +28,7 @@ class CheckpointsTest {
     void writesLoadsAndKeepsTheNewestTwo() throws IOException {
         Checkpoints c = new Checkpoints(dir, 2);
         for (int v = 1; v <= 4; v++) {
-            c.write(ModelImage.of(v, TestModels.model(v)), 100L * v, 10L * v, "fedbuff", state(v));
+            c.write(ModelImage.of(v, TestModels.model(v)), TestModels.model(v), 100L * v, 10L * v, "fedbuff", state(v));
         }
         List<Path> files = c.list();
         assertEquals(2, files.size());
@@ -51,8 +51,8 @@ class CheckpointsTest {
     @Test
     void aDamagedNewestCheckpointFallsBackToTheOlderOne() throws IOException {
         Checkpoints c = new Checkpoints(dir, 2);
-        c.write(ModelImage.of(1, TestModels.model(1)), 10, 1, "fedasync", new TensorMap());
-        Path newest = c.write(ModelImage.of(2, TestModels.model(2)), 20, 2, "fedasync", new TensorMap());
+        c.write(ModelImage.of(1, TestModels.model(1)), TestModels.model(1), 10, 1, "fedasync", new TensorMap());
+        Path newest = c.write(ModelImage.of(2, TestModels.model(2)), TestModels.model(2), 20, 2, "fedasync", new TensorMap());
         try (RandomAccessFile f = new RandomAccessFile(newest.toFile(), "rw")) {
             f.seek(f.length() - 3);
             f.write(0x7f);

@@ -13,7 +13,6 @@ import dev.tributary.tensor.TensorInfo;
 import dev.tributary.tensor.TensorMap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

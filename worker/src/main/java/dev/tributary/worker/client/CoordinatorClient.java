@@ -46,8 +46,8 @@ import java.util.zip.CRC32C;
  * (CRC32C) and as a whole (SHA-256); deltas are sent from files in chunks with their CRC32C.
  */
 public final class CoordinatorClient {
-    /** Chunk size of pushed deltas. */
-    public static final int CHUNK_BYTES = 4 << 20;
+    /** Chunk size of pushed deltas: with its framing under the 4 MiB gRPC parses from one buffer. */
+    public static final int CHUNK_BYTES = 2 << 20;
     private static final int MAX_MESSAGE_BYTES = 8 << 20;
 
     private final CoordinatorGrpc.CoordinatorBlockingStub blocking;

@@ -1,0 +1,70 @@
+package dev.tributary.sim;
+
+import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The outcome of one simulation, as {@code tributary simulate --report} writes it (JSON, snake_case keys,
+ * in this order). Everything but {@code wall_seconds} is a function of the configuration and the seed.
+ *
+ * @param strategy       the strategy's name
+ * @param clients        simulated clients
+ * @param seed           the run's seed
+ * @param virtualSeconds virtual time when the run stopped
+ * @param wallSeconds    real time the run took
+ * @param finalAccuracy  test accuracy of the last model (the curve's last point)
+ * @param timeToTarget   when the curve first reached the target accuracy
+ * @param updates        updates the coordinator accepted
+ * @param bytesUp        delta bytes pushed (every push that arrived, refused ones included)
+ * @param bytesDown      model bytes pulled
+ * @param staleness      staleness of accepted updates
+ * @param curve          (virtual seconds, test accuracy) at every evaluation
+ */
+@JsonPropertyOrder({"strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy", "time_to_target",
+        "updates", "bytes_up", "bytes_down", "staleness", "curve"})
+public record SimReport(
+        String strategy,
+        int clients,
+        long seed,
+        @JsonProperty("virtual_seconds") double virtualSeconds,
+        @JsonProperty("wall_seconds") double wallSeconds,
+        @JsonProperty("final_accuracy") double finalAccuracy,
+        @JsonProperty("time_to_target") TimeToTarget timeToTarget,
+        long updates,
+        @JsonProperty("bytes_up") long bytesUp,
+        @JsonProperty("bytes_down") long bytesDown,
+        Staleness staleness,
+        List<Point> curve) {
+
+    public SimReport {
+        Objects.requireNonNull(strategy, "strategy");
+        Objects.requireNonNull(timeToTarget, "timeToTarget");
+        Objects.requireNonNull(staleness, "staleness");
+        curve = List.copyOf(curve);
+    }
+
+    /**
+     * @param target         the target accuracy; null when none was configured
+     * @param virtualSeconds the first evaluation at or above it; null when it was never reached
+     */
+    @JsonPropertyOrder({"target", "virtual_seconds"})
+    public record TimeToTarget(Double target, @JsonProperty("virtual_seconds") Double virtualSeconds) {}
+
+    /** Staleness τ = version at arrival − base version, over accepted updates (all 0 when there are none). */
+    @JsonPropertyOrder({"mean", "p50", "p99", "max"})
+    public record Staleness(double mean, long p50, long p99, long max) {}
+
+    /** One evaluation, written as {@code [virtual_seconds, accuracy]}. */
+    @JsonFormat(shape = JsonFormat.Shape.ARRAY)
+    @JsonPropertyOrder({"virtual_seconds", "accuracy"})
+    public record Point(@JsonProperty("virtual_seconds") double virtualSeconds, double accuracy) {}
+
+    /** The same report with another wall time (to compare runs, whose wall times always differ). */
+    public SimReport withWallSeconds(double s) {
+        return new SimReport(strategy, clients, seed, virtualSeconds, s, finalAccuracy, timeToTarget, updates, bytesUp,
+                bytesDown, staleness, curve);
+    }
+}

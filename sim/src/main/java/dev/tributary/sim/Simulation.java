@@ -1,0 +1,331 @@
+package dev.tributary.sim;
+
+import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.coordinator.strategy.Published;
+import dev.tributary.coordinator.strategy.Strategies;
+import dev.tributary.coordinator.strategy.Strategy;
+import dev.tributary.coordinator.validation.UpdateValidator;
+import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.TrainResult;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+/**
+ * Many clients in one process on a virtual clock: the training is real, the time is simulated. A
+ * discrete-event loop takes events in virtual-time order (ties in the order they were scheduled): a
+ * client pulls the current version, trains on its share (for real, at once), and its push arrives
+ * {@code download + examples / speed + upload} virtual seconds later, where it goes through the
+ * coordinator's own validator and strategy ({@link Admission}); clients of round strategies (fedavg,
+ * diloco) then wait for the next version, as the coordinator tells its workers to, others pull again
+ * at once. With churn a client that goes offline loses the update it is working on.
+ *
+ * <p>Everything runs on the calling thread in event order, so the same configuration and seed give the
+ * same report, {@code wall_seconds} aside, and memory holds one delta per client in flight, not a model.
+ */
+public final class Simulation {
+    /** Strategies whose workers wait for a new version after each push, as the coordinator tells them. */
+    static final Set<String> ROUND_BASED = Set.of("fedavg", "diloco");
+
+    /** Receives the run's progress after every evaluation and every push. */
+    @FunctionalInterface
+    public interface Listener {
+        void progress(Progress p);
+    }
+
+    /**
+     * Where a run stands.
+     *
+     * @param virtualSeconds the virtual clock
+     * @param budgetSeconds  the virtual time the run stops at
+     * @param version        the global model's version
+     * @param accuracy       the accuracy at the latest evaluation
+     * @param updates        updates accepted so far
+     */
+    public record Progress(double virtualSeconds, double budgetSeconds, long version, double accuracy, long updates) {}
+
+    /**
+     * A finished run: the report, and counts that explain it.
+     *
+     * @param report  the report
+     * @param version the final model version
+     * @param pushed  pushes that arrived (accepted or refused)
+     * @param lost    updates lost because their client went offline
+     * @param refused refused pushes by the coordinator's reason code
+     */
+    public record Result(SimReport report, long version, long pushed, long lost, Map<String, Long> refused) {
+        public Result {
+            refused = Map.copyOf(refused);
+        }
+    }
+
+    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle {}
+
+    /** A push reaching the coordinator; ignored when its client's generation moved on (it went offline). */
+    private record Arrival(int client, long generation, Flight flight) implements Event {}
+
+    private record Evaluate(long index) implements Event {}
+
+    private record Tick(long index) implements Event {}
+
+    /** A client going offline or coming back. */
+    private record Toggle(int client) implements Event {}
+
+    private record Scheduled(double time, long seq, Event event) {}
+
+    /** An update on its way: everything the push carries. */
+    private record Flight(String id, long base, TrainResult result, MemorySegment image) {}
+
+    private final SimConfig config;
+    private final Listener listener;
+    private final PriorityQueue<Scheduled> queue = new PriorityQueue<>(
+            Comparator.comparingDouble(Scheduled::time).thenComparingLong(Scheduled::seq));
+    private long seq;
+
+    private Workload workload;
+    private Strategy strategy;
+    private Admission admission;
+    private long modelBytes;
+    private boolean waitForNewVersion;
+
+    private double[] speed;
+    private boolean[] online;
+    private boolean[] inFlight;
+    private long[] generation;
+    private long[] lastPushedBase;
+    private long[] rounds;
+    private SplittableRandom[] churnRandom;
+    private final BitSet waiting = new BitSet();
+
+    private final List<SimReport.Point> curve = new ArrayList<>();
+    private final StalenessCounter staleness = new StalenessCounter();
+    private final Map<String, Long> refused = new TreeMap<>();
+    private long evaluatedVersion = -1;
+    private double accuracy = Double.NaN;
+    private Double reachedAt;
+    private long pushed;
+    private long lost;
+    private long bytesUp;
+    private long bytesDown;
+
+    private Simulation(SimConfig config, Listener listener) {
+        this.config = config;
+        this.listener = listener == null ? p -> { } : listener;
+    }
+
+    /**
+     * Runs {@code config} to its budget on the calling thread.
+     *
+     * @param listener told of progress; may be null
+     * @throws IllegalArgumentException naming the configuration file and key for settings that do not work
+     */
+    public static Result run(SimConfig config, Listener listener) {
+        return new Simulation(config, listener).execute();
+    }
+
+    private Result execute() {
+        long wall0 = System.nanoTime();
+        try (Workload w = Workload.of(config)) {
+            workload = w;
+            TensorMap initial = w.initialModel();
+            strategy = createStrategy(initial);
+            SimConfig.Validation v = config.validation();
+            admission = new Admission(new UpdateValidator(initial.infos(), v.maxUpdateBytes(), v.maxDeltaNorm(),
+                    v.normPolicy()), strategy);
+            modelBytes = SafetensorsBytes.encodedSize(initial, Map.of());
+            waitForNewVersion = ROUND_BASED.contains(strategy.name());
+            initClients();
+            double end = loop();
+            if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
+                evaluate(end);
+            }
+            double wall = (System.nanoTime() - wall0) / 1e9;
+            Double target = Double.isNaN(config.target()) ? null : config.target();
+            SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
+                    curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
+                    bytesUp, bytesDown, staleness.summary(), curve);
+            return new Result(report, strategy.version(), pushed, lost, refused);
+        }
+    }
+
+    private Strategy createStrategy(TensorMap initial) {
+        Map<String, Object> settings = new LinkedHashMap<>(config.strategyConfig());
+        if (ROUND_BASED.contains(config.strategy())) {
+            // Full participation unless the configuration says otherwise: a round waits for every client.
+            settings.putIfAbsent("workers", config.clients());
+        }
+        try {
+            return Strategies.create(config.strategy(), settings, initial);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(config.source() + ": strategy: " + e.getMessage(), e);
+        }
+    }
+
+    private void initClients() {
+        int n = config.clients();
+        speed = ClientSpeeds.draw(config.speeds(), n, config.seed());
+        online = new boolean[n];
+        inFlight = new boolean[n];
+        generation = new long[n];
+        lastPushedBase = new long[n];
+        rounds = new long[n];
+        Arrays.fill(online, true);
+        Arrays.fill(lastPushedBase, -1);
+        if (config.churn() != null) {
+            churnRandom = new SplittableRandom[n];
+            for (int i = 0; i < n; i++) {
+                churnRandom[i] = new SplittableRandom(Seeds.mix(config.seed(), Seeds.CHURN, i));
+                schedule(exponential(churnRandom[i], config.churn().meanOnlineSeconds()), new Toggle(i));
+            }
+        }
+    }
+
+    /** Runs events up to the budget; returns the virtual time the run ends at. */
+    private double loop() {
+        double budget = config.budget().virtualSeconds();
+        evaluate(0);
+        for (int i = 0; i < config.clients(); i++) {
+            start(i, 0);
+        }
+        schedule(config.evalEvery(), new Evaluate(1));
+        schedule(config.tickEvery(), new Tick(1));
+        while (!queue.isEmpty() && queue.peek().time() <= budget) {
+            Scheduled s = queue.poll();
+            double now = s.time();
+            switch (s.event()) {
+                case Arrival a -> arrive(a, now);
+                case Evaluate e -> {
+                    evaluate(now);
+                    schedule((e.index() + 1) * config.evalEvery(), new Evaluate(e.index() + 1));
+                }
+                case Tick t -> {
+                    if (strategy.onTick(Math.round(now * 1000)) instanceof Published) {
+                        wakeWaiting(now);
+                    }
+                    schedule((t.index() + 1) * config.tickEvery(), new Tick(t.index() + 1));
+                }
+                case Toggle t -> toggle(t.client(), now);
+            }
+            if (budgetSpent()) {
+                return now;
+            }
+        }
+        return budget;
+    }
+
+    private boolean budgetSpent() {
+        SimConfig.Budget b = config.budget();
+        return (b.updates() > 0 && staleness.total() >= b.updates())
+                || (b.versions() > 0 && strategy.version() >= b.versions());
+    }
+
+    /** Client {@code c} pulls the current version and trains, unless it is offline, busy, or must wait. */
+    private void start(int c, double now) {
+        if (!online[c] || inFlight[c]) {
+            return;
+        }
+        long base = strategy.version();
+        if (waitForNewVersion && lastPushedBase[c] >= base) {
+            waiting.set(c);
+            return;
+        }
+        bytesDown += modelBytes;
+        long round = rounds[c]++;
+        TrainResult r = workload.train(c, strategy.model(), Seeds.mix(config.seed(), Seeds.PLAN, c, round));
+        MemorySegment image = SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto());
+        TrainResult kept = new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics());
+        String id = Seeds.uuid(config.seed(), Seeds.UPDATE_ID, c, round).toString();
+        double compute = Math.max(1, r.examples()) / speed[c];
+        SimConfig.Network net = config.network();
+        double duration = net.seconds(modelBytes) + compute + net.seconds(image.byteSize());
+        inFlight[c] = true;
+        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, kept, image)));
+    }
+
+    private void arrive(Arrival a, double now) {
+        int c = a.client();
+        if (a.generation() != generation[c]) {
+            return;
+        }
+        inFlight[c] = false;
+        Flight f = a.flight();
+        pushed++;
+        bytesUp += f.image().byteSize();
+        TrainResult r = f.result();
+        boolean published = false;
+        switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), f.image())) {
+            case Admission.Accepted acc -> {
+                staleness.add(acc.staleness());
+                published = acc.decision() instanceof Published;
+            }
+            case Admission.Rejected rej -> refused.merge(rej.reason(), 1L, Long::sum);
+        }
+        lastPushedBase[c] = f.base();
+        if (published) {
+            wakeWaiting(now);
+        }
+        start(c, now);
+        report(now);
+    }
+
+    private void wakeWaiting(double now) {
+        for (int i = waiting.nextSetBit(0); i >= 0; i = waiting.nextSetBit(i + 1)) {
+            waiting.clear(i);
+            start(i, now);
+        }
+    }
+
+    private void toggle(int c, double now) {
+        SimConfig.Churn churn = config.churn();
+        if (online[c]) {
+            online[c] = false;
+            waiting.clear(c);
+            if (inFlight[c]) {
+                inFlight[c] = false;
+                generation[c]++;
+                lost++;
+            }
+            schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
+        } else {
+            online[c] = true;
+            schedule(now + exponential(churnRandom[c], churn.meanOnlineSeconds()), new Toggle(c));
+            start(c, now);
+        }
+    }
+
+    /** Scores the current model (once per version) and adds a point to the curve. */
+    private void evaluate(double now) {
+        if (strategy.version() != evaluatedVersion) {
+            accuracy = workload.accuracy(strategy.model());
+            evaluatedVersion = strategy.version();
+        }
+        curve.add(new SimReport.Point(now, accuracy));
+        if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
+            reachedAt = now;
+        }
+        report(now);
+    }
+
+    private void report(double now) {
+        listener.progress(new Progress(now, config.budget().virtualSeconds(), strategy.version(), accuracy,
+                staleness.total()));
+    }
+
+    private void schedule(double time, Event e) {
+        queue.add(new Scheduled(time, seq++, e));
+    }
+
+    private static double exponential(SplittableRandom r, double mean) {
+        return -mean * Math.log(1 - r.nextDouble());
+    }
+}

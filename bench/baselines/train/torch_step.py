@@ -4,7 +4,7 @@ Same work per step as the DJL trainer: gather a shuffled batch from 6,000 reside
 forward (784-200-10, ReLU), cross-entropy, zero_grad, backward, SGD (lr 0.02, momentum 0.9) step, and the
 loss accumulated without a sync. Two intra-op threads, one inter-op thread.
 
-Usage: torch_step.py [--batch 64,32] [--steps 200] [--warmup 300] [--reps 15]
+Usage: torch_step.py [--batch 64,32] [--steps 200] [--warmup 300] [--reps 15] [--threads 2]
 Prints one line per batch size: median and minimum over the repetitions of the milliseconds per step.
 """
 import argparse
@@ -61,7 +61,7 @@ def main():
                 step()
             per_step.append((time.perf_counter() - t0) * 1e3 / args.steps)
         reps = ",".join(f"{x:.3f}" for x in per_step)
-        print(f"torch batch={batch} median_ms={statistics.median(per_step):.4f} min_ms={min(per_step):.4f} reps=[{reps}]",
+        print(f"torch threads={args.threads} batch={batch} median_ms={statistics.median(per_step):.4f} min_ms={min(per_step):.4f} reps=[{reps}]",
               flush=True)
 
 

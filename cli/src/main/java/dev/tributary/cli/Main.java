@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             MergeCommand.class,
             LoraCommand.class,
+            DemoCommand.class,
             InitCommand.class,
             ServeCommand.class,
             WorkCommand.class,

@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -94,7 +95,8 @@ final class SimulateCommand implements Callable<Integer> {
         if (png != null) {
             List<SimReport> all = new ArrayList<>(earlier);
             all.add(r);
-            String title = c.task() + ", " + c.clients() + " clients, " + c.speeds().spread() + "x speed spread";
+            String title = String.format(Locale.ROOT, "%s, %d clients, %sx speed spread", c.task(), c.clients(),
+                    BigDecimal.valueOf(c.speeds().spread()).stripTrailingZeros().toPlainString());
             Reports.plot(png, title, all, c.target());
         }
         printSummary(spec.commandLine().getOut(), c, result, png);

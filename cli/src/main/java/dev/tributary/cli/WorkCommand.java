@@ -79,6 +79,10 @@ final class WorkCommand implements Callable<Integer> {
     @Option(names = "--tls-key", paramLabel = "PEM", description = "client private key for mTLS, PKCS#8")
     Path tlsKey;
 
+    @Option(names = "--slowdown", defaultValue = "1", paramLabel = "X",
+            description = "emulate a slower device: after each local training, wait (X-1) times as long as it took (default ${DEFAULT-VALUE})")
+    double slowdown;
+
     @Spec
     CommandSpec spec;
 
@@ -95,6 +99,9 @@ final class WorkCommand implements Callable<Integer> {
         if (updates < 0 || steps < 0 || maxBackoff <= 0) {
             throw new UserException("--updates and --steps must be >= 0 and --max-backoff > 0");
         }
+        if (!(slowdown >= 1) || Double.isInfinite(slowdown)) {
+            throw new UserException("--slowdown " + slowdown + ": must be a finite number >= 1");
+        }
         if (workers < 1 || worker < 0 || worker >= workers) {
             throw new UserException("--worker " + worker + " --workers " + workers + ": needs 0 <= worker < workers");
         }
@@ -109,7 +116,7 @@ final class WorkCommand implements Callable<Integer> {
                 .maxInboundMessageSize(8 << 20)
                 .flowControlWindow(16 << 20)
                 .build();
-        try (LocalTrainer trainer = t.trainer(worker, workers, seed);
+        try (LocalTrainer trainer = SlowedTrainer.wrap(t.trainer(worker, workers, seed), slowdown);
                 Worker w = new Worker(channel, token, trainer, options, m -> {
                     err.println(m);
                     err.flush();

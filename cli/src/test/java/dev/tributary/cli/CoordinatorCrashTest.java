@@ -152,5 +152,12 @@ class CoordinatorCrashTest {
         }
         assertEquals(logged.size(), field(status, "accepted"), "updates in the model vs. the log: " + status);
         assertTrue(kills >= 3, "killed " + kills + " times");
+        long retries = 0;
+        for (int i = 0; i < WORKERS; i++) {
+            Matcher m = Pattern.compile("(\\d+) retries").matcher(Files.readString(dir.resolve("worker-" + i + ".out")));
+            assertTrue(m.find(), "worker " + i + " printed its summary");
+            retries += Long.parseLong(m.group(1));
+        }
+        assertTrue(retries > 0, "the kills hit the workers while they were pushing");
     }
 }

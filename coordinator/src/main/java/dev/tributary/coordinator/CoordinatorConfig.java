@@ -147,16 +147,6 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
                 normPolicy, tick);
     }
 
-    public CoordinatorConfig withLease(Duration d) {
-        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, d, maxUpdateBytes,
-                maxDeltaNorm, normPolicy, tick);
-    }
-
-    public CoordinatorConfig withMaxUpdateBytes(long n) {
-        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, n, maxDeltaNorm,
-                normPolicy, tick);
-    }
-
     public CoordinatorConfig withNormBound(double bound, NormPolicy policy) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
                 bound, policy, tick);

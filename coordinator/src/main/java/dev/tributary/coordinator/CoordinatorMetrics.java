@@ -3,7 +3,6 @@ package dev.tributary.coordinator;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -95,10 +94,6 @@ public final class CoordinatorMetrics {
 
     public long unauthenticatedTotal() {
         return (long) unauthenticated.count();
-    }
-
-    public MeterRegistry registry() {
-        return registry;
     }
 
     /** The Prometheus text exposition of every meter. */

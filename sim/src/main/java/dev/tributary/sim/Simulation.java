@@ -23,15 +23,18 @@ import java.util.TreeMap;
 
 /**
  * Many clients in one process on a virtual clock: the training is real, the time is simulated. A
- * discrete-event loop takes events in virtual-time order (ties in the order they were scheduled): a
- * client pulls the current version, trains on its share (for real, at once), and its push arrives
- * {@code download + examples / speed + upload} virtual seconds later, where it goes through the
- * coordinator's own validator and strategy ({@link Admission}); clients of round strategies (fedavg,
- * diloco) then wait for the next version, as the coordinator tells its workers to, others pull again
- * at once. With churn a client that goes offline loses the update it is working on.
+ * discrete-event loop takes events in virtual-time order, ties in the order they were scheduled except
+ * that an evaluation comes after everything else at its time. A client pulls the current version,
+ * trains on its share (for real, at once), and its push arrives {@code download + examples / speed +
+ * upload} virtual seconds later, where it goes through the coordinator's own validator and strategy
+ * ({@link Admission}). Clients of round strategies (fedavg, diloco) then wait for the next version, as
+ * the coordinator tells its workers to; the others pull again at once. With churn, a client that goes
+ * offline loses the update it is working on.
  *
  * <p>Everything runs on the calling thread in event order, so the same configuration and seed give the
- * same report, {@code wall_seconds} aside, and memory holds one delta per client in flight, not a model.
+ * same report, {@code wall_seconds} aside (on one machine with one PyTorch thread setting: float sums
+ * in native kernels depend on the thread count). Memory holds one delta per client in flight, not a
+ * model per client.
  */
 public final class Simulation {
     /** Strategies whose workers wait for a new version after each push, as the coordinator tells them. */
@@ -81,7 +84,8 @@ public final class Simulation {
     /** A client going offline or coming back. */
     private record Toggle(int client) implements Event {}
 
-    private record Scheduled(double time, long seq, Event event) {}
+    /** Ties in time go to pushes, ticks and churn before evaluations, then to the order of scheduling. */
+    private record Scheduled(double time, int rank, long seq, Event event) {}
 
     /** An update on its way: everything the push carries. */
     private record Flight(String id, long base, TrainResult result, MemorySegment image) {}
@@ -89,7 +93,8 @@ public final class Simulation {
     private final SimConfig config;
     private final Listener listener;
     private final PriorityQueue<Scheduled> queue = new PriorityQueue<>(
-            Comparator.comparingDouble(Scheduled::time).thenComparingLong(Scheduled::seq));
+            Comparator.comparingDouble(Scheduled::time).thenComparingInt(Scheduled::rank)
+                    .thenComparingLong(Scheduled::seq));
     private long seq;
 
     private Workload workload;
@@ -322,7 +327,8 @@ public final class Simulation {
     }
 
     private void schedule(double time, Event e) {
-        queue.add(new Scheduled(time, seq++, e));
+        // An evaluation at t scores the model with everything that arrived up to t.
+        queue.add(new Scheduled(time, e instanceof Evaluate ? 1 : 0, seq++, e));
     }
 
     private static double exponential(SplittableRandom r, double mean) {

@@ -8,11 +8,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -63,6 +65,12 @@ public final class CheckpointWriter implements AutoCloseable {
             throw new IllegalArgumentException("maxShardBytes <= 0: " + maxShardBytes);
         }
         Objects.requireNonNull(metadata, "metadata");
+        Set<String> names = new HashSet<>();
+        for (TensorInfo info : infos) {
+            if (!names.add(info.name())) {
+                throw new IllegalArgumentException(dir + ": tensor " + Json.quote(info.name()) + " declared twice");
+            }
+        }
         List<List<TensorInfo>> shards = new ArrayList<>();
         List<TensorInfo> shard = new ArrayList<>();
         long shardBytes = 0;

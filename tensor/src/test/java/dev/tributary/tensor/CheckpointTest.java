@@ -180,6 +180,15 @@ class CheckpointTest {
     }
 
     @Test
+    void namesMustBeUniqueAcrossShards() {
+        Tensor t = Tensor.ofFloats(new long[] {4}, 1, 2, 3, 4);
+        Path dir = tmp.resolve("dup");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CheckpointWriter.create(dir, List.of(t.info("a"), t.info("b"), t.info("a")), Map.of(), 16));
+        assertEquals(dir + ": tensor \"a\" declared twice", e.getMessage());
+    }
+
+    @Test
     void anUnfinishedCheckpointLeavesTheFolderAsItWas() throws IOException {
         Path dir = copyOfFixture();
         byte[] before = Files.readAllBytes(dir.resolve(SHARD1));

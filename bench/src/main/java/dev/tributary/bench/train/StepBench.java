@@ -18,10 +18,10 @@ import java.util.SplittableRandom;
  * Python: gather a shuffled batch from 6,000 resident standardized images, forward, cross-entropy,
  * backward, optimizer step, accumulate the loss.
  *
- * <p>Usage: {@code StepBench [--batch 64,32] [--steps 200] [--warmup 300] [--reps 15]}. Prints one line per
- * batch size with the median and the minimum over the repetitions of the milliseconds per step (the
- * minimum is the cost on a quiet machine), and the median cost per step of whole {@code train} calls of
- * 100 steps (weights copied in and the delta out each call).
+ * <p>Usage: {@code StepBench [--batch 64,32] [--steps 200] [--warmup 300] [--reps 15] [--threads 2]}.
+ * Prints one line per batch size with the median and the minimum over the repetitions of the
+ * milliseconds per step (the minimum is the cost on a quiet machine), and the median cost per step of
+ * whole {@code train} calls of 100 steps (weights copied in and the delta out each call).
  */
 public final class StepBench {
     private static final int EXAMPLES = 6000;
@@ -33,16 +33,21 @@ public final class StepBench {
         int steps = 200;
         int warmup = 300;
         int reps = 15;
+        int threads = 2;
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--batch" -> batches = Arrays.stream(args[i + 1].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--steps" -> steps = Integer.parseInt(args[i + 1]);
                 case "--warmup" -> warmup = Integer.parseInt(args[i + 1]);
                 case "--reps" -> reps = Integer.parseInt(args[i + 1]);
+                case "--threads" -> threads = Integer.parseInt(args[i + 1]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (expected --batch, --steps, --warmup, --reps)");
+                        + " (expected --batch, --steps, --warmup, --reps, --threads)");
             }
         }
+        // Read once, when the engine loads: before the first trainer.
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         LabeledImages data = randomImages(EXAMPLES, 0);
         Architecture mlp = Architecture.fashionMlp();
         TensorMap weights = mlp.init(0);
@@ -72,8 +77,8 @@ public final class StepBench {
                     trainer.train(weights, TrainPlan.steps(100, r));
                     perCall.add((System.nanoTime() - t0) / 1e6 / 100);
                 }
-                System.out.printf(Locale.ROOT, "djl batch=%d median_ms=%.4f min_ms=%.4f train_call_ms_per_step=%.4f reps=%s%n",
-                        batch, median(perStep), min(perStep), median(perCall), format(perStep));
+                System.out.printf(Locale.ROOT, "djl threads=%d batch=%d median_ms=%.4f min_ms=%.4f"
+                        + " train_call_ms_per_step=%.4f reps=%s%n", threads, batch, median(perStep), min(perStep), median(perCall), format(perStep));
             }
         }
     }

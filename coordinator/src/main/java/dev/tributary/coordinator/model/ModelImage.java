@@ -3,6 +3,7 @@ package dev.tributary.coordinator.model;
 import dev.tributary.tensor.TensorSource;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -31,17 +32,19 @@ public final class ModelImage {
     private ModelImage(long version, MemorySegment bytes) {
         this.version = version;
         this.size = bytes.byteSize();
-        this.sha256 = sha256(bytes);
         int n = (int) ((size + CHUNK_BYTES - 1) / CHUNK_BYTES);
         this.chunks = new byte[n][];
         this.chunkCrcs = new int[n];
+        MessageDigest sha = sha256Digest();
         for (int k = 0; k < n; k++) {
             long from = (long) k * CHUNK_BYTES;
-            chunks[k] = bytes.asSlice(from, Math.min(CHUNK_BYTES, size - from)).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            chunks[k] = bytes.asSlice(from, Math.min(CHUNK_BYTES, size - from)).toArray(ValueLayout.JAVA_BYTE);
             CRC32C crc = new CRC32C();
             crc.update(chunks[k]);
             chunkCrcs[k] = (int) crc.getValue();
+            sha.update(chunks[k]);
         }
+        this.sha256 = sha.digest();
     }
 
     /** Serializes {@code model} (copied, so later changes to it do not show) as version {@code version}. */
@@ -90,10 +93,14 @@ public final class ModelImage {
 
     /** SHA-256 of a segment of any size. */
     public static byte[] sha256(MemorySegment s) {
+        MessageDigest md = sha256Digest();
+        forEachBuffer(s, md::update);
+        return md.digest();
+    }
+
+    private static MessageDigest sha256Digest() {
         try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            forEachBuffer(s, md::update);
-            return md.digest();
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no SHA-256", e);
         }

@@ -13,7 +13,6 @@ import io.grpc.BindableService;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -84,11 +83,6 @@ public final class Assembly implements AutoCloseable {
     /** Updates found in the log at start. */
     public long recoveredUpdates() {
         return recovered.accepted();
-    }
-
-    /** The checkpoint recovery started from, if any. */
-    public Optional<Path> recoveredCheckpoint() {
-        return recovered.checkpoint();
     }
 
     /** Bytes of torn tail dropped at start. */

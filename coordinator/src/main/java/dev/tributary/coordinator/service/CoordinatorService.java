@@ -23,8 +23,8 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,6 +41,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
     private final CoordinatorMetrics metrics;
     private final long maxInflightBytes;
     private final AtomicLong inflightBytes = new AtomicLong();
+    private final ReceiveBuffers buffers;
 
     CoordinatorService(Sequencer sequencer, WorkerRegistry registry, UpdateValidator validator, CoordinatorMetrics metrics) {
         this.sequencer = sequencer;
@@ -48,6 +49,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
         this.validator = validator;
         this.metrics = metrics;
         this.maxInflightBytes = Math.max(4 * validator.maxBytes(), 1L << 30);
+        this.buffers = new ReceiveBuffers(validator.maxBytes(), 4);
     }
 
     @Override
@@ -152,6 +154,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
         private final StreamObserver<PushAck> out;
         private final CRC32C crc = new CRC32C();
         private UpdateHeader header;
+        private ReceiveBuffers.Lease lease;
         private MemorySegment image;
         private long received;
         private long reserved;
@@ -196,7 +199,8 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
             }
             reserved = size;
             header = h;
-            image = Arena.ofAuto().allocate(size, 64);
+            lease = buffers.acquire(size);
+            image = lease.data();
         }
 
         private void onChunk(Chunk c) {
@@ -211,12 +215,14 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
                 throw Refusal.tooLarge("size", "chunk at offset " + c.getOffset() + " of " + data.size()
                         + " bytes runs past delta_bytes " + header.getDeltaBytes());
             }
+            // Copied first, then checked where it landed: CRC32C runs fastest over native memory.
+            ByteBuffer landed = image.asSlice(received, data.size()).asByteBuffer();
+            data.copyTo(landed);
             crc.reset();
-            crc.update(data.asReadOnlyByteBuffer());
+            crc.update(landed.flip());
             if ((int) crc.getValue() != c.getCrc32C()) {
                 throw new Refusal(Status.Code.DATA_LOSS, "crc", "chunk at offset " + c.getOffset() + ": CRC32C mismatch");
             }
-            data.copyTo(image.asSlice(received, data.size()).asByteBuffer());
             received += data.size();
             metrics.bytesIn(data.size());
         }
@@ -242,8 +248,10 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
                 }
                 TensorMap delta = validator.checkDelta(image);
                 UpdateHeader h = header;
+                ReceiveBuffers.Lease owned = lease;
+                lease = null;
                 sequencer.submit(h.getWorkerId(), h.getUpdateId(), h.getBaseVersion(), h.getExamples(), h.getLocalSteps(),
-                        h.getMetricsMap(), image, delta).whenComplete((ack, error) -> {
+                        h.getMetricsMap(), image, delta, () -> buffers.release(owned)).whenComplete((ack, error) -> {
                             release();
                             if (error == null) {
                                 out.onNext(PushAck.newBuilder().setUpdateId(ack.updateId()).setDuplicate(ack.duplicate())
@@ -270,10 +278,15 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
             out.onError(r.toStatus());
         }
 
+        /** Gives back the in-flight reservation, and the buffer unless the sequencer took it over. */
         private void release() {
             inflightBytes.addAndGet(-reserved);
             reserved = 0;
             image = null;
+            if (lease != null) {
+                buffers.release(lease);
+                lease = null;
+            }
         }
     }
 

@@ -34,7 +34,7 @@ final class Recovery {
     /** The recovered state the sequencer starts from. */
     record Recovered(Strategy strategy, Map<String, CompletableFuture<Sequencer.Ack>> acks, long accepted,
             long acceptedAtPublish, long publishEnd, int publishesSinceCheckpoint, ModelImage image,
-            LogScan.Result scan, Optional<Path> checkpoint) {}
+            LogScan.Result scan) {}
 
     static Recovered recover(Strategy strategy, Checkpoints checkpoints, Path logFile, Consumer<String> warn) throws IOException {
         Optional<Checkpoints.Loaded> ck = checkpoints.newestValid(warn);
@@ -93,7 +93,6 @@ final class Recovery {
                     + scan.tornReason() + ")");
         }
         ModelImage image = ModelImage.of(strategy.version(), strategy.model());
-        return new Recovered(strategy, acks, counts[0], counts[1], counts[2], (int) counts[3], image, scan,
-                ck.map(Checkpoints.Loaded::file));
+        return new Recovered(strategy, acks, counts[0], counts[1], counts[2], (int) counts[3], image, scan);
     }
 }

@@ -17,7 +17,9 @@ import io.grpc.Status;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -50,6 +52,7 @@ final class Sequencer implements AutoCloseable {
 
     // Owned by the sequencer thread.
     private final Map<String, CompletableFuture<Ack>> acks;
+    private final List<CompletableFuture<Void>> retained = new ArrayList<>();
     private long accepted;
     private long acceptedAtPublish;
     private long publishEnd;
@@ -95,23 +98,33 @@ final class Sequencer implements AutoCloseable {
 
     /**
      * Offers a validated update; the future completes with its acknowledgment once it is durable, or
-     * exceptionally with a {@link Refusal} or an UNAVAILABLE status.
+     * exceptionally with a {@link Refusal} or an UNAVAILABLE status. {@code done} runs once nothing reads
+     * {@code deltaImage} any more: right after a refusal, or once the strategy let go of the delta (at a
+     * publish) and the log has written it.
      */
     CompletableFuture<Ack> submit(String workerId, String updateId, long baseVersion, long examples, int localSteps,
-            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta) {
-        CompletableFuture<CompletableFuture<Ack>> f = CompletableFuture.supplyAsync(
-                () -> decide(workerId, updateId, baseVersion, examples, localSteps, updateMetrics, deltaImage, delta), thread);
+            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta, Runnable done) {
+        CompletableFuture<CompletableFuture<Ack>> f = CompletableFuture.supplyAsync(() -> {
+            try {
+                return decide(workerId, updateId, baseVersion, examples, localSteps, updateMetrics, deltaImage, delta, done);
+            } catch (RuntimeException e) {
+                done.run();
+                throw e;
+            }
+        }, thread);
         return f.thenCompose(x -> x);
     }
 
     private CompletableFuture<Ack> decide(String workerId, String updateId, long base, long examples, int steps,
-            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta) {
+            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta, Runnable done) {
         CompletableFuture<Ack> previous = acks.get(updateId);
         if (previous != null) {
             metrics.duplicate();
+            done.run();
             return previous.thenApply(a -> new Ack(a.updateId(), true, a.version(), a.staleness()));
         }
         if (log.failure() != null) {
+            done.run();
             return CompletableFuture.failedFuture(Status.UNAVAILABLE
                     .withDescription("update log failed: " + log.failure().getMessage()).asRuntimeException());
         }
@@ -132,21 +145,33 @@ final class Sequencer implements AutoCloseable {
         lastDurable = a.durable();
         accepted++;
         Ack ack = new Ack(updateId, false, after, staleness);
-        CompletableFuture<Ack> done = a.durable().thenApply(x -> {
+        CompletableFuture<Ack> acked = a.durable().thenApply(x -> {
             acceptedDurable++;
             metrics.accepted(staleness);
             return ack;
         });
-        acks.put(updateId, done);
+        acks.put(updateId, acked);
+        CompletableFuture<Void> letGo = new CompletableFuture<>();
+        CompletableFuture.allOf(a.durable(), letGo).thenRun(done);
+        retained.add(letGo);
         if (d instanceof Published) {
             onPublished(a);
         } else if (!(d instanceof Buffered)) {
             throw new IllegalStateException("unexpected decision " + d);
         }
-        return done;
+        return acked;
+    }
+
+    /** The strategy let go of every delta it held: their buffers go back once the log has written them. */
+    private void releaseRetained() {
+        for (CompletableFuture<Void> r : retained) {
+            r.complete(null);
+        }
+        retained.clear();
     }
 
     private void onPublished(UpdateLog.Appended a) {
+        releaseRetained();
         version = strategy.version();
         publishEnd = a.end();
         publishDurable = a.durable();
@@ -162,6 +187,7 @@ final class Sequencer implements AutoCloseable {
         thread.execute(() -> {
             Decision d = strategy.onTick(nowMillis);
             if (d instanceof Published) {
+                releaseRetained();
                 version = strategy.version();
                 publishEnd = log.end();
                 publishDurable = lastDurable;

@@ -86,10 +86,6 @@ public final class UpdateLog implements AutoCloseable {
         }
     }
 
-    public Path file() {
-        return file;
-    }
-
     /** Queues {@code r} for writing; durable once the returned future completes. */
     public synchronized Appended append(AcceptedUpdate r) {
         if (closed) {

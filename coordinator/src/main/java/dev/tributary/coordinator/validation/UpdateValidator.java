@@ -127,10 +127,15 @@ public final class UpdateValidator {
     /** Refuses non-finite values; returns the tensor's L2 norm. */
     private static double checkFinite(String name, Tensor t) {
         if (t.dtype() == DType.F32) {
-            if (!Kernels.allFinite(t.data(), t.numel())) {
-                throw Refusal.invalid("non_finite", "tensor " + name + ": value " + firstNonFinite(t) + " is not finite");
+            // One pass for both: squares of f32 values summed in f64 cannot overflow, so the norm is
+            // finite exactly when every value is.
+            double norm = Kernels.l2Norm(t.data(), t.numel());
+            if (!Double.isFinite(norm)) {
+                long i = firstNonFinite(t);
+                throw Refusal.invalid("non_finite", "tensor " + name + ": "
+                        + (i < 0 ? "L2 norm " + norm : "value " + t.getFloat(i) + " at index " + i) + " is not finite");
             }
-            return Kernels.l2Norm(t.data(), t.numel());
+            return norm;
         }
         if (!t.dtype().isArithmetic()) {
             throw Refusal.invalid("dtype", "tensor " + name + ": dtype " + t.dtype() + " holds no numbers to check");
@@ -146,14 +151,13 @@ public final class UpdateValidator {
         return Math.sqrt(s);
     }
 
-    private static String firstNonFinite(Tensor t) {
+    private static long firstNonFinite(Tensor t) {
         for (long i = 0; i < t.numel(); i++) {
-            float v = t.getFloat(i);
-            if (!Float.isFinite(v)) {
-                return v + " at index " + i;
+            if (!Float.isFinite(t.getFloat(i))) {
+                return i;
             }
         }
-        return "?";
+        return -1;
     }
 
     private static void scaleInPlace(Tensor t, float a) {

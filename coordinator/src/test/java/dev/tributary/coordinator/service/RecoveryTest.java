@@ -22,6 +22,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,7 +51,7 @@ class RecoveryTest {
         TensorMap delta = TestModels.delta(100 + i, 0.05f);
         MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
         return a.sequencer().submit("w", id(i), a.version(), 5 + i, 1, Map.of(), img,
-                SafetensorsBytes.decode(img).tensors()).join();
+                SafetensorsBytes.decode(img).tensors(), () -> {}).join();
     }
 
     static String sha(Assembly a) {
@@ -94,6 +97,26 @@ class RecoveryTest {
         assertEquals(sha(reference), sha(again));
         again.close();
         reference.close();
+        crashed.close();
+    }
+
+    @Test
+    void aBufferGoesBackOnlyOnceTheStrategyLetGoOfItsDeltaAndTheLogWroteIt() throws IOException {
+        Assembly a = open(dir.resolve("s"));
+        AtomicInteger released = new AtomicInteger();
+        for (int i = 0; i < 3; i++) {
+            MemorySegment img = SafetensorsBytes.encode(TestModels.delta(i, 0.05f), Map.of(), Arena.ofAuto());
+            a.sequencer().submit("w", id(i), 0, 5, 1, Map.of(), img, SafetensorsBytes.decode(img).tensors(),
+                    released::incrementAndGet).join();
+            // buffer_size 2: the first update is held by the strategy, the second publishes both.
+            int expected = i == 0 ? 0 : 2;
+            for (int wait = 0; wait < 500 && released.get() < expected; wait++) {
+                Thread.onSpinWait();
+                LockSupport.parkNanos(10_000_000);
+            }
+            assertEquals(expected, released.get(), "after update " + i);
+        }
+        a.close();
     }
 
     @Test
@@ -112,6 +135,8 @@ class RecoveryTest {
         assertTrue(warnings.stream().anyMatch(w -> w.contains("torn tail of 7 bytes")), warnings.toString());
         push(b, 3);
         assertEquals(4, StateDirectory.acceptedUpdateIds(state).size());
+        b.close();
+        a.close();
     }
 
     @Test
@@ -134,12 +159,15 @@ class RecoveryTest {
         push(a, 0);
         TensorMap delta = TestModels.delta(1, 0.05f);
         MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
+        AtomicBoolean released = new AtomicBoolean();
         CompletionException e = assertThrows(CompletionException.class, () -> a.sequencer().submit("w", id(1), 0, 1, 1,
-                Map.of(), img, SafetensorsBytes.decode(img).tensors()).join());
+                Map.of(), img, SafetensorsBytes.decode(img).tensors(), () -> released.set(true)).join());
+        assertTrue(released.get(), "a refused update's buffer goes back at once");
         assertTrue(e.getCause().getMessage().contains("staleness 1 > max 0"), e.getCause().getMessage());
         assertEquals(1, a.accepted());
         assertEquals(1, StateDirectory.acceptedUpdateIds(dir.resolve("s")).size());
         assertEquals(1, a.version());
         assertEquals(1, a.sequencer().image().join().version());
+        a.close();
     }
 }

@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -105,22 +106,29 @@ public final class CoordinatorClient {
         long at = 0;
         try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
+            byte[] scratch = new byte[0];
             while (parts.hasNext()) {
                 Chunk c = parts.next().getChunk();
                 if (c.getOffset() != at) {
                     throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
                 }
-                ByteBuffer data = c.getData().asReadOnlyByteBuffer();
+                int n = c.getData().size();
+                if (scratch.length < n) {
+                    scratch = new byte[n];
+                }
+                // One copy into an array we own; checksums and digest run fastest over arrays.
+                c.getData().copyTo(scratch, 0);
                 crc.reset();
-                crc.update(data.duplicate());
+                crc.update(scratch, 0, n);
                 if ((int) crc.getValue() != c.getCrc32C()) {
                     throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
                 }
-                sha.update(data.duplicate());
+                sha.update(scratch, 0, n);
+                ByteBuffer data = ByteBuffer.wrap(scratch, 0, n);
                 while (data.hasRemaining()) {
                     out.write(data);
                 }
-                at += c.getData().size();
+                at += n;
             }
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(part);
@@ -163,9 +171,11 @@ public final class CoordinatorClient {
                     .setDeltaBytes(size).setCodec("safetensors")).build());
             CRC32C crc = new CRC32C();
             for (long at = 0; at < size && !result.isDone(); at += CHUNK_BYTES) {
-                ByteBuffer data = bytes.asSlice(at, Math.min(CHUNK_BYTES, size - at)).asByteBuffer();
+                // A heap array goes to the transport in one copy; a mapped buffer would take a detour.
+                byte[] data = new byte[(int) Math.min(CHUNK_BYTES, size - at)];
+                MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, at, data, 0, data.length);
                 crc.reset();
-                crc.update(data.duplicate());
+                crc.update(data);
                 sender.send(UpdatePart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
                         .setData(UnsafeByteOperations.unsafeWrap(data)).setCrc32C((int) crc.getValue())).build());
             }

@@ -1,0 +1,167 @@
+package dev.tributary.cli;
+
+import dev.tributary.sim.Plots;
+import dev.tributary.tensor.Safetensors;
+import dev.tributary.train.Task;
+import dev.tributary.train.Tasks;
+import dev.tributary.train.data.FashionMnist;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code tributary demo}: a real coordinator and several worker processes of different speeds on
+ * loopback train Fashion-MNIST asynchronously; live progress, and a PNG of accuracy over time.
+ */
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Train Fashion-MNIST end to end: start a coordinator and worker processes of",
+            "different speeds on this machine, show live progress (version, accuracy,",
+            "staleness, bytes) and stop at the target accuracy or the time limit. Writes",
+            "a PNG of accuracy over time and the processes' logs into --out."
+        })
+final class DemoCommand implements Callable<Integer> {
+
+    @Option(names = "--workers", defaultValue = "4", paramLabel = "N", description = "worker processes (default ${DEFAULT-VALUE})")
+    int workers;
+
+    @Option(names = "--strategy", defaultValue = "fedbuff", paramLabel = "NAME",
+            description = "fedbuff, fedasync, fedavg or diloco (default ${DEFAULT-VALUE})")
+    String strategy;
+
+    @Option(names = "--task", defaultValue = "fmnist-mlp", paramLabel = "TASK", description = "fmnist-mlp or fmnist-cnn (default ${DEFAULT-VALUE})")
+    String task;
+
+    @Option(names = "--target", defaultValue = "0.85", paramLabel = "ACC", description = "stop at this test accuracy (default ${DEFAULT-VALUE})")
+    double target;
+
+    @Option(names = "--max-seconds", defaultValue = "300", paramLabel = "S", description = "stop after this long at the latest (default ${DEFAULT-VALUE})")
+    int maxSeconds;
+
+    @Option(names = "--spread", defaultValue = "4", paramLabel = "X", description = "the slowest worker is X times slower than the fastest (default ${DEFAULT-VALUE})")
+    double spread;
+
+    @Option(names = "--out", defaultValue = ".tributary/demo", paramLabel = "DIR", description = "state, logs and plot (default ${DEFAULT-VALUE})")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of the initial model (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (workers < 1 || workers > 16) {
+            throw new UserException("--workers " + workers + ": must be between 1 and 16");
+        }
+        if (!(target > 0 && target <= 1)) {
+            throw new UserException("--target " + target + ": must be in (0, 1]");
+        }
+        if (!(spread >= 1)) {
+            throw new UserException("--spread " + spread + ": must be at least 1");
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        DemoData.ensure(FashionMnist.DEFAULT_DIR, o);
+        Task t = Tasks.byName(task);
+
+        Path dir = out.toAbsolutePath();
+        Path state = dir.resolve("state");
+        deleteTree(state);
+        Files.createDirectories(dir);
+        Path init = dir.resolve("init.safetensors");
+        Safetensors.write(init, t.initialModel(seed));
+        String token = HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
+        Path tokens = dir.resolve("tokens");
+        Files.writeString(tokens, token + "\n");
+
+        int grpcPort = freePort();
+        int httpPort = freePort();
+        List<Process> processes = new ArrayList<>();
+        Thread cleanup = new Thread(() -> processes.forEach(Process::destroy));
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        DemoMonitor monitor = new DemoMonitor(httpPort, "127.0.0.1:" + grpcPort, token, t, dir.resolve("monitor"));
+        try {
+            o.printf("demo: coordinator (%s) on 127.0.0.1:%d, status on http://127.0.0.1:%d/status%n", strategy, grpcPort, httpPort);
+            processes.add(start(dir.resolve("coordinator.log"), "serve", "--state", state.toString(), "--init", init.toString(),
+                    "--strategy", strategy, "--host", "127.0.0.1", "--port", Integer.toString(grpcPort),
+                    "--http-port", Integer.toString(httpPort), "--tokens", tokens.toString()));
+            monitor.awaitUp(processes.getFirst(), 60);
+            for (int i = 0; i < workers; i++) {
+                double slowdown = workers == 1 ? 1 : Math.pow(spread, (double) i / (workers - 1));
+                o.printf(Locale.ROOT, "demo: worker %d, %.1fx slower than the fastest%n", i, slowdown);
+                processes.add(start(dir.resolve("worker-" + i + ".log"), "work", "--coordinator", "127.0.0.1:" + grpcPort,
+                        "--token", token, "--task", task, "--worker", Integer.toString(i), "--workers", Integer.toString(workers),
+                        "--seed", Long.toString(seed + i), "--name", "worker-" + i,
+                        "--slowdown", String.format(Locale.ROOT, "%.3f", slowdown)));
+            }
+            DemoMonitor.Outcome result = monitor.run(o, target, maxSeconds, processes);
+            Path png = dir.resolve("demo-accuracy.png");
+            Plots.lineChart(png, "Fashion-MNIST, " + strategy + ", " + workers + " workers (" + spread + "x speed spread)",
+                    "seconds", "test accuracy", List.of(new Plots.Series(strategy, result.curve())), target);
+            o.printf(Locale.ROOT, "%ndemo: %s accuracy %.4f at version %d after %s (%d updates accepted)%n",
+                    result.reached() ? "reached" : "did not reach the target;", result.accuracy(), result.version(),
+                    Human.seconds(result.seconds()), result.accepted());
+            o.printf("demo: plot %s; logs in %s%n", png, dir);
+            o.flush();
+            return result.reached() ? 0 : 1;
+        } finally {
+            for (Process p : processes.reversed()) {
+                p.destroy();
+            }
+            for (Process p : processes) {
+                p.waitFor();
+            }
+            Runtime.getRuntime().removeShutdownHook(cleanup);
+            monitor.close();
+        }
+    }
+
+    /** Starts {@code tributary <args>} in a child JVM with this JVM's flags and class path. */
+    private static Process start(Path log, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (!a.startsWith("-agentlib") && !a.startsWith("-javaagent")) {
+                cmd.add(a);
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (var walk = Files.walk(p)) {
+            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
+    }
+}

@@ -3,7 +3,6 @@ package dev.tributary.cli;
 import dev.tributary.sim.Plots;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.train.Task;
-import dev.tributary.train.Tasks;
 import dev.tributary.train.data.FashionMnist;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -56,6 +55,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--spread", defaultValue = "4", paramLabel = "X", description = "the slowest worker is X times slower than the fastest (default ${DEFAULT-VALUE})")
     double spread;
 
+    @Option(names = "--partition", defaultValue = "iid", paramLabel = "SPEC",
+            description = "how the training images are split among workers: iid, dirichlet:ALPHA or shards:K (default ${DEFAULT-VALUE})")
+    String partition;
+
     @Option(names = "--out", defaultValue = ".tributary/demo", paramLabel = "DIR", description = "state, logs and plot (default ${DEFAULT-VALUE})")
     Path out;
 
@@ -64,6 +67,8 @@ final class DemoCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    private static final String ONE_TORCH_THREAD = "-Dai.djl.pytorch.num_threads=1";
 
     @Override
     public Integer call() throws Exception {
@@ -77,8 +82,11 @@ final class DemoCommand implements Callable<Integer> {
             throw new UserException("--spread " + spread + ": must be at least 1");
         }
         PrintWriter o = spec.commandLine().getOut();
+        if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+            System.setProperty("ai.djl.pytorch.num_threads", "1");
+        }
         DemoData.ensure(FashionMnist.DEFAULT_DIR, o);
-        Task t = Tasks.byName(task);
+        Task t = TaskOptions.resolve(task, null, partition);
 
         Path dir = out.toAbsolutePath();
         Path state = dir.resolve("state");
@@ -105,9 +113,9 @@ final class DemoCommand implements Callable<Integer> {
             for (int i = 0; i < workers; i++) {
                 double slowdown = workers == 1 ? 1 : Math.pow(spread, (double) i / (workers - 1));
                 o.printf(Locale.ROOT, "demo: worker %d, %.1fx slower than the fastest%n", i, slowdown);
-                processes.add(start(dir.resolve("worker-" + i + ".log"), "work", "--coordinator", "127.0.0.1:" + grpcPort,
+                processes.add(start(dir.resolve("worker-" + i + ".log"), List.of(ONE_TORCH_THREAD), "work", "--coordinator", "127.0.0.1:" + grpcPort,
                         "--token", token, "--task", task, "--worker", Integer.toString(i), "--workers", Integer.toString(workers),
-                        "--seed", Long.toString(seed + i), "--name", "worker-" + i,
+                        "--seed", Long.toString(seed + i), "--name", "worker-" + i, "--partition", partition,
                         "--slowdown", String.format(Locale.ROOT, "%.3f", slowdown)));
             }
             DemoMonitor.Outcome result = monitor.run(o, target, maxSeconds, processes);
@@ -134,6 +142,14 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Starts {@code tributary <args>} in a child JVM with this JVM's flags and class path. */
     private static Process start(Path log, String... args) throws IOException {
+        return start(log, List.of(), args);
+    }
+
+    /**
+     * As {@link #start(Path, String...)} with extra JVM flags. Every process here trains or evaluates on one
+     * thread: several PyTorch thread pools spinning on two cores slow everything down many times over.
+     */
+    private static Process start(Path log, List<String> jvmFlags, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -141,11 +157,15 @@ final class DemoCommand implements Callable<Integer> {
                 cmd.add(a);
             }
         }
+        cmd.addAll(jvmFlags);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+        return pb.start();
     }
 
     private static int freePort() throws IOException {

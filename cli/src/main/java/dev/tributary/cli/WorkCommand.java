@@ -1,7 +1,6 @@
 package dev.tributary.cli;
 
 import dev.tributary.train.Task;
-import dev.tributary.train.Tasks;
 import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.client.Worker;
@@ -79,6 +78,14 @@ final class WorkCommand implements Callable<Integer> {
     @Option(names = "--tls-key", paramLabel = "PEM", description = "client private key for mTLS, PKCS#8")
     Path tlsKey;
 
+    @Option(names = "--data", paramLabel = "DIR",
+            description = "folder of the task's data set (Fashion-MNIST: default /usr/share/datasets/fashion-mnist)")
+    Path data;
+
+    @Option(names = "--partition", paramLabel = "SPEC",
+            description = "how the task's data is split among workers: iid, dirichlet:ALPHA or shards:K (default: the task's)")
+    String partition;
+
     @Option(names = "--slowdown", defaultValue = "1", paramLabel = "X",
             description = "emulate a slower device: after each local training, wait (X-1) times as long as it took (default ${DEFAULT-VALUE})")
     double slowdown;
@@ -90,12 +97,7 @@ final class WorkCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Task t;
-        try {
-            t = Tasks.byName(task);
-        } catch (IllegalArgumentException e) {
-            throw new UserException(e.getMessage());
-        }
+        Task t = TaskOptions.resolve(task, data, partition);
         if (updates < 0 || steps < 0 || maxBackoff <= 0) {
             throw new UserException("--updates and --steps must be >= 0 and --max-backoff > 0");
         }

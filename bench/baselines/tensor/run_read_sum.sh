@@ -4,6 +4,9 @@
 #
 #   bench/baselines/tensor/run_read_sum.sh [RUNS=5] [SIZE_GIB=2] [DTYPE=float32]
 #
+# PY_SUM=f64 makes the PyTorch side accumulate in float64 as ReadSum does (t.sum(dtype=torch.float64));
+# by default it calls t.sum(), PyTorch's own accumulation, as most users would.
+#
 # Needs bench/target/benchmarks.jar (mvn -pl bench package), a JDK 25 ($JAVA_HOME, else
 # /usr/lib/jvm/temurin-25-jdk-amd64, else java on the PATH) and a Python with torch and safetensors
 # ($PYTHON, default /opt/tvenv/bin/python).
@@ -18,7 +21,7 @@ PYTHON=${PYTHON:-/opt/tvenv/bin/python}
 if [ -n "${JAVA_HOME:-}" ]; then JAVA=$JAVA_HOME/bin/java
 elif [ -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ]; then JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
 else JAVA=java; fi
-JAR=bench/target/benchmarks.jar
+JAR=${JAR:-bench/target/benchmarks.jar}
 CKPT=/tmp/tributary-read-sum-${SIZE}g-${DTYPE}.safetensors
 
 [ -f "$JAR" ] || { echo "missing $JAR: run mvn -pl bench package" >&2; exit 1; }
@@ -34,10 +37,10 @@ for i in $(seq 1 "$RUNS"); do
   t=$(now); out=$("$JAVA" --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
       -cp "$JAR" dev.tributary.bench.tensor.ReadSum "$CKPT" 2> >(grep -v '^WARNING' >&2)); e=$(now)
   java_times+=("$(echo "$e - $t" | bc -l)"); echo "java   run $i: $(printf '%.3f' "${java_times[-1]}") s  $out"
-  t=$(now); out=$("$PYTHON" bench/baselines/tensor/read_sum.py "$CKPT"); e=$(now)
+  t=$(now); out=$("$PYTHON" bench/baselines/tensor/read_sum.py "$CKPT" ${PY_SUM:+--$PY_SUM}); e=$(now)
   python_times+=("$(echo "$e - $t" | bc -l)"); echo "python run $i: $(printf '%.3f' "${python_times[-1]}") s  $out"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 jm=$(median "${java_times[@]}"); pm=$(median "${python_times[@]}")
-printf 'checkpoint %s (%s bytes, page cache warm)\n' "$CKPT" "$(stat -c %s "$CKPT")"
+printf 'checkpoint %s (%s bytes, page cache warm), python sum: %s\n' "$CKPT" "$(stat -c %s "$CKPT")" "${PY_SUM:-default}"
 printf 'median wall time over %d runs: java %.3f s, python %.3f s, python/java = %.2fx\n' "$RUNS" "$jm" "$pm" "$(echo "$pm / $jm" | bc -l)"

@@ -29,10 +29,11 @@ import picocli.CommandLine.Spec;
         name = "demo",
         mixinStandardHelpOptions = true,
         description = {
-            "Train Fashion-MNIST end to end: start a coordinator and worker processes of",
-            "different speeds on this machine, show live progress (version, accuracy,",
-            "staleness, bytes) and stop at the target accuracy or the time limit. Writes",
-            "a PNG of accuracy over time and the processes' logs into --out."
+            "Train Fashion-MNIST asynchronously with a coordinator and workers of different speeds.",
+            "",
+            "Starts a coordinator and worker processes on this machine (loopback), shows live",
+            "progress (version, accuracy, staleness, bytes) and stops at the target accuracy",
+            "or the time limit. Writes a PNG of accuracy over time and the logs into --out."
         })
 final class DemoCommand implements Callable<Integer> {
 

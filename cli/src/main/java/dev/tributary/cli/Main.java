@@ -11,8 +11,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = {
-            "Asynchronous, low-communication training across heterogeneous, unreliable workers,",
-            "and the weight toolkit it needs: checkpoints, merging, adapters, compression.",
+            "Asynchronous, low-communication training across heterogeneous, unreliable",
+            "workers, and the weight toolkit it needs: checkpoints, merging, adapters.",
             "",
             "Add --debug to any command to see stack traces of failures."
         },

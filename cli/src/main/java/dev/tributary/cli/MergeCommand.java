@@ -16,8 +16,10 @@ import picocli.CommandLine.Spec;
         name = "merge",
         mixinStandardHelpOptions = true,
         description = {
-            "Merge checkpoints as a mergekit-style YAML config says, tensor by tensor,",
-            "into DIR/model.safetensors (or shards plus model.safetensors.index.json).",
+            "Merge checkpoints as a mergekit-style YAML config says.",
+            "",
+            "Streams tensor by tensor into DIR/model.safetensors, or shards plus",
+            "model.safetensors.index.json past out_shard_size.",
             "",
             "Config keys: merge_method, models[].model, models[].parameters (weight, density,",
             "gamma, epsilon, fisher, ...), base_model, parameters (normalize, lambda, t, beta,",

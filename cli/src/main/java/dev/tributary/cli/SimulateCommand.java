@@ -27,16 +27,19 @@ import picocli.CommandLine.Spec;
         name = "simulate",
         mixinStandardHelpOptions = true,
         description = {
-            "Simulate N clients of different speeds training one model through the coordinator's own",
-            "validation and strategy. The training is real; the time is virtual, drawn from each client's",
-            "speed, so a run is deterministic for a seed and faster than real time.",
+            "Simulate N clients of different speeds training one model through the",
+            "coordinator's own validation and strategy. The training is real; the time",
+            "is virtual, drawn from each client's speed: a run is deterministic for a",
+            "seed and faster than real time.",
             "",
-            "The config is YAML: task, clients, seed, partition, speeds, churn, network, strategy,",
-            "validation, local, budget, target, eval_every (see examples/fmnist-sync.yaml).",
+            "FILE.yaml sets task, clients, seed, partition, speeds, churn, network,",
+            "strategy, validation, local, budget, target and eval_every",
+            "(see examples/fmnist-sync.yaml).",
             "",
-            "Prints a summary on stdout. With --report R.json it also writes the report (JSON) and the",
-            "accuracy curve beside it as R.png; --plot puts the curve elsewhere (or draws it without a",
-            "report). A progress line shows on stderr when it is a terminal."
+            "Prints a summary. --report R.json also writes the report (JSON) and the",
+            "accuracy curve beside it as R.png; --plot puts the curve elsewhere (or",
+            "draws it without a report). A progress line shows on stderr when it is",
+            "a terminal."
         })
 final class SimulateCommand implements Callable<Integer> {
 

@@ -39,6 +39,9 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Libraries log through SLF4J's simple logger: warnings and errors only, one line each.
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
+                System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
         System.exit(run(args));
     }
 

@@ -31,6 +31,11 @@ public final class Kernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Elements checked between early exits in {@link #allFinite}. */
     private static final long FINITE_BLOCK = 4096;
+    /**
+     * Elements per call of the inner reduction loops. Short calls let the JIT compile the vector loop
+     * normally after a few hundred calls instead of waiting for on-stack replacement of one long loop.
+     */
+    private static final int BLOCK = 4096;
 
     /** {@code x[i] *= a} for {@code i < n}. */
     public static void scale(MemorySegment x, long n, float a) {
@@ -159,65 +164,86 @@ public final class Kernels {
         check("dot", "x", x, n);
         check("dot", "y", y, n);
         long bound = n - Math.floorMod(n, 4 * HALF);
-        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        long i = 0;
-        for (; i < bound; i += 4 * HALF) {
-            long off = i * 4;
-            acc0 = wide(x, off).fma(wide(y, off), acc0);
-            acc1 = wide(x, off + HALF_BYTES).fma(wide(y, off + HALF_BYTES), acc1);
-            acc2 = wide(x, off + 2 * HALF_BYTES).fma(wide(y, off + 2 * HALF_BYTES), acc2);
-            acc3 = wide(x, off + 3 * HALF_BYTES).fma(wide(y, off + 3 * HALF_BYTES), acc3);
+        double s = 0;
+        for (long i = 0; i < bound; i += BLOCK) {
+            s += dotBlock(x, y, i * 4, (int) Math.min(BLOCK, bound - i));
         }
-        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        for (long i = bound; i < n; i++) {
             s += (double) x.get(Tensor.F32_LE, i * 4) * y.get(Tensor.F32_LE, i * 4);
         }
         return s;
+    }
+
+    /** Σ x·y over {@code count} floats (a multiple of 4·HALF) from byte {@code off}. */
+    private static double dotBlock(MemorySegment x, MemorySegment y, long off, int count) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        long end = off + 4L * count;
+        for (long o = off; o < end; o += 4 * HALF_BYTES) {
+            acc0 = wide(x, o).fma(wide(y, o), acc0);
+            acc1 = wide(x, o + HALF_BYTES).fma(wide(y, o + HALF_BYTES), acc1);
+            acc2 = wide(x, o + 2 * HALF_BYTES).fma(wide(y, o + 2 * HALF_BYTES), acc2);
+            acc3 = wide(x, o + 3 * HALF_BYTES).fma(wide(y, o + 3 * HALF_BYTES), acc3);
+        }
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
     }
 
     /** Euclidean norm √(Σ x[i]²), accumulated in f64. */
     public static double l2Norm(MemorySegment x, long n) {
         check("l2Norm", "x", x, n);
         long bound = n - Math.floorMod(n, 4 * HALF);
-        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        long i = 0;
-        for (; i < bound; i += 4 * HALF) {
-            long off = i * 4;
-            DoubleVector v0 = wide(x, off);
-            DoubleVector v1 = wide(x, off + HALF_BYTES);
-            DoubleVector v2 = wide(x, off + 2 * HALF_BYTES);
-            DoubleVector v3 = wide(x, off + 3 * HALF_BYTES);
-            acc0 = v0.fma(v0, acc0);
-            acc1 = v1.fma(v1, acc1);
-            acc2 = v2.fma(v2, acc2);
-            acc3 = v3.fma(v3, acc3);
+        double s = 0;
+        for (long i = 0; i < bound; i += BLOCK) {
+            s += squaresBlock(x, i * 4, (int) Math.min(BLOCK, bound - i));
         }
-        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        for (long i = bound; i < n; i++) {
             double v = x.get(Tensor.F32_LE, i * 4);
             s += v * v;
         }
         return Math.sqrt(s);
     }
 
+    /** Σ x² over {@code count} floats (a multiple of 4·HALF) from byte {@code off}. */
+    private static double squaresBlock(MemorySegment x, long off, int count) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        long end = off + 4L * count;
+        for (long o = off; o < end; o += 4 * HALF_BYTES) {
+            DoubleVector v0 = wide(x, o);
+            DoubleVector v1 = wide(x, o + HALF_BYTES);
+            DoubleVector v2 = wide(x, o + 2 * HALF_BYTES);
+            DoubleVector v3 = wide(x, o + 3 * HALF_BYTES);
+            acc0 = v0.fma(v0, acc0);
+            acc1 = v1.fma(v1, acc1);
+            acc2 = v2.fma(v2, acc2);
+            acc3 = v3.fma(v3, acc3);
+        }
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+    }
+
     /** Σ x[i] in f64. */
     public static double sum(MemorySegment x, long n) {
         check("sum", "x", x, n);
         long bound = n - Math.floorMod(n, 4 * HALF);
-        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        long i = 0;
-        for (; i < bound; i += 4 * HALF) {
-            long off = i * 4;
-            acc0 = acc0.add(wide(x, off));
-            acc1 = acc1.add(wide(x, off + HALF_BYTES));
-            acc2 = acc2.add(wide(x, off + 2 * HALF_BYTES));
-            acc3 = acc3.add(wide(x, off + 3 * HALF_BYTES));
+        double s = 0;
+        for (long i = 0; i < bound; i += BLOCK) {
+            s += sumBlock(x, i * 4, (int) Math.min(BLOCK, bound - i));
         }
-        double s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        for (long i = bound; i < n; i++) {
             s += x.get(Tensor.F32_LE, i * 4);
         }
         return s;
+    }
+
+    /** Σ of {@code count} floats (a multiple of 4·HALF) from byte {@code off}. */
+    private static double sumBlock(MemorySegment x, long off, int count) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        long end = off + 4L * count;
+        for (long o = off; o < end; o += 4 * HALF_BYTES) {
+            acc0 = acc0.add(wide(x, o));
+            acc1 = acc1.add(wide(x, o + HALF_BYTES));
+            acc2 = acc2.add(wide(x, o + 2 * HALF_BYTES));
+            acc3 = acc3.add(wide(x, o + 3 * HALF_BYTES));
+        }
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
     }
 
     /** True when none of the first {@code n} values is NaN or infinite. */

@@ -1,9 +1,16 @@
 package dev.tributary.tensor;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 
-/** Whole-checkpoint conveniences over {@link SafetensorsWriter} and {@link Checkpoint}. */
+/**
+ * Whole-checkpoint conveniences over {@link SafetensorsWriter} and {@link Checkpoint}, and safetensors
+ * images in memory ({@link #encode}; read them back with {@link SafetensorsFile#of}).
+ */
 public final class Safetensors {
     private Safetensors() {}
 
@@ -33,6 +40,38 @@ public final class Safetensors {
                 out.put(name, src.tensor(name).copy(arena));
             }
             src.metadata().forEach(out::putMetadata);
+        }
+        return out;
+    }
+
+    /** The size in bytes of the image {@link #encode} makes of {@code src} with {@code metadata}. */
+    public static long encodedSize(TensorSource src, Map<String, String> metadata) {
+        long size = SafetensorsHeader.encode(src.infos(), metadata).length;
+        for (TensorInfo t : src.infos()) {
+            size = Math.addExact(size, t.byteSize());
+        }
+        return size;
+    }
+
+    /**
+     * Copies every tensor of {@code src}, in its order, into one safetensors image allocated in
+     * {@code arena} (64-byte aligned), with {@code metadata} as its {@code __metadata__}: the same bytes
+     * {@link #write} puts in a file.
+     */
+    public static MemorySegment encode(TensorSource src, Map<String, String> metadata, Arena arena) {
+        List<TensorInfo> infos = src.infos();
+        byte[] prefix = SafetensorsHeader.encode(infos, metadata);
+        long size = prefix.length;
+        for (TensorInfo t : infos) {
+            size = Math.addExact(size, t.byteSize());
+        }
+        MemorySegment out = arena.allocate(size, 64);
+        MemorySegment.copy(prefix, 0, out, ValueLayout.JAVA_BYTE, 0, prefix.length);
+        long at = prefix.length;
+        for (TensorInfo t : infos) {
+            MemorySegment data = src.tensor(t.name()).data();
+            MemorySegment.copy(data, 0, out, at, data.byteSize());
+            at += data.byteSize();
         }
         return out;
     }

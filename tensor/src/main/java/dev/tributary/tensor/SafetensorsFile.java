@@ -10,14 +10,17 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * A safetensors file opened for reading: memory-mapped read-only as a whole (files beyond 2 GiB are
  * fine), its header validated completely on {@link #open}, and every tensor a zero-copy view of the
- * mapping that stays valid until {@link #close()}. Safe to read from several threads.
+ * mapping that stays valid until {@link #close()}. Safe to read from several threads. Bytes already in
+ * memory (a model or delta received from the network) are read the same way through {@link #of}.
  */
 public final class SafetensorsFile implements TensorSource {
     private final Path path;
+    private final String label;
     private final Arena arena;
     private final MemorySegment file;
     private final SafetensorsHeader header;
@@ -25,8 +28,9 @@ public final class SafetensorsFile implements TensorSource {
     private final List<TensorInfo> infos;
     private boolean closed;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment file, SafetensorsHeader header) {
+    private SafetensorsFile(Path path, String label, Arena arena, MemorySegment file, SafetensorsHeader header) {
         this.path = path;
+        this.label = label;
         this.arena = arena;
         this.file = file;
         this.header = header;
@@ -53,7 +57,7 @@ public final class SafetensorsFile implements TensorSource {
             MemorySegment file = size == 0 ? MemorySegment.ofArray(new byte[0])
                     : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
             SafetensorsHeader header = SafetensorsHeader.parse(path.toString(), file);
-            return new SafetensorsFile(path, arena, file, header);
+            return new SafetensorsFile(path, path.toString(), arena, file, header);
         } catch (IOException e) {
             arena.close();
             throw new UncheckedIOException(path + ": cannot read: " + e, e);
@@ -63,9 +67,29 @@ public final class SafetensorsFile implements TensorSource {
         }
     }
 
-    /** The path this file was opened from. */
+    /**
+     * Validates the safetensors image {@code bytes} held in memory, exactly as {@link #open} validates a
+     * file, and gives its tensors as zero-copy views of {@code bytes}. The caller keeps owning
+     * {@code bytes}: {@link #close()} leaves them alone, and the views live as long as they do.
+     *
+     * @param label names the image in messages, e.g. {@code delta: header too small: ...}
+     * @throws InvalidCheckpointException when the bytes break a rule of the format
+     */
+    public static SafetensorsFile of(MemorySegment bytes, String label) {
+        Objects.requireNonNull(bytes, "bytes");
+        Objects.requireNonNull(label, "label");
+        SafetensorsHeader header = SafetensorsHeader.parse(label, bytes);
+        return new SafetensorsFile(null, label, null, bytes, header);
+    }
+
+    /** The path this file was opened from, or null when it was read from memory by {@link #of}. */
     public Path path() {
         return path;
+    }
+
+    /** The name used in messages: the path, or the label given to {@link #of}. */
+    public String label() {
+        return label;
     }
 
     /** N, the length of the JSON header in bytes. */
@@ -121,20 +145,22 @@ public final class SafetensorsFile implements TensorSource {
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            arena.close();
+            if (arena != null) {
+                arena.close();
+            }
         }
     }
 
     private SafetensorsHeader.Entry entry(String name) {
         SafetensorsHeader.Entry e = header.entry(name);
         if (e == null) {
-            throw new IllegalArgumentException(path + ": no tensor " + Json.quote(name));
+            throw new IllegalArgumentException(label + ": no tensor " + Json.quote(name));
         }
         return e;
     }
 
     @Override
     public String toString() {
-        return "SafetensorsFile[" + path + ", " + names.size() + " tensors]";
+        return "SafetensorsFile[" + label + ", " + names.size() + " tensors]";
     }
 }

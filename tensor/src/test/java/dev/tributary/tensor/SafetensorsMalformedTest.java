@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -33,12 +35,24 @@ class SafetensorsMalformedTest {
         return p;
     }
 
-    /** Opens {@code p}, expects a failure, and returns the problem after the "{path}: " prefix. */
-    private static String problem(Path p) {
+    /**
+     * Opens {@code p}, expects a failure, and returns the problem after the "{path}: " prefix; reading
+     * the same bytes from memory, on and off the heap, must fail with the same problem under its label.
+     */
+    private static String problem(Path p) throws IOException {
         InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> SafetensorsFile.open(p));
         assertEquals(p.toString(), e.source());
         assertEquals(p + ": " + e.problem(), e.getMessage());
         assertEquals(-1, e.getMessage().indexOf('\n'), "one line");
+        byte[] bytes = Files.readAllBytes(p);
+        MemorySegment offHeap = Arena.ofAuto().allocate(Math.max(1, bytes.length)).asSlice(0, bytes.length);
+        offHeap.copyFrom(MemorySegment.ofArray(bytes));
+        for (MemorySegment image : new MemorySegment[] {MemorySegment.ofArray(bytes), offHeap}) {
+            InvalidCheckpointException m = assertThrows(InvalidCheckpointException.class,
+                    () -> SafetensorsFile.of(image, "delta"));
+            assertEquals("delta", m.source());
+            assertEquals("delta: " + e.problem(), m.getMessage());
+        }
         return e.problem();
     }
 

@@ -1,5 +1,9 @@
 package dev.tributary.coordinator.model;
 
+import dev.tributary.tensor.InvalidCheckpointException;
+import dev.tributary.tensor.Safetensors;
+import dev.tributary.tensor.SafetensorsFile;
+import dev.tributary.tensor.TensorMap;
 import dev.tributary.tensor.TensorSource;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -50,7 +54,7 @@ public final class ModelImage {
     /** Serializes {@code model} (copied, so later changes to it do not show) as version {@code version}. */
     public static ModelImage of(long version, TensorSource model) {
         try (Arena scratch = Arena.ofConfined()) {
-            return new ModelImage(version, SafetensorsBytes.encode(model, Map.of(), scratch));
+            return new ModelImage(version, Safetensors.encode(model, Map.of(), scratch));
         }
     }
 
@@ -89,6 +93,23 @@ public final class ModelImage {
 
     public int chunkCrc(int k) {
         return chunkCrcs[k];
+    }
+
+    /**
+     * The tensors (zero-copy views of {@code image}) and metadata of a safetensors image, validated
+     * strictly: the bytes come from the network, the update log or a checkpoint file.
+     *
+     * @param label names the image in messages
+     * @throws InvalidCheckpointException naming {@code label} and the broken rule
+     */
+    public static TensorMap tensors(MemorySegment image, String label) {
+        SafetensorsFile f = SafetensorsFile.of(image, label);
+        TensorMap out = new TensorMap();
+        for (String name : f.names()) {
+            out.put(name, f.tensor(name));
+        }
+        f.metadata().forEach(out::putMetadata);
+        return out;
     }
 
     /** SHA-256 of a segment of any size. */

@@ -1,8 +1,6 @@
 package dev.tributary.coordinator.service;
 
-import dev.tributary.coordinator.model.MalformedSafetensorsException;
 import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.model.SafetensorsBytes;
 import dev.tributary.coordinator.store.Checkpoints;
 import dev.tributary.coordinator.store.LogScan;
 import dev.tributary.coordinator.strategy.Decision;
@@ -10,6 +8,7 @@ import dev.tributary.coordinator.strategy.Published;
 import dev.tributary.coordinator.strategy.Refused;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.strategy.Update;
+import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -65,9 +64,9 @@ final class Recovery {
             copy.copyFrom(rec.delta());
             TensorMap delta;
             try {
-                delta = SafetensorsBytes.decode(copy).tensors();
-            } catch (MalformedSafetensorsException e) {
-                warn.accept("replay: update " + rec.updateId() + " has a malformed delta: " + e.getMessage());
+                delta = ModelImage.tensors(copy, "delta");
+            } catch (InvalidCheckpointException e) {
+                warn.accept("replay: update " + rec.updateId() + " has a malformed delta: " + e.problem());
                 return;
             }
             Decision d = strategy.onUpdate(new Update(rec.updateId(), rec.baseVersion(), rec.examples(),

@@ -1,7 +1,8 @@
 package dev.tributary.coordinator.store;
 
 import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.tensor.InvalidCheckpointException;
+import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;
@@ -67,7 +68,7 @@ public final class Checkpoints {
         state.metadata().forEach((k, v) -> meta.put("state." + k, v));
         Path target = dir.resolve(String.format("checkpoint-%016d-%016d.safetensors", applied, image.version()));
         try (Arena arena = Arena.ofConfined()) {
-            Durables.writeAtomically(target, SafetensorsBytes.encode(all, meta, arena));
+            Durables.writeAtomically(target, Safetensors.encode(all, meta, arena));
         }
         List<Path> files = list();
         for (int k = keep; k < files.size(); k++) {
@@ -97,6 +98,8 @@ public final class Checkpoints {
         for (Path p : list()) {
             try {
                 return Optional.of(load(p));
+            } catch (InvalidCheckpointException e) {
+                warn.accept("checkpoint " + p.getFileName() + " skipped: " + e.problem());
             } catch (IllegalArgumentException | IOException e) {
                 warn.accept("checkpoint " + p.getFileName() + " skipped: " + e.getMessage());
             }
@@ -113,7 +116,7 @@ public final class Checkpoints {
         try (Arena arena = Arena.ofConfined();
                 FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MemorySegment bytes = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            SafetensorsBytes.Decoded d = SafetensorsBytes.decode(bytes);
+            TensorMap d = ModelImage.tensors(bytes, file.getFileName().toString());
             Map<String, String> meta = d.metadata();
             if (!FORMAT.equals(meta.get("format"))) {
                 throw new IllegalArgumentException("format \"" + meta.get("format") + "\" != \"" + FORMAT + "\"");
@@ -121,7 +124,7 @@ public final class Checkpoints {
             TensorMap model = new TensorMap();
             TensorMap state = new TensorMap();
             Arena owned = Arena.ofAuto();
-            for (Map.Entry<String, Tensor> e : d.tensors().asMap().entrySet()) {
+            for (Map.Entry<String, Tensor> e : d.asMap().entrySet()) {
                 String n = e.getKey();
                 if (n.startsWith("model/")) {
                     model.put(n.substring(6), e.getValue().copy(owned));

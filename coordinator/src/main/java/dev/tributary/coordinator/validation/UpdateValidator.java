@@ -1,9 +1,9 @@
 package dev.tributary.coordinator.validation;
 
 import dev.tributary.coordinator.CoordinatorConfig.NormPolicy;
-import dev.tributary.coordinator.model.MalformedSafetensorsException;
-import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.coordinator.model.ModelImage;
 import dev.tributary.tensor.DType;
+import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.Kernels;
 import dev.tributary.tensor.Shapes;
 import dev.tributary.tensor.Tensor;
@@ -85,9 +85,9 @@ public final class UpdateValidator {
     public TensorMap checkDelta(MemorySegment image) {
         TensorMap delta;
         try {
-            delta = SafetensorsBytes.decode(image).tensors();
-        } catch (MalformedSafetensorsException e) {
-            throw Refusal.invalid("malformed", "delta: " + e.getMessage());
+            delta = ModelImage.tensors(image, "delta");
+        } catch (InvalidCheckpointException e) {
+            throw Refusal.invalid("malformed", e.getMessage());
         }
         for (String name : delta.names()) {
             if (!model.containsKey(name)) {

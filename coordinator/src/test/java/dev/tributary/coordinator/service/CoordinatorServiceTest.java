@@ -11,7 +11,6 @@ import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.TestModels;
 import dev.tributary.coordinator.auth.Tokens;
 import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.model.SafetensorsBytes;
 import dev.tributary.coordinator.store.StateDirectory;
 import dev.tributary.protocol.Capabilities;
 import dev.tributary.protocol.HeartbeatRequest;
@@ -20,6 +19,7 @@ import dev.tributary.protocol.PushAck;
 import dev.tributary.protocol.RegisterReply;
 import dev.tributary.protocol.RegisterRequest;
 import dev.tributary.tensor.DType;
+import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.ManagedChannel;
@@ -161,7 +161,7 @@ class CoordinatorServiceTest {
         assertRefused(Status.Code.INVALID_ARGUMENT, "norm", "> bound 5.0", () -> c.push(big, 0));
         assertRefused(Status.Code.FAILED_PRECONDITION, "base_version", "base_version 3 is unknown",
                 () -> c.push(TestModels.delta(1, 0.1f), 3));
-        MemorySegment img = SafetensorsBytes.encode(TestModels.delta(1, 0.1f), Map.of(), Arena.ofAuto());
+        MemorySegment img = Safetensors.encode(TestModels.delta(1, 0.1f), Map.of(), Arena.ofAuto());
         assertRefused(Status.Code.DATA_LOSS, "crc", "CRC32C mismatch",
                 () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, img.byteSize()).build(), img, 16, true));
         assertRefused(Status.Code.INVALID_ARGUMENT, "malformed", "not a UUID",
@@ -173,7 +173,7 @@ class CoordinatorServiceTest {
         assertRefused(Status.Code.INVALID_ARGUMENT, "malformed", "received",
                 () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, img.byteSize() + 8).build(), img, 16, false));
         MemorySegment junk = MemorySegment.ofArray(new byte[64]);
-        assertRefused(Status.Code.INVALID_ARGUMENT, "malformed", "delta:",
+        assertRefused(Status.Code.INVALID_ARGUMENT, "malformed", "delta: header does not start with '{'",
                 () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, 64).build(), junk, 16, false));
         assertEquals(List.of(), StateDirectory.acceptedUpdateIds(state));
     }

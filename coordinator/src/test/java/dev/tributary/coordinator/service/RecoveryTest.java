@@ -7,9 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.coordinator.TestModels;
-import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.coordinator.model.ModelImage;
 import dev.tributary.coordinator.store.Checkpoints;
 import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -49,9 +50,9 @@ class RecoveryTest {
 
     static Sequencer.Ack push(Assembly a, int i) {
         TensorMap delta = TestModels.delta(100 + i, 0.05f);
-        MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
+        MemorySegment img = Safetensors.encode(delta, Map.of(), Arena.ofAuto());
         return a.sequencer().submit("w", id(i), a.version(), 5 + i, 1, Map.of(), img,
-                SafetensorsBytes.decode(img).tensors(), () -> {}).join();
+                ModelImage.tensors(img, "delta"), () -> {}).join();
     }
 
     static String sha(Assembly a) {
@@ -105,8 +106,8 @@ class RecoveryTest {
         Assembly a = open(dir.resolve("s"));
         AtomicInteger released = new AtomicInteger();
         for (int i = 0; i < 3; i++) {
-            MemorySegment img = SafetensorsBytes.encode(TestModels.delta(i, 0.05f), Map.of(), Arena.ofAuto());
-            a.sequencer().submit("w", id(i), 0, 5, 1, Map.of(), img, SafetensorsBytes.decode(img).tensors(),
+            MemorySegment img = Safetensors.encode(TestModels.delta(i, 0.05f), Map.of(), Arena.ofAuto());
+            a.sequencer().submit("w", id(i), 0, 5, 1, Map.of(), img, ModelImage.tensors(img, "delta"),
                     released::incrementAndGet).join();
             // buffer_size 2: the first update is held by the strategy, the second publishes both.
             int expected = i == 0 ? 0 : 2;
@@ -158,10 +159,10 @@ class RecoveryTest {
                 warnings::add);
         push(a, 0);
         TensorMap delta = TestModels.delta(1, 0.05f);
-        MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
+        MemorySegment img = Safetensors.encode(delta, Map.of(), Arena.ofAuto());
         AtomicBoolean released = new AtomicBoolean();
         CompletionException e = assertThrows(CompletionException.class, () -> a.sequencer().submit("w", id(1), 0, 1, 1,
-                Map.of(), img, SafetensorsBytes.decode(img).tensors(), () -> released.set(true)).join());
+                Map.of(), img, ModelImage.tensors(img, "delta"), () -> released.set(true)).join());
         assertTrue(released.get(), "a refused update's buffer goes back at once");
         assertTrue(e.getCause().getMessage().contains("staleness 1 > max 0"), e.getCause().getMessage());
         assertEquals(1, a.accepted());

@@ -2,7 +2,6 @@ package dev.tributary.coordinator.service;
 
 import com.google.protobuf.ByteString;
 import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.model.SafetensorsBytes;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.ModelHeader;
@@ -11,6 +10,7 @@ import dev.tributary.protocol.PullRequest;
 import dev.tributary.protocol.PushAck;
 import dev.tributary.protocol.UpdateHeader;
 import dev.tributary.protocol.UpdatePart;
+import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.Channel;
 import io.grpc.Metadata;
@@ -43,7 +43,7 @@ final class TestClient {
 
     record Pulled(ModelHeader header, MemorySegment bytes) {
         TensorMap tensors() {
-            return SafetensorsBytes.decode(bytes).tensors();
+            return ModelImage.tensors(bytes, "pulled model");
         }
     }
 
@@ -73,7 +73,7 @@ final class TestClient {
     }
 
     PushAck push(String id, TensorMap delta, long base) {
-        MemorySegment img = SafetensorsBytes.encode(delta, Map.of(), Arena.ofAuto());
+        MemorySegment img = Safetensors.encode(delta, Map.of(), Arena.ofAuto());
         return push(header(id, base, img.byteSize()).build(), img, 7, false);
     }
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.coordinator.TestModels;
-import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.tensor.Safetensors;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
@@ -27,7 +27,7 @@ class UpdateLogTest {
     Path dir;
 
     private static AcceptedUpdate record(int i) {
-        MemorySegment delta = SafetensorsBytes.encode(TestModels.delta(i, 0.1f), Map.of(), Arena.ofAuto());
+        MemorySegment delta = Safetensors.encode(TestModels.delta(i, 0.1f), Map.of(), Arena.ofAuto());
         return new AcceptedUpdate(UUID.nameUUIDFromBytes(new byte[] {(byte) i}).toString(), "worker-" + i, i, 10L * i, i + 1,
                 Map.of("loss", 1.0 / (i + 1)), i + 1, 1, delta);
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.coordinator.TestModels;
 import dev.tributary.tensor.DType;
+import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import java.lang.foreign.Arena;
@@ -20,7 +21,8 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
-class SafetensorsBytesTest {
+/** Images in memory as the coordinator encodes, decodes, refuses and serves them. */
+class ModelImageTest {
 
     @Test
     void encodesTheReferenceByteExactVector() {
@@ -41,12 +43,17 @@ class SafetensorsBytesTest {
         m.put("empty", Tensor.ofFloats(new long[] {0, 4}));
         MemorySegment img = SafetensorsBytes.encode(m, Map.of("k", "v \"quoted\"\n"), Arena.ofAuto());
         assertEquals(img.byteSize(), SafetensorsBytes.encodedSize(m, Map.of("k", "v \"quoted\"\n")));
-        SafetensorsBytes.Decoded d = SafetensorsBytes.decode(img);
-        assertEquals(m.names(), d.tensors().names());
+        TensorMap d = ModelImage.tensors(img, "delta");
+        assertEquals(m.names(), d.names());
         for (String name : m.names()) {
-            assertTrue(m.tensor(name).contentEquals(d.tensors().tensor(name)), name);
+            assertTrue(m.tensor(name).contentEquals(d.tensor(name)), name);
         }
         assertEquals(Map.of("k", "v \"quoted\"\n"), d.metadata());
+        // Views, not copies: the validator's clipping scales the received bytes in place.
+        long at = d.tensor("h").data().address() - img.address();
+        assertTrue(at >= 8 && at + 4 <= img.byteSize(), "view inside the image");
+        img.set(ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) 0);
+        assertEquals(0f, d.tensor("h").getFloat(0));
     }
 
     private static MemorySegment withHeader(String json, int dataBytes) {
@@ -58,27 +65,41 @@ class SafetensorsBytesTest {
     }
 
     private static String refusal(String json, int dataBytes) {
-        return assertThrows(MalformedSafetensorsException.class, () -> SafetensorsBytes.decode(withHeader(json, dataBytes)))
-                .getMessage();
+        return refusal(withHeader(json, dataBytes));
+    }
+
+    private static String refusal(MemorySegment image) {
+        InvalidCheckpointException e = assertThrows(InvalidCheckpointException.class, () -> ModelImage.tensors(image, "delta"));
+        assertEquals("delta", e.source());
+        return e.getMessage();
     }
 
     @Test
     void refusesEachBrokenRuleWithItsOwnMessage() {
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12).contains("cover 8 data bytes but the image holds 12"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12).contains("gap"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8).contains("overlaps"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8).contains("unknown dtype"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8).contains("needs 12"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8).contains("end 0 < begin 8"));
-        assertTrue(refusal("{\"a\":1,\"a\":2}", 0).contains("duplicate key"));
-        assertTrue(refusal("{\"__metadata__\":{\"k\":1}}", 0).contains("not a string"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8).contains("not an integer"));
-        assertTrue(refusal("[1]", 0).contains("does not start with '{'"));
-        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", 8).contains("overflows"));
+        assertEquals("delta: 4 trailing bytes after the last tensor (the data holds 12 bytes, the tensors cover 8)",
+                refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12));
+        assertEquals("delta: tensor \"a\": data_offsets [4,12] leave a gap: bytes [0,4) of the data belong to no tensor",
+                refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12));
+        assertEquals("delta: tensor \"b\": data_offsets [4,8] overlap tensor \"a\" [0,8]",
+                refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8));
+        assertEquals("delta: tensor \"a\": unknown dtype \"F33\"",
+                refusal("{\"a\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8));
+        assertEquals("delta: tensor \"a\": data_offsets [0,8] hold 8 bytes but F32 [3] needs 12",
+                refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8));
+        assertEquals("delta: tensor \"a\": data_offsets [8,0]: end before begin",
+                refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8));
+        assertTrue(refusal("{\"a\":1,\"a\":2}", 0).startsWith("delta: header is not valid JSON: duplicate key \"a\""));
+        assertEquals("delta: __metadata__ \"k\": value must be a string, got a number",
+                refusal("{\"__metadata__\":{\"k\":1}}", 0));
+        assertEquals("delta: tensor \"a\": \"shape\" must be an array of non-negative integers, found 2.5",
+                refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8));
+        assertEquals("delta: header does not start with '{'", refusal("[1]", 0));
+        assertTrue(refusal("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", 8)
+                .startsWith("delta: tensor \"a\": shape overflow"));
         MemorySegment s = Arena.ofAuto().allocate(16);
         s.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, 1L << 40);
-        assertTrue(assertThrows(MalformedSafetensorsException.class, () -> SafetensorsBytes.decode(s)).getMessage().contains("> 100000000"));
+        assertEquals("delta: header too large: length 1099511627776 exceeds the limit of 100000000 bytes", refusal(s));
     }
 
     @Property(tries = 300)
@@ -91,10 +112,12 @@ class SafetensorsBytesTest {
             copy.set(ValueLayout.JAVA_BYTE, at, value);
         }
         try {
-            SafetensorsBytes.Decoded d = SafetensorsBytes.decode(copy);
-            assertEquals(copy.byteSize() - d.dataOffset(), d.tensors().asMap().values().stream().mapToLong(Tensor::byteSize).sum());
-        } catch (MalformedSafetensorsException expected) {
-            assertTrue(!expected.getMessage().isBlank());
+            TensorMap d = ModelImage.tensors(copy, "delta");
+            long dataOffset = 8 + copy.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            assertEquals(copy.byteSize() - dataOffset, d.asMap().values().stream().mapToLong(Tensor::byteSize).sum());
+        } catch (InvalidCheckpointException expected) {
+            assertTrue(expected.getMessage().startsWith("delta: ") && expected.getMessage().indexOf('\n') < 0,
+                    expected.getMessage());
         }
     }
 

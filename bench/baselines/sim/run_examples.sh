@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The simulation benchmark: examples/fmnist-sync.yaml against examples/fmnist-async.yaml for seeds
 # 0 1 2 (same clients, data split, speeds, local training and budget within a seed), then 1,000 clients
-# in one process under -Xmx4g. Prints the tables of bench/results-sim.md. Usage, from anywhere:
+# in one process under -Xmx4g. Prints the tables of the simulation section of BENCHMARKS.md. Usage, from anywhere:
 #   bench/baselines/sim/run_examples.sh [OUT_DIR]
 # Environment: SEEDS (default "0 1 2"), TRIBUTARY (the command, default the repository's launcher),
 # SKIP_THOUSAND=1 to leave out the 1,000-client run.

@@ -1,4 +1,4 @@
-"""Tables for bench/results-sim.md from the reports run_examples.sh writes (standard library only)."""
+"""Tables for the simulation section of BENCHMARKS.md from the reports run_examples.sh writes (standard library only)."""
 import json
 import pathlib
 import re

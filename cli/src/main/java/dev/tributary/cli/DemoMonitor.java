@@ -104,7 +104,7 @@ final class DemoMonitor implements AutoCloseable {
             if (terminal) {
                 System.err.print("\r" + line + "\u001b[K");
                 System.err.flush();
-            } else if (seconds - lastPrint >= 10) {
+            } else if (seconds - lastPrint >= 5) {
                 out.println(line);
                 out.flush();
                 lastPrint = (long) seconds;

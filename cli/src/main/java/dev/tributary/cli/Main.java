@@ -42,6 +42,9 @@ public final class Main implements Runnable {
         // Libraries log through SLF4J's simple logger: warnings and errors only, one line each.
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
+        // DJL probes for CUDA on every start and warns when there is none: expected on CPU machines.
+        System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils",
+                System.getProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error"));
         System.exit(run(args));
     }
 

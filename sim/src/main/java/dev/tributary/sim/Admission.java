@@ -43,13 +43,11 @@ final class Admission {
         try {
             validator.checkHeader(id, examples, steps, metrics.size(), image.byteSize(), "safetensors");
             delta = validator.checkDelta(image);
+            UpdateValidator.checkBaseVersion(base, strategy.version());
         } catch (Refusal r) {
             return new Rejected(r.reason(), r.getMessage());
         }
         long current = strategy.version();
-        if (base > current) {
-            return new Rejected("base_version", "base_version " + base + " is unknown: current version is " + current);
-        }
         Decision d = strategy.onUpdate(new Update(id, base, examples, steps, delta, metrics));
         if (d instanceof Refused r) {
             return new Rejected(r.code(), r.reason());

@@ -12,6 +12,7 @@ import dev.tributary.coordinator.strategy.Refused;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.strategy.Update;
 import dev.tributary.coordinator.validation.Refusal;
+import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.Status;
 import java.io.IOException;
@@ -129,9 +130,7 @@ final class Sequencer implements AutoCloseable {
                     .withDescription("update log failed: " + log.failure().getMessage()).asRuntimeException());
         }
         long current = strategy.version();
-        if (base > current) {
-            throw Refusal.precondition("base_version", "base_version " + base + " is unknown: current version is " + current);
-        }
+        UpdateValidator.checkBaseVersion(base, current);
         long staleness = current - base;
         long t0 = System.nanoTime();
         Decision d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));

@@ -78,6 +78,17 @@ public final class UpdateValidator {
     }
 
     /**
+     * Refuses an update based on a version the coordinator has not published yet.
+     *
+     * @throws Refusal FAILED_PRECONDITION, reason {@code base_version}
+     */
+    public static void checkBaseVersion(long base, long current) {
+        if (base > current) {
+            throw Refusal.precondition("base_version", "base_version " + base + " is unknown: current version is " + current);
+        }
+    }
+
+    /**
      * Decodes and checks a delta image; with the clip policy an over-norm delta is scaled down in place.
      *
      * @return the delta's tensors, views of {@code image}

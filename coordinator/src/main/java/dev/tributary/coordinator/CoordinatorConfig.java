@@ -24,7 +24,7 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * keep_checkpoints: 2
  * lease_seconds: 15    # a worker that does not heartbeat for this long leaves the live set
  * max_update_bytes: 0  # 0: the model's size plus 1 MiB of header room
- * max_delta_norm: 0    # L2 bound over the whole delta; 0: none
+ * max_delta_norm: 1e6  # L2 bound over the whole delta; 0: none (a published model is kept finite regardless)
  * norm_policy: refuse  # refuse or clip deltas over the bound
  * tick_millis: 200     # how often time-driven strategy events are checked
  * </pre>
@@ -42,6 +42,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 public record CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery,
         int keepCheckpoints, Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy,
         Duration tick) {
+
+    /**
+     * The default bound on a delta's L2 norm: far above what training moves a model by in one update, far
+     * below what could push f32 weights towards overflow.
+     */
+    public static final double DEFAULT_MAX_DELTA_NORM = 1e6;
 
     /** Refuse deltas whose norm is over the bound, or scale them down to it. */
     public enum NormPolicy { REFUSE, CLIP }
@@ -77,7 +83,7 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
 
     /** Defaults for {@code strategy} with its own defaults. */
     public static CoordinatorConfig defaults(String strategy) {
-        return new CoordinatorConfig(strategy, Map.of(), 20, 2, Duration.ofSeconds(15), 0, 0, NormPolicy.REFUSE,
+        return new CoordinatorConfig(strategy, Map.of(), 20, 2, Duration.ofSeconds(15), 0, DEFAULT_MAX_DELTA_NORM, NormPolicy.REFUSE,
                 Duration.ofMillis(200));
     }
 

@@ -28,7 +28,7 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * network: {bandwidth_mbps: 0, latency_ms: 0}     # optional; 0 bandwidth: transfers take no time
  * churn: {mean_online_s: 600, mean_offline_s: 60} # optional; exponential on/off periods per client
  * strategy: {name: fedbuff, buffer_size: 10}      # handed to the coordinator's strategy as is
- * validation: {max_delta_norm: 0, norm_policy: refuse, max_update_bytes: 0}  # as the coordinator's
+ * validation: {max_delta_norm: 1e6, norm_policy: refuse, max_update_bytes: 0}  # as the coordinator's
  * local: {epochs: 1, batch: 32, lr: 0.02, momentum: 0.9}  # or steps; batch, lr, momentum for fmnist tasks
  * budget: {virtual_seconds: 3000, updates: 0, versions: 0}  # virtual_seconds required; the others stop earlier
  * target: 0.85                # accuracy whose first crossing the report times
@@ -266,7 +266,7 @@ public record SimConfig(String source, String task, Path data, int clients, long
     }
 
     private static Validation validation(Section s) {
-        double norm = s.nonNegative("max_delta_norm", 0);
+        double norm = s.nonNegative("max_delta_norm", dev.tributary.coordinator.CoordinatorConfig.DEFAULT_MAX_DELTA_NORM);
         String policy = s.text("norm_policy", "refuse");
         NormPolicy p = switch (policy) {
             case "refuse" -> NormPolicy.REFUSE;

@@ -6,7 +6,6 @@ import dev.tributary.coordinator.store.Checkpoints;
 import dev.tributary.coordinator.store.StateDirectory;
 import dev.tributary.coordinator.store.UpdateLog;
 import dev.tributary.coordinator.strategy.Strategies;
-import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.BindableService;
@@ -36,12 +35,22 @@ public final class Assembly implements AutoCloseable {
     public static Assembly open(Path stateDir, TensorMap initialModel, CoordinatorConfig config, CoordinatorMetrics metrics,
             Consumer<String> warn) throws IOException {
         Files.createDirectories(stateDir);
-        Strategy strategy = Strategies.create(config.strategy(), config.strategyConfig(), initialModel);
+        // Fails fast on a bad configuration, before the state is read.
+        Strategies.create(config.strategy(), config.strategyConfig(), initialModel);
         Checkpoints checkpoints = new Checkpoints(stateDir, config.keepCheckpoints());
         Path logFile = StateDirectory.log(stateDir);
-        Recovery.Recovered r = Recovery.recover(strategy, checkpoints, logFile, warn);
+        Recovery.Recovered r = Recovery.recover(config.strategy(), config.strategyConfig(), initialModel, checkpoints,
+                logFile, warn);
         UpdateLog log = UpdateLog.open(logFile, r.scan().validEnd());
         Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn);
+        if (r.configToLog() != null) {
+            try {
+                sequencer.logConfig(r.configToLog());
+            } catch (RuntimeException e) {
+                sequencer.close();
+                throw new IOException("could not log the strategy configuration: " + e.getMessage(), e);
+            }
+        }
         WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis);
         UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
                 config.normPolicy());

@@ -186,11 +186,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
             if (header != null) {
                 throw Refusal.invalid("malformed", "a second update header");
             }
-            if (h.getBaseVersion() < 0) {
-                throw Refusal.precondition("base_version", "base_version " + h.getBaseVersion() + ": must be ≥ 0");
-            }
-            validator.checkHeader(h.getUpdateId(), h.getExamples(), h.getLocalSteps(), h.getMetricsCount(),
-                    h.getDeltaBytes(), h.getCodec());
+            validator.checkHeader(h);
             long size = h.getDeltaBytes();
             if (inflightBytes.addAndGet(size) > maxInflightBytes) {
                 inflightBytes.addAndGet(-size);

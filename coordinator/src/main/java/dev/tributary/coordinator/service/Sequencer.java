@@ -4,6 +4,10 @@ import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.coordinator.model.ModelImage;
 import dev.tributary.coordinator.store.AcceptedUpdate;
 import dev.tributary.coordinator.store.Checkpoints;
+import dev.tributary.coordinator.store.DeadlinePassed;
+import dev.tributary.coordinator.store.Failpoints;
+import dev.tributary.coordinator.store.Prepared;
+import dev.tributary.coordinator.store.StrategyConfig;
 import dev.tributary.coordinator.store.UpdateLog;
 import dev.tributary.coordinator.strategy.Buffered;
 import dev.tributary.coordinator.strategy.Decision;
@@ -29,10 +33,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * The one thread that owns the strategy. Updates are decided in arrival order; an accepted one is
- * appended to the log, and its acknowledgment completes only after the fsync that covers it. A model
- * version becomes visible to pulls (and to checkpoints) only once the record that published it is
- * durable, so nothing a worker or a checkpoint ever saw can be lost by a crash.
+ * The one thread that owns the strategy. Updates are decided in arrival order. Each is first encoded as
+ * the log record it will be, so that nothing the log cannot hold reaches the strategy; an accepted one is
+ * then appended, and its acknowledgment completes only after the fsync that covers it. A round closed by
+ * its deadline is logged the same way. A model version becomes visible (to pulls, to registrations, to
+ * {@code /status} and to checkpoints) only once the record that published it is durable, so nothing a
+ * worker or a checkpoint ever saw can be lost by a crash.
+ *
+ * <p>Should the log refuse a record after the strategy took it in (the log was closed under it), the
+ * sequencer stops deciding for good: the in-memory model then differs from the log, and only a restart,
+ * which replays the log, may go on.
  */
 final class Sequencer implements AutoCloseable {
     /** What a worker is told when its update is durable. */
@@ -65,6 +75,8 @@ final class Sequencer implements AutoCloseable {
 
     private volatile long version;
     private volatile long acceptedDurable;
+    private volatile boolean closing;
+    private volatile String broken;
 
     Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
             CoordinatorMetrics metrics, Consumer<String> warn) {
@@ -129,9 +141,20 @@ final class Sequencer implements AutoCloseable {
             return CompletableFuture.failedFuture(Status.UNAVAILABLE
                     .withDescription("update log failed: " + log.failure().getMessage()).asRuntimeException());
         }
+        if (closing || broken != null) {
+            done.run();
+            return CompletableFuture.failedFuture(stopping());
+        }
         long current = strategy.version();
         UpdateValidator.checkBaseVersion(base, current);
         long staleness = current - base;
+        Prepared record;
+        try {
+            record = Prepared.of(new AcceptedUpdate(updateId, workerId, base, examples, steps, updateMetrics, current,
+                    staleness, deltaImage));
+        } catch (IllegalArgumentException e) {
+            throw Refusal.invalid("malformed", e.getMessage());
+        }
         long t0 = System.nanoTime();
         Decision d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));
         metrics.aggregation(Duration.ofNanos(System.nanoTime() - t0));
@@ -139,26 +162,51 @@ final class Sequencer implements AutoCloseable {
             throw Refusal.precondition(r.code(), r.reason());
         }
         long after = strategy.version();
-        UpdateLog.Appended a = log.append(new AcceptedUpdate(updateId, workerId, base, examples, steps, updateMetrics,
-                after, staleness, deltaImage));
-        lastDurable = a.durable();
+        record.version(after);
+        UpdateLog.Appended a = append(record);
         accepted++;
-        Ack ack = new Ack(updateId, false, after, staleness);
-        CompletableFuture<Ack> acked = a.durable().thenApply(x -> {
-            acceptedDurable++;
-            metrics.accepted(staleness);
-            return ack;
-        });
-        acks.put(updateId, acked);
         CompletableFuture<Void> letGo = new CompletableFuture<>();
-        CompletableFuture.allOf(a.durable(), letGo).thenRun(done);
+        CompletableFuture.allOf(a.durable(), letGo).whenComplete((x, e) -> done.run());
         retained.add(letGo);
+        CompletableFuture<Void> durable = a.durable();
         if (d instanceof Published) {
-            onPublished(a);
+            durable = onPublished(a, after);
         } else if (!(d instanceof Buffered)) {
             throw new IllegalStateException("unexpected decision " + d);
         }
+        Ack ack = new Ack(updateId, false, after, staleness);
+        CompletableFuture<Ack> acked = durable.thenApply(x -> {
+            acceptedDurable++;
+            metrics.accepted(staleness);
+            Failpoints.hit("ack");
+            return ack;
+        });
+        acks.put(updateId, acked);
         return acked;
+    }
+
+    /** Appends a record the strategy already acted on; a log that refuses it stops the sequencer for good. */
+    private UpdateLog.Appended append(Prepared record) {
+        try {
+            UpdateLog.Appended a = log.append(record);
+            lastDurable = a.durable();
+            return a;
+        } catch (RuntimeException e) {
+            broken = "the update log refused a record the strategy had taken in (" + e.getMessage()
+                    + "); restart the coordinator to replay the log";
+            warn.accept(broken);
+            throw stopping();
+        }
+    }
+
+    private io.grpc.StatusRuntimeException stopping() {
+        String why = broken != null ? broken : "the coordinator is stopping";
+        return Status.UNAVAILABLE.withDescription(why + ": retry later with the same update id").asRuntimeException();
+    }
+
+    /** Appends a configuration record before anything else is decided; returns once it is durable. */
+    void logConfig(StrategyConfig config) {
+        CompletableFuture.supplyAsync(() -> append(Prepared.of(config)).durable(), thread).thenCompose(x -> x).join();
     }
 
     /** The strategy let go of every delta it held: their buffers go back once the log has written them. */
@@ -169,31 +217,44 @@ final class Sequencer implements AutoCloseable {
         retained.clear();
     }
 
-    private void onPublished(UpdateLog.Appended a) {
+    /** Takes note of a publish; the returned future completes once the new version is durable and visible. */
+    private CompletableFuture<Void> onPublished(UpdateLog.Appended a, long published) {
         releaseRetained();
-        version = strategy.version();
         publishEnd = a.end();
-        publishDurable = a.durable();
         acceptedAtPublish = accepted;
         image = null;
+        CompletableFuture<Void> visible = a.durable().thenRun(() -> {
+            Failpoints.hit("publish");
+            synchronized (this) {
+                version = Math.max(version, published);
+            }
+        });
+        publishDurable = visible;
         if (++publishesSinceCheckpoint >= checkpointEvery) {
             checkpoint();
         }
+        return visible;
     }
 
-    /** Offers a clock tick; a deadline-driven publish is checkpointed before anything else is decided. */
+    /**
+     * Offers a clock tick. When the round's deadline has passed, that event is logged like an update, so
+     * that replay closes the same round at the same place.
+     */
     void tick(long nowMillis) {
         thread.execute(() -> {
-            Decision d = strategy.onTick(nowMillis);
+            if (closing || broken != null || log.failure() != null || !strategy.deadlineDue(nowMillis)) {
+                return;
+            }
+            Prepared record = Prepared.of(new DeadlinePassed(strategy.version()));
+            Decision d = strategy.onDeadline();
+            UpdateLog.Appended a;
+            try {
+                a = append(record);
+            } catch (RuntimeException e) {
+                return;
+            }
             if (d instanceof Published) {
-                releaseRetained();
-                version = strategy.version();
-                publishEnd = log.end();
-                publishDurable = lastDurable;
-                acceptedAtPublish = accepted;
-                image = null;
-                // Replaying updates cannot reproduce a deadline: persist this version before going on.
-                checkpoint().join();
+                onPublished(a, strategy.version());
             }
         });
     }
@@ -233,9 +294,10 @@ final class Sequencer implements AutoCloseable {
     /** Writes a last checkpoint when something was published since the previous one, then stops. */
     @Override
     public void close() throws IOException {
+        closing = true;
         try {
             thread.submit(() -> {
-                if (publishesSinceCheckpoint > 0) {
+                if (publishesSinceCheckpoint > 0 && broken == null) {
                     checkpoint();
                 }
             }).get(1, TimeUnit.MINUTES);

@@ -13,7 +13,7 @@ import java.util.Objects;
  *     while the visitor runs
  */
 public record AcceptedUpdate(String updateId, String workerId, long baseVersion, long examples, int localSteps,
-        Map<String, Double> metrics, long version, long staleness, MemorySegment delta) {
+        Map<String, Double> metrics, long version, long staleness, MemorySegment delta) implements LogRecord {
     public AcceptedUpdate {
         Objects.requireNonNull(updateId, "updateId");
         Objects.requireNonNull(workerId, "workerId");

@@ -23,6 +23,13 @@ public final class Durables {
         }
     }
 
+    /** Forces a file's content to disk. */
+    public static void fsyncFile(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+    }
+
     /**
      * Writes {@code bytes} to {@code target} atomically: readers see the old file or the whole new one,
      * and after a crash at any moment the folder holds one or the other (plus, at worst, a stale temp file).
@@ -30,6 +37,7 @@ public final class Durables {
     public static void writeAtomically(Path target, MemorySegment bytes) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = dir.resolve(target.getFileName() + ".tmp");
+        Failpoints.hit("checkpoint.write");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             List<ByteBuffer> parts = new ArrayList<>();
@@ -44,7 +52,9 @@ public final class Durables {
             Files.deleteIfExists(tmp);
             throw e;
         }
+        Failpoints.hit("checkpoint.rename");
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Failpoints.hit("checkpoint.renamed");
         fsyncDirectory(dir);
     }
 }

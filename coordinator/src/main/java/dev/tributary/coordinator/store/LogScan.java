@@ -3,16 +3,18 @@ package dev.tributary.coordinator.store;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Reads an update log from the start. Records before {@code verifyFrom} were verified by an earlier
- * start and are only parsed; records from there on are checked against their CRC32C. The first record
- * that is not whole and intact ends the valid log: it is a torn tail (a write cut short by a crash,
- * never acknowledged, since acknowledgments wait for the fsync).
+ * Reads an update log from the start, checking every record against its CRC32C. Only an incomplete last
+ * record (the file ends inside it, or only zeros follow the last whole record) is a torn tail: a write cut
+ * short by a crash, never acknowledged, since acknowledgments wait for the fsync. Anything else that is not
+ * a whole, intact record is corruption, reported as a {@link LogCorruptException} naming the file, the
+ * offset and the record; the scan never decides by itself to drop it.
  */
 public final class LogScan {
     private LogScan() {}
@@ -20,7 +22,7 @@ public final class LogScan {
     /** Receives each valid record; a record's delta is a view valid only during the call. */
     @FunctionalInterface
     public interface Visitor {
-        void record(long start, long end, AcceptedUpdate record);
+        void record(long start, long end, LogRecord record) throws IOException;
     }
 
     /**
@@ -38,8 +40,12 @@ public final class LogScan {
         }
     }
 
-    /** Scans {@code file}; a missing file is an empty log. */
-    public static Result scan(Path file, long verifyFrom, Visitor visitor) throws IOException {
+    /**
+     * Scans {@code file}; a missing file is an empty log.
+     *
+     * @throws LogCorruptException at the first record that is damaged rather than torn
+     */
+    public static Result scan(Path file, Visitor visitor) throws IOException {
         if (!Files.exists(file)) {
             return new Result(0, 0, 0, null);
         }
@@ -51,15 +57,16 @@ public final class LogScan {
             long n = 0;
             while (at < size) {
                 long recordSize;
-                AcceptedUpdate r;
+                LogRecord r;
                 try {
                     recordSize = LogCodec.recordSize(log, at);
-                    if (at + recordSize > verifyFrom) {
-                        LogCodec.verify(log, at, recordSize);
-                    }
+                    LogCodec.verify(log, at, recordSize);
                     r = LogCodec.decode(log, at, recordSize);
                 } catch (LogCodec.Invalid e) {
-                    return new Result(at, size, n, "offset " + at + ": " + e.getMessage());
+                    if (isTornTail(log, at, e)) {
+                        return new Result(at, size, n, "offset " + at + ": " + e.getMessage());
+                    }
+                    throw new LogCorruptException(file, at, n, e.getMessage());
                 }
                 visitor.record(at, at + recordSize, r);
                 at += recordSize;
@@ -67,5 +74,47 @@ public final class LogScan {
             }
             return new Result(at, size, n, null);
         }
+    }
+
+    /**
+     * A torn tail: the invalid bytes at {@code at} are the beginning of a record the file ends inside of
+     * (and no whole record starts anywhere after them), or nothing but zeros.
+     */
+    static boolean isTornTail(MemorySegment log, long at, LogCodec.Invalid e) {
+        if (allZero(log, at)) {
+            return true;
+        }
+        return e.incomplete && nextValid(log, at + 1) < 0;
+    }
+
+    private static final MemorySegment ZEROS = MemorySegment.ofArray(new byte[1 << 16]);
+
+    private static boolean allZero(MemorySegment log, long from) {
+        for (long p = from; p < log.byteSize(); p += ZEROS.byteSize()) {
+            long n = Math.min(ZEROS.byteSize(), log.byteSize() - p);
+            if (log.asSlice(p, n).mismatch(ZEROS.asSlice(0, n)) >= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Start of the first whole, intact record at or after {@code from}, or -1. */
+    static long nextValid(MemorySegment log, long from) {
+        byte m0 = (byte) LogCodec.MAGIC;
+        for (long p = from; p + LogCodec.HEADER <= log.byteSize(); p++) {
+            if (log.get(ValueLayout.JAVA_BYTE, p) != m0) {
+                continue;
+            }
+            try {
+                long size = LogCodec.recordSize(log, p);
+                LogCodec.verify(log, p, size);
+                LogCodec.decode(log, p, size);
+                return p;
+            } catch (LogCodec.Invalid ignored) {
+                // not a record here; keep looking
+            }
+        }
+        return -1;
     }
 }

@@ -19,10 +19,18 @@ public final class StateDirectory {
         return dir.resolve(LOG);
     }
 
-    /** The ids of all accepted updates, in log order; a torn last record is not listed. */
+    /**
+     * The ids of all accepted updates, in log order; a torn last record is not listed.
+     *
+     * @throws LogCorruptException when a record is damaged
+     */
     public static List<String> acceptedUpdateIds(Path dir) throws IOException {
         List<String> ids = new ArrayList<>();
-        LogScan.scan(log(dir), 0, (start, end, r) -> ids.add(r.updateId()));
+        LogScan.scan(log(dir), (start, end, r) -> {
+            if (r instanceof AcceptedUpdate a) {
+                ids.add(a.updateId());
+            }
+        });
         return ids;
     }
 }

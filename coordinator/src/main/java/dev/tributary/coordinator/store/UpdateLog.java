@@ -87,17 +87,23 @@ public final class UpdateLog implements AutoCloseable {
     }
 
     /** Queues {@code r} for writing; durable once the returned future completes. */
-    public synchronized Appended append(AcceptedUpdate r) {
+    public Appended append(LogRecord r) {
+        return append(Prepared.of(r));
+    }
+
+    /** Queues a prepared record for writing; durable once the returned future completes. */
+    public synchronized Appended append(Prepared r) {
         if (closed) {
             throw new IllegalStateException("update log " + file + " is closed");
         }
         CompletableFuture<Void> f = new CompletableFuture<>();
         IOException failed = failure;
         if (failed != null) {
-            f.completeExceptionally(failed);
+            f.completeExceptionally(failed());
             return new Appended(end, end, f);
         }
-        LogCodec.Encoded e = LogCodec.encode(r);
+        Failpoints.hit("log.append");
+        LogCodec.Encoded e = r.encoded;
         long start = end;
         end += e.size();
         queue.add(new Pending(e, end, f));
@@ -149,13 +155,21 @@ public final class UpdateLog implements AutoCloseable {
         }
     }
 
-    /** Writes one record in slices, telling the syncer after each so the disk starts early on large ones. */
+    /**
+     * Writes one record in slices, telling the syncer after each so the disk starts early on large ones.
+     * The record joins the unsynced set before its first byte is written: a force that covers its end
+     * always finds it there.
+     */
     private void write(Pending p) {
         if (failure != null) {
             p.durable().completeExceptionally(failed());
             return;
         }
         try {
+            p.record().seal();
+            synchronized (lock) {
+                unsynced.add(p);
+            }
             List<ByteBuffer> parts = new ArrayList<>();
             parts.add(p.record().head());
             ModelImage.forEachBuffer(p.record().tail(), parts::add);
@@ -163,6 +177,7 @@ public final class UpdateLog implements AutoCloseable {
                 while (part.hasRemaining()) {
                     int limit = part.limit();
                     part.limit(Math.min(limit, part.position() + SLICE));
+                    Failpoints.hit("log.write");
                     while (part.hasRemaining()) {
                         channel.write(part);
                     }
@@ -173,10 +188,7 @@ public final class UpdateLog implements AutoCloseable {
                     }
                 }
             }
-            synchronized (lock) {
-                unsynced.add(p);
-                lock.notifyAll();
-            }
+            Failpoints.hit("log.written");
         } catch (IOException | RuntimeException e) {
             fail(e);
             p.durable().completeExceptionally(failed());
@@ -204,7 +216,9 @@ public final class UpdateLog implements AutoCloseable {
                 target = written;
             }
             try {
+                Failpoints.hit("log.force");
                 channel.force(false);
+                Failpoints.hit("log.forced");
             } catch (IOException | RuntimeException e) {
                 fail(e);
                 return;

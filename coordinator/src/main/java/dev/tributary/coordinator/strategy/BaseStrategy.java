@@ -91,6 +91,21 @@ abstract class BaseStrategy implements Strategy {
         return null;
     }
 
+    /**
+     * A refusal when {@code next} holds a value that is not finite (an overflow of finite inputs), else null:
+     * a published model is always finite.
+     */
+    static Refused nonFinite(String what, TensorMap next) {
+        for (String n : next.names()) {
+            dev.tributary.tensor.Tensor t = next.tensor(n);
+            if (!Double.isFinite(dev.tributary.tensor.Kernels.l2Norm(t.data(), t.numel()))) {
+                return new Refused(what + ": taking it in would make tensor " + n
+                        + " of the model non-finite", Refused.NON_FINITE_MODEL);
+            }
+        }
+        return null;
+    }
+
     /** Flower's weighted_loss_avg per metric: Σ nᵢmᵢ / Σ nᵢ over the updates reporting it (plain mean if Σ nᵢ = 0). */
     static Map<String, Double> averageMetrics(List<Update> updates) {
         Map<String, double[]> acc = new TreeMap<>(); // Σ n·m, Σ n, Σ m, count

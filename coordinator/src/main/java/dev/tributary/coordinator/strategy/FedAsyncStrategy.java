@@ -43,25 +43,27 @@ final class FedAsyncStrategy extends BaseStrategy {
         long tau = version() - u.baseVersion();
         double a = Math.min(1, alpha * staleness.weight(tau));
         TensorMap next;
+        TensorMap base = null;
         if (modelMixing) {
-            TensorMap base = tau == 0 ? model() : history.get(u.baseVersion());
+            base = tau == 0 ? model() : history.get(u.baseVersion());
             if (base == null) {
                 return new Refused("update " + u.id() + ": the model of base version " + u.baseVersion()
                         + " is no longer kept", Refused.STALENESS);
             }
             next = TensorOps.mix(model(), base, u.delta(), a);
-            history.put(version(), model());
         } else {
             next = TensorOps.addScaled(model(), a, u.delta());
+        }
+        Refused overflow = nonFinite("update " + u.id(), next);
+        if (overflow != null) {
+            return overflow;
+        }
+        if (modelMixing) {
+            history.put(version(), model());
         }
         publish(next);
         history.headMap(version() - maxStaleness(), false).clear();
         return new Published(version(), List.of(u.id()), averageMetrics(List.of(u)));
-    }
-
-    @Override
-    public Decision onTick(long nowMillis) {
-        return new Buffered(0, 1);
     }
 
     @Override
@@ -86,13 +88,15 @@ final class FedAsyncStrategy extends BaseStrategy {
         }
         for (Map.Entry<Long, TensorMap> e : restored.entrySet()) {
             long v = e.getKey();
-            if (v >= version || version - v > maxStaleness()) {
-                throw new IllegalArgumentException("fedasync state: history version " + v + " outside ["
-                        + Math.max(0, version - maxStaleness()) + ", " + (version - 1) + "]");
+            if (v >= version) {
+                throw new IllegalArgumentException("fedasync state: history version " + v + " is not before version "
+                        + version);
             }
             checkLayout("fedasync state: history version " + v, e.getValue());
             e.setValue(TensorOps.copy(e.getValue()));
         }
+        // A state exported under a larger max_staleness keeps more history than this configuration uses.
+        restored.headMap(version - maxStaleness(), false).clear();
         history.clear();
         history.putAll(restored);
     }

@@ -57,9 +57,20 @@ final class FedBuffStrategy extends BaseStrategy {
         if (pending.size() < bufferSize) {
             return new Buffered(pending.size(), bufferSize);
         }
+        TensorMap saved = optimizer.exportState();
         TensorMap delta = aggregator.aggregate(model(), inputs);
+        TensorMap next = optimizer.step(model(), delta);
+        Refused overflow = nonFinite("update " + u.id(), next);
+        if (overflow != null) {
+            optimizer = optimizerFactory.get();
+            optimizer.restoreState(saved);
+            pending.removeLast();
+            inputs.removeLast();
+            pendingIds.remove(u.id());
+            return overflow;
+        }
         List<Update> merged = List.copyOf(pending);
-        publish(optimizer.step(model(), delta));
+        publish(next);
         pending.clear();
         inputs.clear();
         pendingIds.clear();
@@ -67,8 +78,28 @@ final class FedBuffStrategy extends BaseStrategy {
     }
 
     @Override
-    public Decision onTick(long nowMillis) {
-        return new Buffered(pending.size(), bufferSize);
+    public int needed() {
+        return bufferSize;
+    }
+
+    @Override
+    public List<Update> pending() {
+        return List.copyOf(pending);
+    }
+
+    @Override
+    public void adopt(List<Update> held) {
+        for (Update u : held) {
+            long tau = Math.max(0, version() - u.baseVersion());
+            double weight = (weightByExamples ? u.examples() : 1) * staleness.weight(tau);
+            if (!(weight > 0) || !Double.isFinite(weight)) {
+                weight = Double.MIN_NORMAL; // accepted before: kept, with the least weight this configuration allows
+            }
+            if (pendingIds.add(u.id())) {
+                pending.add(u);
+                inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
+            }
+        }
     }
 
     @Override

@@ -16,6 +16,8 @@ public record Refused(String reason, String code) implements Decision {
     public static final String FUTURE_VERSION = "future_version";
     /** An update with this id is already held for the next publish. */
     public static final String DUPLICATE = "duplicate";
+    /** Taking the update in would make the published model non-finite (overflow). */
+    public static final String NON_FINITE_MODEL = "non_finite_model";
     /** The delta does not fit the model (names, shapes, dtypes) or its weight is unusable. */
     public static final String INVALID = "invalid";
 }

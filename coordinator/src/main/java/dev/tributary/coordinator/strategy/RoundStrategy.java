@@ -14,8 +14,9 @@ import java.util.function.Supplier;
  * holds {@code minWorkers}; then the aggregate delta Δ goes through the server optimizer and the result is
  * published. Updates trained from an older version are refused as {@link Refused#STALE_ROUND}.
  *
- * <p>The deadline counts from the first {@link #onTick} after the round opened, since updates carry no
- * time; after a restart it counts afresh.
+ * <p>The deadline counts from the first {@link #deadlineDue} after the round opened, since updates carry
+ * no time; after a restart it counts afresh. That it passed is an event of its own ({@link #onDeadline}),
+ * which the service logs so that replay closes the same rounds.
  *
  * <p>With F fragments (Streaming DiLoCo) the model's tensors are split into F contiguous groups of about
  * equal size and the round publishing version v+1 merges only fragment v mod F: updates must carry that
@@ -37,6 +38,7 @@ final class RoundStrategy extends BaseStrategy {
     private final List<Update> pending = new ArrayList<>();
     private final Set<String> pendingIds = new HashSet<>();
     private long openedAt = -1;
+    private long lastTick = -1;
     private boolean deadlinePassed;
 
     RoundStrategy(String name, TensorMap initialModel, long maxStaleness, Settings settings) {
@@ -68,28 +70,63 @@ final class RoundStrategy extends BaseStrategy {
         }
         pending.add(u);
         if (pending.size() >= settings.expected() || (deadlinePassed && pending.size() >= settings.minWorkers())) {
-            return close();
+            Decision d = close(u.id());
+            if (d instanceof Refused) {
+                pending.removeLast();
+                pendingIds.remove(u.id());
+            }
+            return d;
         }
         return new Buffered(pending.size(), settings.expected());
     }
 
     @Override
-    public Decision onTick(long nowMillis) {
+    public boolean deadlineDue(long nowMillis) {
+        if (settings.deadlineMillis() <= 0 || deadlinePassed) {
+            return false;
+        }
         if (openedAt < 0) {
             openedAt = nowMillis;
         }
-        if (settings.deadlineMillis() > 0 && nowMillis - openedAt >= settings.deadlineMillis()) {
-            deadlinePassed = true;
-            if (!pending.isEmpty() && pending.size() >= settings.minWorkers()) {
-                Published p = close();
-                openedAt = nowMillis;
-                return p;
+        lastTick = nowMillis;
+        return nowMillis - openedAt >= settings.deadlineMillis();
+    }
+
+    @Override
+    public Decision onDeadline() {
+        deadlinePassed = true;
+        if (!pending.isEmpty() && pending.size() >= settings.minWorkers()) {
+            Decision d = close(null);
+            if (d instanceof Published) {
+                openedAt = lastTick; // the next round's clock starts when this one closed
             }
+            // A round whose aggregate would overflow stays open: the next update is judged against it.
+            return d instanceof Published ? d : new Buffered(pending.size(), settings.expected());
         }
         return new Buffered(pending.size(), settings.expected());
     }
 
-    private Published close() {
+    @Override
+    public int needed() {
+        return settings.expected();
+    }
+
+    @Override
+    public List<Update> pending() {
+        return List.copyOf(pending);
+    }
+
+    @Override
+    public void adopt(List<Update> held) {
+        for (Update u : held) {
+            if (pendingIds.add(u.id())) {
+                pending.add(u);
+            }
+        }
+    }
+
+    /** Publishes the round, or refuses {@code lastId} (the update that completed it) on overflow. */
+    private Decision close(String lastId) {
         int f = fragment();
         List<String> names = settings.fragments().get(f);
         TensorMap base = TensorOps.subset(model(), names);
@@ -98,8 +135,15 @@ final class RoundStrategy extends BaseStrategy {
             inputs.add(new Aggregator.Input(u.id(), TensorOps.subset(u.delta(), names),
                     settings.weightByExamples() ? u.examples() : 1));
         }
+        TensorMap saved = optimizers[f].exportState();
         TensorMap delta = settings.aggregator().aggregate(base, inputs);
         TensorMap stepped = optimizers[f].step(base, delta);
+        Refused overflow = nonFinite(lastId == null ? "closing round " + version() : "update " + lastId, stepped);
+        if (overflow != null) {
+            optimizers[f] = settings.optimizer().get();
+            optimizers[f].restoreState(saved);
+            return overflow;
+        }
         List<Update> merged = List.copyOf(pending);
         publish(optimizers.length == 1 ? stepped : TensorOps.replace(model(), stepped));
         pending.clear();

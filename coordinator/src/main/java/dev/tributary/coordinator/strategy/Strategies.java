@@ -58,6 +58,51 @@ public final class Strategies {
         return s;
     }
 
+    /**
+     * The same strategy under another configuration, carrying everything over: model, version, optimizer
+     * state, and the updates held towards the next publish (as accepted, not judged again).
+     *
+     * @throws IllegalArgumentException when the configuration is invalid or its state does not carry over
+     *     (another optimizer, other fragments)
+     */
+    public static Strategy reconfigure(Strategy current, Map<String, Object> config) {
+        Strategy next = create(current.name(), config, current.model());
+        next.restoreState(current.model(), current.version(), current.exportState());
+        next.adopt(current.pending());
+        return next;
+    }
+
+    /** A configuration map as canonical YAML (keys sorted at every level), to log and to compare. */
+    public static String canonical(Map<String, Object> config) {
+        org.yaml.snakeyaml.DumperOptions o = new org.yaml.snakeyaml.DumperOptions();
+        o.setDefaultFlowStyle(org.yaml.snakeyaml.DumperOptions.FlowStyle.FLOW);
+        o.setWidth(Integer.MAX_VALUE);
+        return new org.yaml.snakeyaml.Yaml(o).dump(sorted(config)).strip();
+    }
+
+    /** Reads back what {@link #canonical} wrote. */
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> parseCanonical(String yaml) {
+        Object o = new org.yaml.snakeyaml.Yaml(new org.yaml.snakeyaml.constructor.SafeConstructor(
+                new org.yaml.snakeyaml.LoaderOptions())).load(yaml);
+        if (!(o instanceof Map<?, ?> m)) {
+            throw new IllegalArgumentException("strategy configuration \"" + yaml + "\" is not a map");
+        }
+        return (Map<String, Object>) m;
+    }
+
+    private static Object sorted(Object v) {
+        if (v instanceof Map<?, ?> m) {
+            java.util.TreeMap<String, Object> out = new java.util.TreeMap<>();
+            m.forEach((k, x) -> out.put(String.valueOf(k), sorted(x)));
+            return out;
+        }
+        if (v instanceof List<?> l) {
+            return l.stream().map(Strategies::sorted).toList();
+        }
+        return v;
+    }
+
     private static Strategy fedavg(Config c, TensorMap model) {
         int minWorkers = c.count("min_workers", 2, 1);
         double fraction = c.number("fraction", 1.0);

@@ -14,9 +14,9 @@ import dev.tributary.tensor.TensorMap;
  * <p>Crash recovery: {@code model()}, {@code version()} and {@code exportState()} always describe the last
  * publish; updates accepted since then (buffered) are not part of them. Restoring that triple on a new
  * instance and replaying, in their original order, the updates accepted after that publish gives the same
- * decisions and bit-identical models as the original run. A round that closed because of its deadline
- * ({@link #onTick}) is not reproduced by replaying updates: checkpoint at every publish of a
- * deadline-driven round strategy.
+ * decisions and bit-identical models as the original run, provided the deadline events
+ * ({@link #onDeadline}) are replayed at the same places among them: the clock only decides <em>when</em>
+ * a deadline passes ({@link #deadlineDue}); what it does is a deterministic step the service logs.
  *
  * <p>Staleness is τ = {@link #version()} − {@link Update#baseVersion()}. With {@code max_staleness} in the
  * configuration an update with τ beyond it is refused with code {@link Refused#STALENESS}.
@@ -32,8 +32,50 @@ public interface Strategy {
      */
     Decision onUpdate(Update u);
 
-    /** Time-driven events (a round's deadline); strategies without any answer {@link Buffered}. */
-    Decision onTick(long nowMillis);
+    /**
+     * Whether the current round's deadline has passed at {@code nowMillis} and {@link #onDeadline} is due.
+     * Only measures time (the first call after a round opens starts its clock); changes no decision.
+     * Strategies without deadlines answer false.
+     */
+    default boolean deadlineDue(long nowMillis) {
+        return false;
+    }
+
+    /**
+     * The current round's deadline passed: from now on the round closes with its minimum of updates
+     * (at once, when it holds them). Deterministic: replaying it at the same place among the updates gives
+     * the same decisions.
+     */
+    default Decision onDeadline() {
+        return new Buffered(pending().size(), needed());
+    }
+
+    /** A clock tick: {@link #onDeadline} when {@link #deadlineDue}, else nothing. */
+    default Decision onTick(long nowMillis) {
+        return deadlineDue(nowMillis) ? onDeadline() : new Buffered(pending().size(), needed());
+    }
+
+    /** Updates the next publish waits for (a deadline may close a round with fewer). */
+    default int needed() {
+        return 1;
+    }
+
+    /** Updates accepted since the last publish and held towards the next, in arrival order. */
+    default java.util.List<Update> pending() {
+        return java.util.List.of();
+    }
+
+    /**
+     * Takes over updates another instance accepted and held (after {@link #restoreState} from its state),
+     * as accepted: none is judged again, and none closes a round by itself; the next update or deadline does.
+     *
+     * @throws IllegalArgumentException when this strategy holds no updates between publishes
+     */
+    default void adopt(java.util.List<Update> held) {
+        if (!held.isEmpty()) {
+            throw new IllegalArgumentException(name() + " holds no updates between publishes: cannot adopt " + held.size());
+        }
+    }
 
     /** The current global weights (f32). A published model is never mutated afterwards: keep it freely. */
     TensorMap model();

@@ -24,6 +24,10 @@ import java.util.UUID;
 public final class UpdateValidator {
     /** Metrics an update may carry. */
     public static final int MAX_METRICS = 64;
+    /** Longest worker id, in UTF-8 bytes. */
+    public static final int MAX_WORKER_ID_BYTES = 256;
+    /** Longest metric name, in UTF-8 bytes. */
+    public static final int MAX_METRIC_NAME_BYTES = 128;
 
     private final Map<String, TensorInfo> model = new LinkedHashMap<>();
     private final long maxBytes;
@@ -50,8 +54,53 @@ public final class UpdateValidator {
         return maxBytes;
     }
 
-    /** Checks what an update's header says before any of its bytes are accepted. */
+    /**
+     * Checks everything an update's header says before any of its bytes are accepted: every string and
+     * count is bounded well within what the update log can hold, and every metric value is finite.
+     */
+    public void checkHeader(dev.tributary.protocol.UpdateHeader h) {
+        if (h.getBaseVersion() < 0) {
+            throw Refusal.precondition("base_version", "base_version " + h.getBaseVersion() + ": must be ≥ 0");
+        }
+        checkHeader(h.getUpdateId(), h.getExamples(), h.getLocalSteps(), h.getMetricsCount(), h.getDeltaBytes(), h.getCodec());
+        checkStrings(h.getWorkerId(), h.getMetricsMap());
+    }
+
+    /** Bounds the worker id and the metrics' names; refuses non-finite metric values. */
+    public static void checkStrings(String workerId, Map<String, Double> metrics) {
+        int w = utf8Length(workerId);
+        if (w > MAX_WORKER_ID_BYTES) {
+            throw Refusal.invalid("malformed", "worker_id of " + w + " bytes: longer than " + MAX_WORKER_ID_BYTES);
+        }
+        if (metrics.size() > MAX_METRICS) {
+            throw Refusal.invalid("malformed", "metrics: " + metrics.size() + " entries > " + MAX_METRICS);
+        }
+        for (Map.Entry<String, Double> e : metrics.entrySet()) {
+            String name = e.getKey();
+            int n = utf8Length(name);
+            if (n == 0 || n > MAX_METRIC_NAME_BYTES) {
+                throw Refusal.invalid("malformed", "metric name of " + n + " bytes \"" + abbreviate(name)
+                        + "\": must be 1 to " + MAX_METRIC_NAME_BYTES + " bytes");
+            }
+            if (!Double.isFinite(e.getValue())) {
+                throw Refusal.invalid("malformed", "metric " + name + ": value " + e.getValue() + " is not finite");
+            }
+        }
+    }
+
+    private static int utf8Length(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "…";
+    }
+
+    /** Checks the fixed fields of an update's header. */
     public void checkHeader(String updateId, long examples, int localSteps, int metricCount, long deltaBytes, String codec) {
+        if (updateId.length() != 36) {
+            throw Refusal.invalid("malformed", "update_id \"" + abbreviate(updateId) + "\": not a UUID");
+        }
         try {
             UUID.fromString(updateId);
         } catch (IllegalArgumentException e) {

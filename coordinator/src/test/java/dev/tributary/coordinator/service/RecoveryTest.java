@@ -133,7 +133,7 @@ class RecoveryTest {
         assertEquals(3, b.accepted());
         assertEquals(7, b.droppedTornBytes());
         assertEquals(whole, Files.size(StateDirectory.log(state)));
-        assertTrue(warnings.stream().anyMatch(w -> w.contains("torn tail of 7 bytes")), warnings.toString());
+        assertTrue(warnings.stream().anyMatch(w -> w.contains("torn last record of 7 bytes")), warnings.toString());
         push(b, 3);
         assertEquals(4, StateDirectory.acceptedUpdateIds(state).size());
         b.close();

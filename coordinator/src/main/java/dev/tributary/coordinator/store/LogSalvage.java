@@ -1,0 +1,97 @@
+package dev.tributary.coordinator.store;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The explicit repair of a damaged update log, never run by itself: each damaged record is copied to a
+ * file beside the log and replaced in place by a {@link Salvaged} record of the same size, so every later
+ * record (and every checkpoint's log position) stays where it was; damage with no whole record after it,
+ * and a torn tail, are cut off (and copied aside too). Every change is reported.
+ */
+public final class LogSalvage {
+    private LogSalvage() {}
+
+    /** One region of the log that the salvage replaced or cut. */
+    public record Dropped(long offset, long length, boolean cut, String reason, String updateId, Path savedTo) {
+        /** One line: where, how much, what it held. */
+        public String describe() {
+            return (cut ? "cut " : "replaced ") + length + " bytes at offset " + offset + " (" + reason + ")"
+                    + (updateId == null ? "" : ", holding update " + updateId) + "; original bytes in " + savedTo.getFileName();
+        }
+    }
+
+    /** Repairs {@code file}; an intact log is left untouched and gives an empty list. */
+    public static List<Dropped> salvage(Path file) throws IOException {
+        List<Dropped> plan = new ArrayList<>();
+        long cutAt = -1;
+        try (Arena arena = Arena.ofConfined();
+                FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            MemorySegment log = size == 0 ? MemorySegment.NULL : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long at = 0;
+            while (at < size) {
+                try {
+                    long n = LogCodec.recordSize(log, at);
+                    LogCodec.verify(log, at, n);
+                    LogCodec.decode(log, at, n);
+                    at += n;
+                    continue;
+                } catch (LogCodec.Invalid e) {
+                    String id = readableId(log, at);
+                    long next = LogScan.isTornTail(log, at, e) ? -1 : LogScan.nextValid(log, at + 1);
+                    if (next >= 0 && next - at < LogCodec.HEADER + 1) {
+                        next = -1;
+                    }
+                    long end = next < 0 ? size : next;
+                    Path saved = file.resolveSibling(file.getFileName() + ".salvaged-" + at);
+                    Files.write(saved, log.asSlice(at, end - at).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    Durables.fsyncFile(saved);
+                    plan.add(new Dropped(at, end - at, next < 0, e.getMessage(), id, saved));
+                    if (next < 0) {
+                        cutAt = at;
+                        break;
+                    }
+                    at = next;
+                }
+            }
+        }
+        if (plan.isEmpty()) {
+            return plan;
+        }
+        Durables.fsyncDirectory(file.toAbsolutePath().getParent());
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            for (Dropped d : plan) {
+                if (!d.cut()) {
+                    ByteBuffer b = LogCodec.encode(new Salvaged(d.length())).seal().head();
+                    while (b.hasRemaining()) {
+                        ch.write(b, d.offset() + b.position());
+                    }
+                }
+            }
+            if (cutAt >= 0) {
+                ch.truncate(cutAt);
+            }
+            ch.force(true);
+        }
+        return plan;
+    }
+
+    /** The update id of a damaged record when its fields still parse, else null. */
+    private static String readableId(MemorySegment log, long at) {
+        try {
+            long n = LogCodec.recordSize(log, at);
+            return LogCodec.decode(log, at, n) instanceof AcceptedUpdate a ? a.updateId() : null;
+        } catch (LogCodec.Invalid | RuntimeException e) {
+            return null;
+        }
+    }
+}

@@ -105,6 +105,16 @@ class UpdateLogTest {
         }
     }
 
+    static List<String> listIds(Path file) throws IOException {
+        List<String> ids = new ArrayList<>();
+        LogScan.scan(file, (s, e, r) -> {
+            if (r instanceof AcceptedUpdate a) {
+                ids.add(a.updateId());
+            }
+        });
+        return ids;
+    }
+
     @Test
     void aMissingLogIsEmptyAndAClosedLogRefusesAppends() throws IOException {
         LogScan.Result[] res = new LogScan.Result[1];

@@ -25,18 +25,26 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import dev.tributary.coordinator.CoordinatorMetrics;
+import dev.tributary.coordinator.service.Assembly;
+import dev.tributary.coordinator.store.Failpoints;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Real processes: a coordinator is killed with SIGKILL at random moments while three workers push,
- * and restarted over the same state each time. Afterwards every update id any worker recorded as
- * acknowledged is in the coordinator's log exactly once, and the model holds exactly the logged updates.
+ * Real processes, for every strategy: a coordinator is killed with SIGKILL at random moments, or halts
+ * itself at a failpoint of the write path (before and after a log write, an fsync, a checkpoint's rename,
+ * a publish, an acknowledgment), while three workers push, and is restarted over the same state each time.
+ * Afterwards every update id any worker recorded as acknowledged is in the coordinator's log exactly once,
+ * versions never went back, and the model equals a replay of the whole log from scratch.
  */
 class CoordinatorCrashTest {
     static final String TOKEN = "crash-test-token-0123456789";
     static final int WORKERS = 3;
-    static final int UPDATES = 60;
+    static final int UPDATES = 25;
+    static final List<String> FAILPOINTS = List.of("log.append", "log.write", "log.written", "log.force", "log.forced",
+            "checkpoint.write", "checkpoint.rename", "checkpoint.renamed", "publish", "ack");
 
     @TempDir
     Path dir;
@@ -51,9 +59,17 @@ class CoordinatorCrashTest {
     }
 
     Process spawn(String name, String... args) throws IOException {
+        return spawnWith(name, null, args);
+    }
+
+    Process spawnWith(String name, String failpoint, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+                "-XX:TieredStopAtLevel=1"));
+        if (failpoint != null) {
+            cmd.add("-Dtributary.failpoints=" + failpoint);
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".out").toFile()).start();
         processes.add(p);
@@ -66,10 +82,22 @@ class CoordinatorCrashTest {
         }
     }
 
-    Process serve(Path state, Path init, int port, int httpPort) throws IOException {
-        return spawn("serve", "serve", "--state", state.toString(), "--init", init.toString(), "--strategy", "fedasync",
+    int serves;
+
+    Process serve(String strategy, Path state, Path init, int port, int httpPort, String failpoint) throws IOException {
+        return spawnWith("serve-" + serves++, failpoint, "serve", "--state", state.toString(), "--init", init.toString(),
+                "--strategy", strategy, "--config", dir.resolve("config.yaml").toString(),
                 "--host", "127.0.0.1", "--port", Integer.toString(port), "--http-port", Integer.toString(httpPort),
                 "--tokens", dir.resolve("tokens").toString());
+    }
+
+    static String config(String strategy) {
+        return switch (strategy) {
+            case "fedbuff" -> "strategy: {buffer_size: 3}\ncheckpoint_every: 3\n";
+            case "fedavg" -> "strategy: {min_workers: 1, workers: 3, round_deadline_s: 0.3}\ncheckpoint_every: 2\ntick_millis: 50\n";
+            case "diloco" -> "strategy: {workers: 3, min_workers: 1, round_deadline_s: 0.3}\ncheckpoint_every: 2\ntick_millis: 50\n";
+            default -> "checkpoint_every: 5\n";
+        };
     }
 
     static String get(int port, String path) throws IOException, InterruptedException {
@@ -97,33 +125,54 @@ class CoordinatorCrashTest {
         return Long.parseLong(m.group(1));
     }
 
-    @Test
-    void everyAcknowledgedUpdateSurvivesRepeatedKillsExactlyOnce() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"fedasync", "fedbuff", "fedavg", "diloco"})
+    void everyAcknowledgedUpdateSurvivesKillsAndFailpointsExactlyOnce(String strategy) throws Exception {
         Files.writeString(dir.resolve("tokens"), TOKEN + "\n");
+        Files.writeString(dir.resolve("config.yaml"), config(strategy));
         Path init = dir.resolve("init.safetensors");
         assertEquals(0, Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()),
                 "init", "--task", "synthetic-logreg", "--out", init.toString(), "--seed", "1"));
         Path state = dir.resolve("state");
         int port = freePort();
         int httpPort = freePort();
-        Process coordinator = serve(state, init, port, httpPort);
+        Process coordinator = serve(strategy, state, init, port, httpPort, null);
         awaitStatus(httpPort, coordinator);
 
         List<Process> workers = new ArrayList<>();
         for (int i = 0; i < WORKERS; i++) {
             workers.add(spawn("worker-" + i, "work", "--coordinator", "127.0.0.1:" + port, "--token", TOKEN,
                     "--task", "synthetic-logreg", "--updates", Integer.toString(UPDATES), "--worker", Integer.toString(i),
-                    "--workers", Integer.toString(WORKERS), "--seed", Integer.toString(i), "--max-backoff", "0.5",
+                    "--workers", Integer.toString(WORKERS), "--seed", Integer.toString(i), "--max-backoff", "0.3",
                     "--ack-log", dir.resolve("acks-" + i + ".txt").toString()));
         }
-        Random random = new Random(42);
+        Random random = new Random(strategy.hashCode());
         int kills = 0;
-        for (int k = 0; k < 4 && workers.stream().anyMatch(Process::isAlive); k++) {
-            Thread.sleep(300 + random.nextInt(1200));
-            coordinator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            kills++;
-            coordinator = serve(state, init, port, httpPort);
-            awaitStatus(httpPort, coordinator);
+        int halts = 0;
+        long lastVersion = 0;
+        for (int k = 0; k < 6 && workers.stream().anyMatch(Process::isAlive); k++) {
+            if (k % 2 == 0) {
+                Thread.sleep(300 + random.nextInt(900));
+                coordinator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                kills++;
+            } else {
+                // Restarted with a failpoint armed: it halts itself there (or is killed if the run never gets there).
+                coordinator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                String fp = FAILPOINTS.get(random.nextInt(FAILPOINTS.size())) + "@" + (1 + random.nextInt(4));
+                coordinator = serve(strategy, state, init, port, httpPort, fp);
+                awaitStatus(httpPort, coordinator);
+                if (coordinator.waitFor(8, TimeUnit.SECONDS)) {
+                    assertEquals(Failpoints.EXIT, coordinator.exitValue(), "halted at " + fp);
+                    halts++;
+                } else {
+                    coordinator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                    kills++;
+                }
+            }
+            coordinator = serve(strategy, state, init, port, httpPort, null);
+            long v = field(awaitStatus(httpPort, coordinator), "version");
+            assertTrue(v >= lastVersion, "version went back from " + lastVersion + " to " + v);
+            lastVersion = v;
         }
         for (Process w : workers) {
             assertTrue(w.waitFor(60, TimeUnit.SECONDS), "a worker did not finish");
@@ -151,7 +200,21 @@ class CoordinatorCrashTest {
             assertEquals(1, counts.getOrDefault(id, 0), "acknowledged update " + id + " in the log");
         }
         assertEquals(logged.size(), field(status, "accepted"), "updates in the model vs. the log: " + status);
-        assertTrue(kills >= 3, "killed " + kills + " times");
+        assertTrue(kills + halts >= 4, "killed " + kills + " times, halted " + halts);
+        assertTrue(field(status, "version") >= lastVersion);
+        // The model equals a replay of the whole log from scratch, without any checkpoint.
+        Path copy = dir.resolve("replay");
+        Files.createDirectories(copy);
+        Files.copy(state.resolve("updates.log"), copy.resolve("updates.log"));
+        dev.tributary.coordinator.CoordinatorConfig cc = dev.tributary.coordinator.CoordinatorConfig.fromYaml(strategy,
+                dir.resolve("config.yaml"));
+        dev.tributary.tensor.TensorMap initial = dev.tributary.tensor.Safetensors.readAll(init);
+        try (Assembly withCheckpoints = Assembly.open(state, initial, cc, new CoordinatorMetrics(), w -> { });
+                Assembly fromLog = Assembly.open(copy, initial, cc, new CoordinatorMetrics(), w -> { })) {
+            assertEquals(withCheckpoints.version(), fromLog.version());
+            assertEquals(withCheckpoints.modelSha256(), fromLog.modelSha256(), "the model is the replay of the log");
+            assertEquals(field(status, "version"), fromLog.version());
+        }
         long retries = 0;
         for (int i = 0; i < WORKERS; i++) {
             Matcher m = Pattern.compile("(\\d+) retries").matcher(Files.readString(dir.resolve("worker-" + i + ".out")));

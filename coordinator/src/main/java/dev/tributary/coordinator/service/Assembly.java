@@ -84,6 +84,11 @@ public final class Assembly implements AutoCloseable {
         return registry.live().size();
     }
 
+    /** SHA-256 (hex) of the current, durable model's safetensors image. */
+    public String modelSha256() {
+        return sequencer.image().join().sha256Hex();
+    }
+
     /** Offers a clock tick to the strategy. */
     public void tick(long nowMillis) {
         sequencer.tick(nowMillis);

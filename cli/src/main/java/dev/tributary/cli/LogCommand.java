@@ -1,8 +1,8 @@
 package dev.tributary.cli;
 
-import dev.tributary.coordinator.store.Checkpoints;
-import dev.tributary.coordinator.store.LogSalvage;
-import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.store.Checkpoints;
+import dev.tributary.store.LogSalvage;
+import dev.tributary.store.StateDirectory;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;

@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.coordinator.service.Assembly;
-import dev.tributary.coordinator.store.Failpoints;
+import dev.tributary.store.Failpoints;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;

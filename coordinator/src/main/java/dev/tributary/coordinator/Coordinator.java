@@ -3,7 +3,7 @@ package dev.tributary.coordinator;
 import dev.tributary.coordinator.auth.BearerAuth;
 import dev.tributary.coordinator.auth.Tokens;
 import dev.tributary.coordinator.service.Assembly;
-import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.store.StateDirectory;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;

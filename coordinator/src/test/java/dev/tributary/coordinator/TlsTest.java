@@ -1,5 +1,6 @@
 package dev.tributary.coordinator;
 
+import dev.tributary.store.TestModels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 

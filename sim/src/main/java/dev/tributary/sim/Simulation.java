@@ -1,6 +1,6 @@
 package dev.tributary.sim;
 
-import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.store.SafetensorsBytes;
 import dev.tributary.coordinator.strategy.Published;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.strategy.Strategy;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tributary.coordinator.model.SafetensorsBytes;
+import dev.tributary.store.SafetensorsBytes;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.train.Tasks;
 import java.util.ArrayList;

@@ -2,9 +2,9 @@ package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.CoordinatorMetrics;
-import dev.tributary.coordinator.store.Checkpoints;
-import dev.tributary.coordinator.store.StateDirectory;
-import dev.tributary.coordinator.store.UpdateLog;
+import dev.tributary.store.Checkpoints;
+import dev.tributary.store.StateDirectory;
+import dev.tributary.store.UpdateLog;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.tensor.TensorMap;

@@ -1,7 +1,7 @@
 package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorMetrics;
-import dev.tributary.coordinator.model.ModelImage;
+import dev.tributary.store.ModelImage;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.protocol.Chunk;

@@ -1,12 +1,12 @@
 package dev.tributary.coordinator.service;
 
-import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.store.AcceptedUpdate;
-import dev.tributary.coordinator.store.Checkpoints;
-import dev.tributary.coordinator.store.DeadlinePassed;
-import dev.tributary.coordinator.store.LogScan;
-import dev.tributary.coordinator.store.Salvaged;
-import dev.tributary.coordinator.store.StrategyConfig;
+import dev.tributary.store.ModelImage;
+import dev.tributary.store.AcceptedUpdate;
+import dev.tributary.store.Checkpoints;
+import dev.tributary.store.DeadlinePassed;
+import dev.tributary.store.LogScan;
+import dev.tributary.store.Salvaged;
+import dev.tributary.store.StrategyConfig;
 import dev.tributary.coordinator.strategy.Decision;
 import dev.tributary.coordinator.strategy.Published;
 import dev.tributary.coordinator.strategy.Refused;
@@ -79,7 +79,7 @@ final class Recovery {
             this.publishEnd = checkpointPosition;
         }
 
-        void record(long start, long end, dev.tributary.coordinator.store.LogRecord rec) {
+        void record(long start, long end, dev.tributary.store.LogRecord rec) {
             if (rec instanceof AcceptedUpdate a) {
                 accepted++;
                 acks.put(a.updateId(), CompletableFuture.completedFuture(

@@ -1,14 +1,14 @@
 package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorMetrics;
-import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.store.AcceptedUpdate;
-import dev.tributary.coordinator.store.Checkpoints;
-import dev.tributary.coordinator.store.DeadlinePassed;
-import dev.tributary.coordinator.store.Failpoints;
-import dev.tributary.coordinator.store.Prepared;
-import dev.tributary.coordinator.store.StrategyConfig;
-import dev.tributary.coordinator.store.UpdateLog;
+import dev.tributary.store.ModelImage;
+import dev.tributary.store.AcceptedUpdate;
+import dev.tributary.store.Checkpoints;
+import dev.tributary.store.DeadlinePassed;
+import dev.tributary.store.Failpoints;
+import dev.tributary.store.Prepared;
+import dev.tributary.store.StrategyConfig;
+import dev.tributary.store.UpdateLog;
 import dev.tributary.coordinator.strategy.Buffered;
 import dev.tributary.coordinator.strategy.Decision;
 import dev.tributary.coordinator.strategy.Published;

@@ -1,7 +1,7 @@
 package dev.tributary.coordinator.validation;
 
 import dev.tributary.coordinator.CoordinatorConfig.NormPolicy;
-import dev.tributary.coordinator.model.ModelImage;
+import dev.tributary.store.ModelImage;
 import dev.tributary.tensor.DType;
 import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.Kernels;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
-import dev.tributary.coordinator.TestModels;
+import dev.tributary.store.TestModels;
 import dev.tributary.coordinator.auth.Tokens;
 import io.grpc.inprocess.InProcessServerBuilder;
 import java.net.InetSocketAddress;

@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
-import dev.tributary.coordinator.TestModels;
+import dev.tributary.store.TestModels;
 import dev.tributary.coordinator.auth.Tokens;
-import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.store.ModelImage;
+import dev.tributary.store.StateDirectory;
 import dev.tributary.protocol.Capabilities;
 import dev.tributary.protocol.HeartbeatRequest;
 import dev.tributary.protocol.PullRequest;

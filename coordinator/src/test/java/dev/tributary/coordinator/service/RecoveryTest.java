@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.CoordinatorMetrics;
-import dev.tributary.coordinator.TestModels;
-import dev.tributary.coordinator.model.ModelImage;
-import dev.tributary.coordinator.store.Checkpoints;
-import dev.tributary.coordinator.store.StateDirectory;
+import dev.tributary.store.TestModels;
+import dev.tributary.store.ModelImage;
+import dev.tributary.store.Checkpoints;
+import dev.tributary.store.StateDirectory;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;

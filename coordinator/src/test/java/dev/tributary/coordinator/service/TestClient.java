@@ -1,7 +1,7 @@
 package dev.tributary.coordinator.service;
 
 import com.google.protobuf.ByteString;
-import dev.tributary.coordinator.model.ModelImage;
+import dev.tributary.store.ModelImage;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.ModelHeader;

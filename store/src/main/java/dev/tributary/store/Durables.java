@@ -1,6 +1,5 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
-import dev.tributary.coordinator.model.ModelImage;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 /**
  * Bytes of a damaged record that {@link LogSalvage} replaced, keeping every later record at its offset;

@@ -1,6 +1,5 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
-import dev.tributary.coordinator.model.ModelImage;
 import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.Tensor;

@@ -1,6 +1,5 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
-import dev.tributary.coordinator.model.ModelImage;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 /**
  * A log record encoded ahead of its append, so that a record the log cannot hold is refused before

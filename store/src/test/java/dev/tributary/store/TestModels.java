@@ -1,4 +1,4 @@
-package dev.tributary.coordinator;
+package dev.tributary.store;
 
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;

@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tributary.coordinator.TestModels;
+import dev.tributary.store.TestModels;
 import dev.tributary.tensor.Safetensors;
 import java.io.IOException;
 import java.io.RandomAccessFile;

@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 /**
  * One record of the update log. Replaying the records in order, from the newest checkpoint's position,

@@ -1,11 +1,11 @@
-package dev.tributary.coordinator.model;
+package dev.tributary.store;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tributary.coordinator.TestModels;
+import dev.tributary.store.TestModels;
 import dev.tributary.tensor.DType;
 import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.Tensor;

@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.model;
+package dev.tributary.store;
 
 import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.Safetensors;

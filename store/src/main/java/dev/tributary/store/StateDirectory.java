@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 import java.io.IOException;
 import java.nio.file.Path;

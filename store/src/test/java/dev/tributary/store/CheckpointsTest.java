@@ -1,10 +1,9 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tributary.coordinator.TestModels;
-import dev.tributary.coordinator.model.ModelImage;
+import dev.tributary.store.TestModels;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;

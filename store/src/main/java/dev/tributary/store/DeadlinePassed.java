@@ -1,4 +1,4 @@
-package dev.tributary.coordinator.store;
+package dev.tributary.store;
 
 /**
  * The deadline of the round that publishes {@code version + 1} passed: from here on the round closes with

@@ -241,7 +241,7 @@ public final class ActorCritic implements AutoCloseable {
                 System.arraycopy(flat, i * head.outputs(), out[i], 0, head.outputs());
             }
             return out;
-        }  finally {
+        } finally {
             Torch.gradMode(before);
         }
     }

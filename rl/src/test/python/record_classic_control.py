@@ -7,8 +7,8 @@ the environment's internal state, the observation, the reward and both end flags
 replay the actions from the start state without Python.
 
 Usage (writes rl/src/test/resources/dev/tributary/rl/env/*.json):
-    python3 -m venv .tributary/pyenv && .tributary/pyenv/bin/pip install gymnasium numpy
-    .tributary/pyenv/bin/python rl/src/test/python/record_classic_control.py
+    python3 -m venv .tributary/gymenv && .tributary/gymenv/bin/pip install gymnasium numpy
+    .tributary/gymenv/bin/python rl/src/test/python/record_classic_control.py
 """
 
 import json

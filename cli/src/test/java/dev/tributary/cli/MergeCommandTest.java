@@ -99,6 +99,58 @@ class MergeCommandTest {
     void missingOutIsUsageError() throws Exception {
         CliRunner r = CliRunner.run("merge", config("merge_method: linear").toString());
         assertEquals(2, r.status());
-        assertTrue(r.err().contains("--out"), r.err());
+        assertTrue(r.err().contains("--out") && r.err().contains("OUT_DIR"), r.err());
+    }
+
+    @Test
+    void theOutputFolderMayFollowTheConfigAsInMergekit() throws Exception {
+        model("a.safetensors", 1);
+        model("b.safetensors", 5);
+        Path yaml = config("""
+                merge_method: linear
+                models:
+                  - model: a.safetensors
+                    parameters: {weight: [1, 3]}
+                  - model: b.safetensors
+                    parameters: {weight: 1}
+                """);
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("merge", yaml.toString(), out.toString());
+        assertEquals(0, r.status(), r.err());
+        // tensors outside the layers are at depth 0, where the gradient's first value applies
+        assertArrayEquals(new float[] {3, 6, 9, 12}, Safetensors.readAll(out.resolve("model.safetensors")).get("w")
+                .toFloatArray());
+        assertEquals(Files.readString(yaml), Files.readString(out.resolve("mergekit_config.yml")));
+        r = CliRunner.run("merge", yaml.toString(), out.toString(), "--out", dir.resolve("elsewhere").toString());
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("two output folders"), r.err());
+    }
+
+    @Test
+    void aFolderWhereAFileIsExpectedAndTheReverseAreNamed() throws Exception {
+        model("a.safetensors", 1);
+        CliRunner r = CliRunner.run("merge", dir.toString(), dir.resolve("out").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains(dir + " is a folder; give the YAML merge config file"), r.err());
+        String passthrough = """
+                merge_method: passthrough
+                models:
+                  - model: a.safetensors
+                """;
+        Path yaml = config(passthrough);
+        r = CliRunner.run("merge", yaml.toString(), dir.resolve("a.safetensors").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("a.safetensors is a file; give a folder"), r.err());
+        Files.createDirectories(dir.resolve("empty"));
+        Path tok = config(passthrough + "tokenizer_source: a.safetensors\n");
+        r = CliRunner.run("merge", tok.toString(), dir.resolve("out").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("tokenizer_source: " + dir.resolve("a.safetensors") + " is a file; expected a model "
+                + "folder"), r.err());
+        Path folder = config(passthrough.replace("a.safetensors", "empty"));
+        r = CliRunner.run("merge", folder.toString(), dir.resolve("out").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("folder holds neither model.safetensors nor"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
     }
 }

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * A method's parameters resolved against a {@link MergeSpec}: every key checked against the method's
@@ -36,8 +35,7 @@ final class Bound {
             ParamDef def = method.globalDef(key);
             ParamDef modelDef = method.modelDef(key);
             if (def == null && (modelDef == null || modelDef.kind() == ParamDef.Kind.TENSORS)) {
-                throw new MergeException("parameters." + key + ": unknown parameter for " + method.name()
-                        + " (known: " + known(method) + ")");
+                MergeMethods.checkParameter(method, key);
             }
             global.put(key, convert(def != null ? def : modelDef, e.getValue(), "parameters." + key));
         }
@@ -59,8 +57,7 @@ final class Bound {
             for (Map.Entry<String, Object> e : spec.modelParameters().get(i).entrySet()) {
                 ParamDef def = method.modelDef(e.getKey());
                 if (def == null) {
-                    throw new MergeException(where(i, e.getKey()) + ": unknown parameter for " + method.name()
-                            + " (known per model: " + String.join(", ", new TreeSet<>(method.modelParameters())) + ")");
+                    MergeMethods.checkModelParameter(method, where(i), e.getKey());
                 }
                 resolved.put(e.getKey(), convert(def, e.getValue(), where(i, e.getKey())));
             }
@@ -81,16 +78,6 @@ final class Bound {
             }
             perModel.add(resolved);
         }
-    }
-
-    private static String known(Method m) {
-        TreeSet<String> names = new TreeSet<>(m.parameters());
-        for (ParamDef d : m.modelDefs()) {
-            if (d.kind() != ParamDef.Kind.TENSORS) {
-                names.add(d.name());
-            }
-        }
-        return names.isEmpty() ? "none" : String.join(", ", names);
     }
 
     private static Object convert(ParamDef def, Object value, String where) {
@@ -131,7 +118,7 @@ final class Bound {
             return "\"" + s + "\"";
         }
         if (value instanceof List<?>) {
-            return "a list (per-layer gradients and filters are not supported)";
+            return "a list";
         }
         if (value instanceof Map<?, ?>) {
             return "a map";
@@ -140,7 +127,11 @@ final class Bound {
     }
 
     String where(int model, String key) {
-        return "models[" + model + "] (" + spec.models().get(model) + "): parameters." + key;
+        return where(model) + ": parameters." + key;
+    }
+
+    private String where(int model) {
+        return "models[" + model + "] (" + spec.models().get(model) + ")";
     }
 
     int models() {
@@ -172,6 +163,11 @@ final class Bound {
     }
 
     double modelNumber(int model, String key) {
+        return (Double) perModel.get(model).get(key);
+    }
+
+    /** A model's number, or null when neither the model, the top level nor a default gives one. */
+    Double optionalModelNumber(int model, String key) {
         return (Double) perModel.get(model).get(key);
     }
 

@@ -12,6 +12,11 @@ record ParamDef(String name, Kind kind, Object defaultValue, boolean required) {
         return new ParamDef(name, Kind.NUMBER, defaultValue, false);
     }
 
+    /** A number that may be absent, meaning "not applied". */
+    static ParamDef optionalNumber(String name) {
+        return new ParamDef(name, Kind.NUMBER, null, false);
+    }
+
     static ParamDef requiredNumber(String name) {
         return new ParamDef(name, Kind.NUMBER, null, true);
     }

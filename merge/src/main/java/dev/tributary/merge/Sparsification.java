@@ -15,17 +15,30 @@ enum Sparsification {
     /** Keep each entry with probability density, seeded (DARE). */
     RANDOM,
     /** Drop the ⌊gamma·n⌋ largest magnitudes and then the smallest, keeping ⌊density·n⌋ (breadcrumbs). */
-    MAGNITUDE_OUTLIERS;
+    MAGNITUDE_OUTLIERS,
+    /**
+     * Keep each entry with a probability that grows with its magnitude rank, from density − epsilon to
+     * density + epsilon, seeded (DELLA's MagPrune; see {@link MagPrune}).
+     */
+    MAGPRUNE;
 
     private static final double RESCALE_EPS = 1e-7;
 
+    /** One model's thinning parameters: {@code gamma} is read by MAGNITUDE_OUTLIERS, {@code epsilon} by MAGPRUNE. */
+    record Thinning(double density, double gamma, double epsilon) {}
+
     /**
-     * Thins {@code delta} (n floats) in place.
+     * Thins {@code delta} (n floats of the given shape) in place.
      *
-     * @param key the {@link DareRandom} stream for this model and tensor (RANDOM only)
+     * @param key the {@link DareRandom} stream for this model and tensor (RANDOM and MAGPRUNE)
      */
-    void apply(MemorySegment delta, long n, double density, double gamma, boolean rescale, long key) {
+    void apply(MemorySegment delta, long[] shape, long n, Thinning t, boolean rescale, long key) {
+        double density = t.density();
         if (this == NONE || density >= 1) {
+            return;
+        }
+        if (this == MAGPRUNE && density <= 0) {
+            delta.fill((byte) 0);
             return;
         }
         double before = rescale ? F32.sumAbs(delta, n) : 0;
@@ -33,7 +46,7 @@ enum Sparsification {
             case MAGNITUDE -> MagnitudeRanks.keepRange(delta, n, 0, (long) Math.floor(density * n));
             case MAGNITUDE_OUTLIERS -> {
                 long target = (long) Math.floor(density * n);
-                long top = (long) Math.floor(gamma * n);
+                long top = (long) Math.floor(t.gamma() * n);
                 long bottom = n - target - top;
                 if (bottom < 0) {
                     top += bottom;
@@ -47,6 +60,7 @@ enum Sparsification {
                     }
                 }
             }
+            case MAGPRUNE -> MagPrune.apply(delta, shape, density, t.epsilon(), key);
             default -> throw new IllegalStateException(name());
         }
         if (rescale) {

@@ -10,7 +10,7 @@ import java.util.List;
 /**
  * The task-arithmetic family (mergekit's generalized task arithmetic): deltas δᵢ = θᵢ − θ_base, thinned
  * by a {@link Sparsification}, weighted, optionally combined under TIES sign consensus, and added back
- * to the base scaled by λ. The six methods of the family differ only in the sparsification, the
+ * to the base scaled by λ. The eight methods of the family differ only in the sparsification, the
  * consensus and their defaults; each is declared in its own file through {@link #globals} and
  * {@link #perModel}.
  */
@@ -27,7 +27,7 @@ final class TaskVectors {
         if (s != Sparsification.NONE) {
             defs.add(ParamDef.bool("rescale", rescale));
         }
-        if (s == Sparsification.RANDOM) {
+        if (s == Sparsification.RANDOM || s == Sparsification.MAGPRUNE) {
             defs.add(ParamDef.integer("seed", 0));
         }
         return defs;
@@ -41,25 +41,38 @@ final class TaskVectors {
         if (s == Sparsification.MAGNITUDE_OUTLIERS) {
             defs.add(ParamDef.number("gamma", 0.01));
         }
+        if (s == Sparsification.MAGPRUNE) {
+            defs.add(ParamDef.number("epsilon", 0.15));
+        }
         return defs;
     }
 
     static Kernel kernel(Bound p, Sparsification s, boolean consensus) {
         int n = p.models();
         double[] weights = p.modelNumbers("weight");
-        double[] density = new double[n];
-        double[] gamma = new double[n];
+        Sparsification.Thinning[] thinning = new Sparsification.Thinning[n];
         for (int i = 0; i < n; i++) {
-            if (s != Sparsification.NONE) {
-                density[i] = fraction(p, i, "density");
-            }
-            if (s == Sparsification.MAGNITUDE_OUTLIERS) {
-                gamma[i] = fraction(p, i, "gamma");
-            }
+            double density = s != Sparsification.NONE ? fraction(p, i, "density") : 1;
+            double gamma = s == Sparsification.MAGNITUDE_OUTLIERS ? fraction(p, i, "gamma") : 0;
+            double epsilon = s == Sparsification.MAGPRUNE ? epsilon(p, i, density) : 0;
+            thinning[i] = new Sparsification.Thinning(density, gamma, epsilon);
         }
         boolean rescale = s != Sparsification.NONE && p.bool("rescale");
-        long seed = s == Sparsification.RANDOM ? p.integer("seed") : 0;
-        return new Mix(s, consensus, weights, density, gamma, p.number("lambda"), p.bool("normalize"), rescale, seed);
+        long seed = s == Sparsification.RANDOM || s == Sparsification.MAGPRUNE ? p.integer("seed") : 0;
+        return new Mix(s, consensus, weights, thinning, p.number("lambda"), p.bool("normalize"), rescale, seed);
+    }
+
+    /** mergekit's rule: when 0 &lt; density &lt; 1, density ± epsilon must lie in (0, 1). */
+    private static double epsilon(Bound p, int model, double density) {
+        double e = p.modelNumber(model, "epsilon");
+        if (e < 0) {
+            throw p.invalid(model, "epsilon", e + " is negative");
+        }
+        if (density > 0 && density < 1 && (density + e >= 1 || density - e <= 0)) {
+            throw p.invalid(model, "epsilon", e + " with density " + density
+                    + " puts density ± epsilon outside (0, 1)");
+        }
+        return e;
     }
 
     private static double fraction(Bound p, int model, String key) {
@@ -70,8 +83,9 @@ final class TaskVectors {
         return v;
     }
 
-    private record Mix(Sparsification sparsification, boolean consensus, double[] weights, double[] density,
-                       double[] gamma, double lambda, boolean normalize, boolean rescale, long seed) implements Kernel {
+    private record Mix(Sparsification sparsification, boolean consensus, double[] weights,
+                       Sparsification.Thinning[] thinning, double lambda, boolean normalize, boolean rescale,
+                       long seed) implements Kernel {
 
         @Override
         public MemorySegment merge(F32Inputs in, Arena arena) {
@@ -81,7 +95,7 @@ final class TaskVectors {
         private void delta(F32Inputs in, int i, MemorySegment into) {
             long n = in.numel();
             F32.sub(in.model(i), in.base(), into, n);
-            sparsification.apply(into, n, density[i], gamma[i], rescale, DareRandom.key(seed, in.name(), i));
+            sparsification.apply(into, in.shape(), n, thinning[i], rescale, DareRandom.key(seed, in.name(), i));
         }
 
         /** One delta at a time: base + λ·Σ wᵢδ̂ᵢ / D, with D = Σwᵢ when normalizing (1 when |Σwᵢ| < 1e-8). */

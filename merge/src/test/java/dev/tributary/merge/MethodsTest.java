@@ -227,7 +227,7 @@ class MethodsTest {
         MergeException e = assertThrows(MergeException.class, () -> MergeMethods.byName("tie"));
         assertTrue(e.getMessage().startsWith("merge_method: unknown method \"tie\" (known: linear, task_arithmetic, ties"),
                 e.getMessage());
-        assertEquals(14, MergeMethods.names().size());
+        assertEquals(17, MergeMethods.names().size());
     }
 
     @Test

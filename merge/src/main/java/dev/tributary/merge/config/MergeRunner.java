@@ -2,6 +2,7 @@ package dev.tributary.merge.config;
 
 import dev.tributary.merge.MergeException;
 import dev.tributary.merge.MergeJob;
+import dev.tributary.tensor.DType;
 import dev.tributary.merge.MergeMethod;
 import dev.tributary.merge.MergeMethods;
 import dev.tributary.merge.ProgressListener;
@@ -13,16 +14,17 @@ import dev.tributary.tensor.TensorSource;
 
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Runs a {@link MergeConfig}: opens every checkpoint memory-mapped, checks the whole merge before writing
+ * Runs a {@link MergeConfig}: opens every checkpoint memory-mapped (each once, however many slices use
+ * it), plans the output tensor by tensor ({@link MergePlanner}) and checks the whole merge before writing
  * anything, then merges tensor by tensor into {@code outDir} ({@code model.safetensors}, or shards and
- * {@code model.safetensors.index.json} past {@code out_shard_size}). Anonymous memory stays at a few
- * tensors whatever the model size; the output appears atomically when the last tensor is written.
+ * {@code model.safetensors.index.json} past {@code out_shard_size}), and last the files that make the
+ * folder a loadable model ({@link ModelFiles}). Anonymous memory stays at a few tensors whatever the model
+ * size; the weights appear atomically when the last tensor is written.
  */
 public final class MergeRunner {
     private MergeRunner() {}
@@ -49,24 +51,13 @@ public final class MergeRunner {
     public static Result run(MergeConfig config, Path outDir, ProgressListener listener) {
         MergeMethod method = MergeMethods.byName(config.method());
         Path dir = config.file().toAbsolutePath().getParent();
-        List<TensorSource> opened = new ArrayList<>();
+        ModelFiles.check(config);
+        Map<Path, TensorSource> opened = new LinkedHashMap<>();
         try {
-            List<MergeJob.Input> models = new ArrayList<>();
-            for (int i = 0; i < config.models().size(); i++) {
-                MergeConfig.ModelEntry e = config.models().get(i);
-                String name = display(dir, e.path());
-                Map<String, Object> params = new LinkedHashMap<>(e.parameters());
-                for (String key : method.tensorParameters()) {
-                    if (params.get(key) instanceof Path p) {
-                        params.put(key, open(p, "models[" + i + "] (" + name + "): parameters." + key, opened));
-                    }
-                }
-                models.add(new MergeJob.Input(name, open(e.path(), "models[" + i + "].model", opened), params));
-            }
-            MergeJob.Input base = config.baseModel() == null ? null
-                    : new MergeJob.Input(display(dir, config.baseModel()),
-                            open(config.baseModel(), "base_model", opened));
-            MergeJob job = MergeJob.prepare(method, models, base, config.parameters(), config.dtype());
+            MergePlanner.Plan plan = MergePlanner.plan(config, method, (path, key) ->
+                    new MergePlanner.Model(path, display(dir, path), open(path, key, opened)));
+            DType through = config.outDtype() != null && config.dtype() != null ? config.dtype() : null;
+            MergeJob job = MergeJob.plan(method, plan.outputs(), config.writtenDtype(), through);
             CheckpointWriter writer = CheckpointWriter.create(outDir, job.outputs(), Map.of("format", "pt"),
                     config.outShardSize());
             boolean done = false;
@@ -79,9 +70,10 @@ public final class MergeRunner {
                     closeQuietly(writer);
                 }
             }
+            ModelFiles.write(config, plan, outDir);
             return new Result(outDir, job.outputs(), writer.shardCount());
         } finally {
-            for (TensorSource s : opened) {
+            for (TensorSource s : opened.values()) {
                 s.close();
             }
         }
@@ -92,10 +84,15 @@ public final class MergeRunner {
         return run(MergeConfig.load(yaml), outDir, listener);
     }
 
-    private static TensorSource open(Path path, String key, List<TensorSource> opened) {
+    private static TensorSource open(Path path, String key, Map<Path, TensorSource> opened) {
+        Path at = path.toAbsolutePath().normalize();
+        TensorSource known = opened.get(at);
+        if (known != null) {
+            return known;
+        }
         try {
             TensorSource s = Checkpoint.open(path);
-            opened.add(s);
+            opened.put(at, s);
             return s;
         } catch (InvalidCheckpointException | UncheckedIOException e) {
             throw new MergeException(key + ": " + e.getMessage(), e);

@@ -67,8 +67,7 @@ class FixtureParityTest {
     @ValueSource(strings = {"ties_f32", "median_bf16", "krum_f16"})
     void shardedOutputHoldsTheSameTensors(String c, @TempDir Path out) {
         MergeConfig config = MergeConfig.load(Fixtures.root().resolve("cases/" + c + ".yaml"));
-        MergeConfig small = new MergeConfig(config.file(), config.method(), config.models(), config.baseModel(),
-                config.parameters(), config.dtype(), 300);
+        MergeConfig small = config.withOutShardSize(300);
         MergeRunner.Result result = MergeRunner.run(small, out, ProgressListener.NONE);
         assertTrue(result.shards() > 1, "expected several shards, got " + result.shards());
         assertTrue(Files.isRegularFile(out.resolve(Checkpoint.INDEX_FILE)));

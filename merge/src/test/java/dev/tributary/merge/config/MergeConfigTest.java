@@ -61,8 +61,9 @@ class MergeConfigTest {
         assertEquals(3, c.models().size());
         assertEquals(MODELS.resolve("f32/a.safetensors").normalize(), c.models().getFirst().path());
         assertEquals(MODELS.resolve("f32/base.safetensors").normalize(), c.baseModel());
-        assertEquals(Map.of("weight", -0.5, "density", 0.9), c.models().get(1).parameters());
-        assertEquals(false, c.parameters().get("normalize"));
+        assertEquals(Map.of("weight", new Setting.Scalar(-0.5), "density", new Setting.Scalar(0.9)),
+                c.models().get(1).parameters());
+        assertEquals(new Setting.Scalar(false), c.parameters().get("normalize"));
         assertNull(c.dtype());
         assertEquals(MergeConfig.DEFAULT_SHARD_SIZE, c.outShardSize());
     }
@@ -93,19 +94,21 @@ class MergeConfigTest {
             assertEquals(e[i], got[i], Math.abs(e[i]) * 0x1.0p-7, "embed.weight[" + i + "]");
         }
         assertEquals(8, r.tensors().size());
-        Path bad = yaml(tmp, Files.readString(cfg).replace("  - model: " + model("f32", "base"),
+        Path withParams = yaml(tmp, Files.readString(cfg).replace("  - model: " + model("f32", "base"),
                 "  - model: " + model("f32", "base") + "\n    parameters: {weight: 0.5}"));
-        MergeException ex = assertThrows(MergeException.class, () -> MergeConfig.load(bad));
-        assertTrue(ex.getMessage().startsWith("merge.yaml: models[0] (base.safetensors): is the base_model"),
-                ex.getMessage());
+        assertEquals(1, MergeConfig.load(withParams).models().size(), "the base's own parameters are not used");
+        Path misspelled = yaml(tmp, Files.readString(withParams).replace("{weight: 0.5}", "{wieght: 0.5}"));
+        MergeException ex = assertThrows(MergeException.class, () -> MergeConfig.load(misspelled));
+        assertTrue(ex.getMessage().matches("models\\[0] \\(.*base.safetensors\\): parameters.wieght: unknown parameter "
+                + "for task_arithmetic \\(known per model: weight\\)"), ex.getMessage());
     }
 
     @Test
     void structuralErrorsNameTheKey(@TempDir Path tmp) throws IOException {
         String ok = "models:\n  - model: " + model("f32", "a") + "\n    parameters: {weight: 1}\nmerge_method: linear\n";
-        assertEquals("merge.yaml: key slices: unknown (known: base_model, dtype, merge_method, models, out_shard_size, "
-                + "parameters)", assertThrows(MergeException.class,
-                () -> MergeConfig.load(yaml(tmp, ok + "slices: []\n"))).getMessage());
+        assertEquals("merge.yaml: key slice: unknown (known: base_model, dtype, merge_method, models, out_dtype, "
+                + "out_shard_size, parameters, slices, tokenizer_source)", assertThrows(MergeException.class,
+                () -> MergeConfig.load(yaml(tmp, ok + "slice: []\n"))).getMessage());
         assertTrue(assertThrows(MergeException.class, () -> MergeConfig.load(yaml(tmp, ok.replace("linear", "lienar"))))
                 .getMessage().startsWith("merge_method: unknown method \"lienar\" (known: linear,"));
         assertEquals("merge.yaml: models[0]: key lora: unknown (known: model, parameters)",
@@ -210,14 +213,20 @@ class MergeConfigTest {
         MergeConfig c = MergeConfig.load(Fixtures.root().resolve("cases/dare_ties_bf16.yaml"));
         MergeRunner.run(c, tmp, ProgressListener.NONE);
         List<MergeJob.Input> inputs = c.models().stream().map(m -> new MergeJob.Input(m.path().toString(),
-                Safetensors.readAll(m.path()), m.parameters())).toList();
+                Safetensors.readAll(m.path()), scalars(m.parameters()))).toList();
         TensorMap memory = Merges.merge(MergeMethods.byName(c.method()), inputs, Safetensors.readAll(c.baseModel()),
-                c.parameters(), c.dtype());
+                scalars(c.parameters()), c.dtype());
         try (TensorSource disk = Checkpoint.open(tmp)) {
             assertEquals(disk.names(), memory.names());
             for (String name : disk.names()) {
                 assertTrue(disk.tensor(name).contentEquals(memory.get(name)), name);
             }
         }
+    }
+
+    private static Map<String, Object> scalars(Map<String, Setting> settings) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        settings.forEach((k, v) -> out.put(k, ((Setting.Scalar) v).value()));
+        return out;
     }
 }

@@ -61,6 +61,17 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "strategy and coordinator settings")
     Path config;
 
+    @Option(names = "--task", paramLabel = "TASK", description = "evaluate published versions on this task's test set "
+            + "(e.g. fmnist-mlp); results in the log, /status and /metrics")
+    String task;
+
+    @Option(names = "--eval-every", defaultValue = "1", paramLabel = "K",
+            description = "with --task, evaluate every K-th version (default ${DEFAULT-VALUE})")
+    int evalEvery;
+
+    @Option(names = "--quiet", description = "no line per published version")
+    boolean quiet;
+
     @Option(names = "--tls-cert", paramLabel = "PEM", description = "TLS certificate chain (with --tls-key)")
     Path tlsCert;
 
@@ -83,6 +94,10 @@ final class ServeCommand implements Callable<Integer> {
         if (!Files.isRegularFile(init)) {
             throw new UserException("no such file: " + init);
         }
+        if (evalEvery < 1) {
+            throw new UserException("--eval-every " + evalEvery + ": must be at least 1");
+        }
+        dev.tributary.train.Task evalTask = task == null ? null : TaskOptions.resolve(task, null, null);
         CoordinatorConfig cfg = config == null ? CoordinatorConfig.defaults(strategy) : CoordinatorConfig.fromYaml(strategy, config);
         TensorMap model = Safetensors.readAll(init);
         Files.createDirectories(state);
@@ -93,8 +108,11 @@ final class ServeCommand implements Callable<Integer> {
             err.println("warning: " + m);
             err.flush();
         });
+        PublishReporter reporter = new PublishReporter(c, evalTask, evalEvery, quiet, out);
+        c.onPublish(reporter::published);
         StatusServer http = httpPort == 0 ? null : StatusServer.start(new InetSocketAddress(host, httpPort), c);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            reporter.close();
             if (http != null) {
                 http.close();
             }

@@ -94,6 +94,32 @@ public final class Coordinator implements AutoCloseable {
         }
     }
 
+    /**
+     * Tells {@code listener} of every version that becomes durable and visible, on a background thread
+     * (the checkpointer's: keep it short, or hand the work on).
+     */
+    public void onPublish(java.util.function.Consumer<Publication> listener) {
+        assembly.onPublish(listener);
+    }
+
+    /** The newest evaluation reported with {@link #evaluated}: a version and its metrics. */
+    public record Evaluation(long version, java.util.Map<String, Double> metrics) {}
+
+    private volatile Evaluation evaluation;
+
+    /** Records an evaluation of a published version (for {@code /status} and {@code /metrics}); older ones are ignored. */
+    public synchronized void evaluated(long version, java.util.Map<String, Double> values) {
+        if (evaluation == null || version >= evaluation.version()) {
+            evaluation = new Evaluation(version, java.util.Map.copyOf(values));
+            metrics.evaluation(version, values);
+        }
+    }
+
+    /** The newest evaluation, if any was reported. */
+    public java.util.Optional<Evaluation> evaluation() {
+        return java.util.Optional.ofNullable(evaluation);
+    }
+
     /** The port the server listens on (-1 for in-process servers). */
     public int port() {
         return server.getPort();

@@ -43,6 +43,21 @@ public final class CoordinatorMetrics {
                 .register(registry);
     }
 
+    private final ConcurrentHashMap<String, Double> evaluation = new ConcurrentHashMap<>();
+
+    /** The newest evaluation of a published model, as gauges {@code tributary_eval_<metric>} and {@code tributary_eval_version}. */
+    public void evaluation(long version, java.util.Map<String, Double> values) {
+        java.util.Map<String, Double> all = new java.util.TreeMap<>(values);
+        all.put("version", (double) version);
+        all.forEach((k, v) -> {
+            String name = "tributary.eval." + k.replaceAll("[^A-Za-z0-9_]", "_");
+            if (evaluation.put(name, v) == null) {
+                Gauge.builder(name, () -> evaluation.getOrDefault(name, Double.NaN))
+                        .description("evaluation of the newest evaluated version: " + k).register(registry);
+            }
+        });
+    }
+
     /** Registers gauges read on each scrape. */
     public void gauges(Supplier<Number> liveWorkers, Supplier<Number> version) {
         Gauge.builder("tributary.workers.live", liveWorkers).description("workers whose lease has not run out").register(registry);

@@ -44,7 +44,15 @@ public final class StatusServer implements AutoCloseable {
                 + ",\"accepted\":" + c.accepted()
                 + ",\"rejected\":" + c.refused()
                 + ",\"workers\":" + c.liveWorkers()
-                + ",\"strategy\":\"" + c.strategy() + "\"}";
+                + ",\"strategy\":\"" + c.strategy() + "\""
+                + c.evaluation().map(StatusServer::evaluationJson).orElse("") + "}";
+    }
+
+    private static String evaluationJson(Coordinator.Evaluation e) {
+        StringBuilder b = new StringBuilder(",\"evaluation\":{\"version\":").append(e.version());
+        new java.util.TreeMap<>(e.metrics()).forEach((k, v) -> b.append(",\"").append(k.replaceAll("[^A-Za-z0-9_]", "_"))
+                .append("\":").append(Double.isFinite(v) ? Double.toString(v) : "null"));
+        return b.append('}').toString();
     }
 
     private static void answer(HttpExchange ex, String type, String body) throws IOException {

@@ -84,6 +84,11 @@ public final class Assembly implements AutoCloseable {
         return registry.live().size();
     }
 
+    /** Tells {@code listener} of every version that becomes durable and visible (on a background thread). */
+    public void onPublish(java.util.function.Consumer<dev.tributary.coordinator.Publication> listener) {
+        sequencer.onPublish(listener);
+    }
+
     /** SHA-256 (hex) of the current, durable model's safetensors image. */
     public String modelSha256() {
         return sequencer.image().join().sha256Hex();

@@ -76,6 +76,9 @@ final class Sequencer implements AutoCloseable {
     private volatile long version;
     private volatile long acceptedDurable;
     private volatile boolean closing;
+    private volatile Consumer<dev.tributary.coordinator.Publication> onPublish = p -> { };
+    private double stalenessSinceRelease;
+    private double nanosSinceRelease;
     private volatile String broken;
 
     Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
@@ -157,7 +160,8 @@ final class Sequencer implements AutoCloseable {
         }
         long t0 = System.nanoTime();
         Decision d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));
-        metrics.aggregation(Duration.ofNanos(System.nanoTime() - t0));
+        long spent = System.nanoTime() - t0;
+        metrics.aggregation(Duration.ofNanos(spent));
         if (d instanceof Refused r) {
             throw Refusal.precondition(r.code(), r.reason());
         }
@@ -169,8 +173,10 @@ final class Sequencer implements AutoCloseable {
         CompletableFuture.allOf(a.durable(), letGo).whenComplete((x, e) -> done.run());
         retained.add(letGo);
         CompletableFuture<Void> durable = a.durable();
-        if (d instanceof Published) {
-            durable = onPublished(a, after);
+        stalenessSinceRelease += staleness;
+        nanosSinceRelease += spent;
+        if (d instanceof Published p) {
+            durable = onPublished(a, p);
         } else if (!(d instanceof Buffered)) {
             throw new IllegalStateException("unexpected decision " + d);
         }
@@ -204,6 +210,11 @@ final class Sequencer implements AutoCloseable {
         return Status.UNAVAILABLE.withDescription(why + ": retry later with the same update id").asRuntimeException();
     }
 
+    /** Tells {@code listener} of every version that becomes durable and visible, off the sequencer thread. */
+    void onPublish(Consumer<dev.tributary.coordinator.Publication> listener) {
+        onPublish = listener;
+    }
+
     /** Appends a configuration record before anything else is decided; returns once it is durable. */
     void logConfig(StrategyConfig config) {
         CompletableFuture.supplyAsync(() -> append(Prepared.of(config)).durable(), thread).thenCompose(x -> x).join();
@@ -218,7 +229,13 @@ final class Sequencer implements AutoCloseable {
     }
 
     /** Takes note of a publish; the returned future completes once the new version is durable and visible. */
-    private CompletableFuture<Void> onPublished(UpdateLog.Appended a, long published) {
+    private CompletableFuture<Void> onPublished(UpdateLog.Appended a, Published p) {
+        long published = p.version();
+        double meanStaleness = p.updateIds().isEmpty() ? 0 : stalenessSinceRelease / p.updateIds().size();
+        dev.tributary.coordinator.Publication pub = new dev.tributary.coordinator.Publication(published, p.updateIds(),
+                meanStaleness, nanosSinceRelease / 1e6, strategy.model());
+        stalenessSinceRelease = 0;
+        nanosSinceRelease = 0;
         releaseRetained();
         publishEnd = a.end();
         acceptedAtPublish = accepted;
@@ -229,6 +246,7 @@ final class Sequencer implements AutoCloseable {
                 version = Math.max(version, published);
             }
         });
+        visible.thenRunAsync(() -> onPublish.accept(pub), background);
         publishDurable = visible;
         if (++publishesSinceCheckpoint >= checkpointEvery) {
             checkpoint();
@@ -253,8 +271,8 @@ final class Sequencer implements AutoCloseable {
             } catch (RuntimeException e) {
                 return;
             }
-            if (d instanceof Published) {
-                onPublished(a, strategy.version());
+            if (d instanceof Published p) {
+                onPublished(a, p);
             }
         });
     }

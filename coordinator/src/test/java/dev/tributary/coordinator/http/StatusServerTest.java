@@ -39,6 +39,15 @@ class StatusServerTest {
             assertTrue(metrics.body().contains("tributary_updates_refused_total{reason=\"shape\"} 1.0"), metrics.body());
             assertTrue(metrics.body().contains("tributary_workers_live"), metrics.body());
             assertTrue(metrics.body().contains("tributary_update_staleness_bucket"), metrics.body());
+            c.evaluated(3, java.util.Map.of("accuracy", 0.75, "loss", 0.5));
+            c.evaluated(2, java.util.Map.of("accuracy", 0.1));
+            String withEval = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/status")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(withEval.endsWith(",\"evaluation\":{\"version\":3,\"accuracy\":0.75,\"loss\":0.5}}"), withEval);
+            String scraped = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(scraped.contains("tributary_eval_accuracy 0.75"), scraped);
+            assertTrue(scraped.contains("tributary_eval_version 3.0"), scraped);
             HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/status"))
                     .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(405, post.statusCode());

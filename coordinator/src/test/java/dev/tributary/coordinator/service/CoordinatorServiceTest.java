@@ -73,6 +73,24 @@ class CoordinatorServiceTest {
     }
 
     @Test
+    void everyPublishIsReportedOnceDurableWithItsUpdatesAndStaleness() throws Exception {
+        TestClient c = start(fedasync());
+        java.util.concurrent.LinkedBlockingQueue<dev.tributary.coordinator.Publication> seen = new java.util.concurrent.LinkedBlockingQueue<>();
+        coordinator.onPublish(seen::add);
+        c.push(TestModels.delta(1, 0.1f), 0);
+        c.push(TestModels.delta(2, 0.1f), 0);
+        dev.tributary.coordinator.Publication first = seen.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        dev.tributary.coordinator.Publication second = seen.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1, first.version());
+        assertEquals(1, first.updateIds().size());
+        assertEquals(0.0, first.meanStaleness());
+        assertEquals(2, second.version());
+        assertEquals(1.0, second.meanStaleness(), "the second was based on version 0 and arrived at version 1");
+        assertTrue(second.describe().startsWith("version 2: 1 update, staleness mean 1.00, aggregation "), second.describe());
+        assertTrue(coordinator.version() >= second.version(), "reported only once visible");
+    }
+
+    @Test
     void registerHeartbeatAndLease() throws IOException {
         TestClient c = start(fedasync());
         RegisterReply r = c.blocking.register(RegisterRequest.newBuilder().setName("laptop")

@@ -58,11 +58,20 @@ public final class Main implements Runnable {
         boolean debug = Arrays.asList(args).contains("--debug");
         String[] rest = Arrays.stream(args).filter(a -> !a.equals("--debug")).toArray(String[]::new);
         CommandLine cl = new CommandLine(new Main());
+        Help.polish(cl);
         cl.setOut(out);
         cl.setErr(err);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
-            err.println("error: " + ex.getMessage());
+            String unknown = Help.unknownOption(ex.getCommandLine().getCommandSpec(), a);
+            if (unknown != null && !(ex instanceof CommandLine.UnmatchedArgumentException)) {
+                err.println("error: " + unknown);
+            } else {
+                err.println("error: " + ex.getMessage());
+            }
+            if (ex instanceof CommandLine.UnmatchedArgumentException u) {
+                Help.suggest(u, err);
+            }
             if (debug) {
                 ex.printStackTrace(err);
             }

@@ -82,12 +82,27 @@ final class DemoCommand implements Callable<Integer> {
         if (!(spread >= 1)) {
             throw new UserException("--spread " + spread + ": must be at least 1");
         }
+        if (maxSeconds < 1) {
+            throw new UserException("--max-seconds " + maxSeconds + ": must be at least 1");
+        }
+        if (!dev.tributary.coordinator.strategy.Strategies.NAMES.contains(strategy)) {
+            throw new UserException("--strategy \"" + strategy + "\": expected one of "
+                    + String.join(", ", dev.tributary.coordinator.strategy.Strategies.NAMES));
+        }
+        if (!task.startsWith("fmnist-")) {
+            throw new UserException("--task " + task + ": the demo trains Fashion-MNIST (fmnist-mlp or fmnist-cnn)");
+        }
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new UserException("--out " + out + ": not a folder");
+        }
         PrintWriter o = spec.commandLine().getOut();
         if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
             System.setProperty("ai.djl.pytorch.num_threads", "1");
         }
         DemoData.ensure(FashionMnist.DEFAULT_DIR, o);
         Task t = TaskOptions.resolve(task, null, partition);
+        o.println("demo: preparing the initial model and the state folder…");
+        o.flush();
 
         Path dir = out.toAbsolutePath();
         Path state = dir.resolve("state");
@@ -107,19 +122,26 @@ final class DemoCommand implements Callable<Integer> {
         DemoMonitor monitor = new DemoMonitor(httpPort, "127.0.0.1:" + grpcPort, token, t, dir.resolve("monitor"));
         try {
             o.printf("demo: coordinator (%s) on 127.0.0.1:%d, status on http://127.0.0.1:%d/status%n", strategy, grpcPort, httpPort);
+            List<Path> logs = new ArrayList<>();
+            logs.add(dir.resolve("coordinator.log"));
             processes.add(start(dir.resolve("coordinator.log"), "serve", "--state", state.toString(), "--init", init.toString(),
                     "--strategy", strategy, "--host", "127.0.0.1", "--port", Integer.toString(grpcPort),
                     "--http-port", Integer.toString(httpPort), "--tokens", tokens.toString()));
-            monitor.awaitUp(processes.getFirst(), 60);
+            o.println("demo: waiting for the coordinator to answer (a JVM start, recovery of an empty state)…");
+            o.flush();
+            monitor.awaitUp(processes.getFirst(), logs.getFirst(), 60);
             for (int i = 0; i < workers; i++) {
                 double slowdown = workers == 1 ? 1 : Math.pow(spread, (double) i / (workers - 1));
                 o.printf(Locale.ROOT, "demo: worker %d, %.1fx slower than the fastest%n", i, slowdown);
+                logs.add(dir.resolve("worker-" + i + ".log"));
                 processes.add(start(dir.resolve("worker-" + i + ".log"), List.of(ONE_TORCH_THREAD), "work", "--coordinator", "127.0.0.1:" + grpcPort,
                         "--token", token, "--task", task, "--worker", Integer.toString(i), "--workers", Integer.toString(workers),
                         "--seed", Long.toString(seed + i), "--name", "worker-" + i, "--partition", partition,
                         "--slowdown", String.format(Locale.ROOT, "%.3f", slowdown)));
             }
-            DemoMonitor.Outcome result = monitor.run(o, target, maxSeconds, processes);
+            o.println("demo: workers are loading PyTorch and their share of the images; the first updates follow in a few seconds…");
+            o.flush();
+            DemoMonitor.Outcome result = monitor.run(o, target, maxSeconds, processes, logs);
             Path png = dir.resolve("demo-accuracy.png");
             Plots.lineChart(png, "Fashion-MNIST, " + strategy + ", " + workers + " workers (" + spread + "x speed spread)",
                     "seconds", "test accuracy", List.of(new Plots.Series(strategy, result.curve())), target);

@@ -49,11 +49,12 @@ final class DemoMonitor implements AutoCloseable {
     }
 
     /** Waits until the coordinator answers on HTTP, failing early when its process has died. */
-    void awaitUp(Process coordinator, int seconds) throws InterruptedException {
+    void awaitUp(Process coordinator, Path log, int seconds) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (System.nanoTime() < deadline) {
             if (!coordinator.isAlive()) {
-                throw new UserException("the coordinator exited with status " + coordinator.exitValue() + "; see its log");
+                throw new UserException("the coordinator exited with status " + coordinator.exitValue() + ": "
+                        + lastError(log));
             }
             if (status() != null) {
                 return;
@@ -63,7 +64,28 @@ final class DemoMonitor implements AutoCloseable {
         throw new UserException("the coordinator did not answer on port " + httpPort + " within " + seconds + " s");
     }
 
-    Outcome run(PrintWriter out, double target, int maxSeconds, List<Process> processes) throws IOException, InterruptedException {
+    /** The last line a process wrote that says what went wrong (its "error: …" line), or where its log is. */
+    static String lastError(Path log) {
+        try {
+            List<String> lines = java.nio.file.Files.readAllLines(log);
+            for (String l : lines.reversed()) {
+                if (l.startsWith("error: ")) {
+                    return l.substring(7);
+                }
+            }
+            for (String l : lines.reversed()) {
+                if (!l.isBlank()) {
+                    return l.strip() + " (log: " + log + ")";
+                }
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        return "see " + log;
+    }
+
+    Outcome run(PrintWriter out, double target, int maxSeconds, List<Process> processes, List<Path> logs)
+            throws IOException, InterruptedException {
         String workerId = client.register("demo-monitor", Capabilities.newBuilder().setDeviceKind("monitor").build()).getWorkerId();
         long start = System.nanoTime();
         List<double[]> curve = new ArrayList<>();
@@ -76,10 +98,11 @@ final class DemoMonitor implements AutoCloseable {
         while (true) {
             Thread.sleep(1000);
             double seconds = (System.nanoTime() - start) / 1e9;
-            for (Process p : processes) {
+            for (int i = 0; i < processes.size(); i++) {
+                Process p = processes.get(i);
                 if (!p.isAlive()) {
-                    throw new UserException("a demo process exited early (status " + p.exitValue() + "); see the logs in "
-                            + modelDir.getParent());
+                    throw new UserException((i == 0 ? "the coordinator" : "worker " + (i - 1)) + " exited early (status "
+                            + p.exitValue() + "): " + lastError(logs.get(i)));
                 }
             }
             JsonNode st = status();

@@ -33,6 +33,12 @@ final class CodecSpec {
                     + " codecs; at most two: topk[:fraction=F]+VALUE_CODEC with VALUE_CODEC one of "
                     + String.join(", ", VALUE_CODECS));
         }
+        for (String part : parts) {
+            if (name(part).isEmpty()) {
+                throw new IllegalArgumentException("codec spec " + quote(s) + " has an empty codec name (valid: "
+                        + String.join(", ", NAMES) + ")");
+            }
+        }
         TensorCodec first = one(parts[0], s);
         if (parts.length == 1) {
             return first;

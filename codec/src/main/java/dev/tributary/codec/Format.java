@@ -48,6 +48,8 @@ final class Format {
     static final int MIN_MESSAGE_BYTES = 4 + 1 + 1 + 4 + 4;
     /** Largest message one byte array holds. */
     static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 16;
+    /** Bytes checksummed per call: a byte buffer view holds at most 2^31 - 1. */
+    private static final long CRC_SLICE = 1L << 30;
 
     /** One tensor's header entry; {@code offset} is where its payload starts in the message. */
     record Entry(String name, DType dtype, long[] shape, long payloadLength, long offset) {
@@ -155,7 +157,9 @@ final class Format {
         Reader r = new Reader(bytes, size - 4);
         checkMagicAndVersion(r, magic);
         CRC32C crc = new CRC32C();
-        crc.update(bytes.asSlice(0, size - 4).asByteBuffer());
+        for (long off = 0; off < size - 4; off += CRC_SLICE) {
+            crc.update(bytes.asSlice(off, Math.min(CRC_SLICE, size - 4 - off)).asByteBuffer());
+        }
         int stored = bytes.get(U32, size - 4);
         if ((int) crc.getValue() != stored) {
             throw new CodecException(Reason.CORRUPT, "checksum mismatch: computed " + Integer.toHexString((int) crc.getValue())

@@ -2,6 +2,7 @@ package dev.tributary.codec;
 
 import dev.tributary.codec.CodecException.Reason;
 import dev.tributary.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -10,7 +11,7 @@ import java.lang.foreign.ValueLayout;
  * {@code rint(x/scale)} in [-7, 7] as 4-bit two's complement, two per byte: value {@code 2j} in the low
  * nibble of byte {@code j}, value {@code 2j+1} in the high one (zero padding after an odd last value).
  * Payload: all the scales, then the packed codes. Work goes in blocks of whole groups so that the codes
- * of one block are quantized by vector into a scratch array and packed in a tight loop.
+ * of one block are quantized by vector into native scratch memory and packed in a tight loop.
  */
 final class Int4Codec extends TensorCodec {
     private static final float QMAX = 7f;
@@ -43,59 +44,71 @@ final class Int4Codec extends TensorCodec {
     @Override
     void encodeInto(MemorySegment src, long numel, long[] shape, MemorySegment dst) {
         long codes = 4 * Int8Codec.groups(numel, group);
-        byte[] q = new byte[(int) Math.min(block, numel)];
-        byte[] packed = new byte[(q.length + 1) / 2];
-        MemorySegment qs = MemorySegment.ofArray(q);
-        for (long start = 0; start < numel; start += block) {
-            int len = (int) Math.min(block, numel - start);
-            for (int off = 0; off < len; off += group) {
-                long from = start + off;
-                int n = Math.min(group, len - off);
-                float scale = QuantKernels.scale(QuantKernels.absMax(src, from, n), QMAX);
-                dst.set(Tensor.F32_LE, 4 * (from / group), scale);
-                QuantKernels.quantize(src, from, n, scale, QMAX, qs, off);
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment q = scratch.allocate(Math.max(1, Math.min(block, numel)), 64);
+            for (long start = 0; start < numel; start += block) {
+                int len = (int) Math.min(block, numel - start);
+                quantizeBlock(src, start, len, dst, q);
+                pack(q, len, dst, codes + start / 2);
             }
-            int pairs = len / 2;
-            for (int j = 0; j < pairs; j++) {
-                packed[j] = (byte) ((q[2 * j] & 0xF) | (q[2 * j + 1] << 4));
-            }
-            int bytes = (len + 1) / 2;
-            if ((len & 1) != 0) {
-                packed[pairs] = (byte) (q[len - 1] & 0xF);
-            }
-            MemorySegment.copy(packed, 0, dst, ValueLayout.JAVA_BYTE, codes + start / 2, bytes);
+        }
+    }
+
+    private void quantizeBlock(MemorySegment src, long start, int len, MemorySegment dst, MemorySegment q) {
+        for (int off = 0; off < len; off += group) {
+            long from = start + off;
+            int n = Math.min(group, len - off);
+            float scale = QuantKernels.scale(QuantKernels.absMax(src, from, n), QMAX);
+            dst.set(Tensor.F32_LE, 4 * (from / group), scale);
+            QuantKernels.quantize(src, from, n, scale, QMAX, q, off);
+        }
+    }
+
+    /** Packs {@code len} codes two per byte into {@code dst} from byte {@code at}. */
+    private static void pack(MemorySegment q, int len, MemorySegment dst, long at) {
+        int pairs = len / 2;
+        for (int j = 0; j < pairs; j++) {
+            byte lo = q.get(ValueLayout.JAVA_BYTE, 2L * j);
+            byte hi = q.get(ValueLayout.JAVA_BYTE, 2L * j + 1);
+            dst.set(ValueLayout.JAVA_BYTE, at + j, (byte) ((lo & 0xF) | (hi << 4)));
+        }
+        if ((len & 1) != 0) {
+            dst.set(ValueLayout.JAVA_BYTE, at + pairs, (byte) (q.get(ValueLayout.JAVA_BYTE, len - 1L) & 0xF));
         }
     }
 
     @Override
     void decodeInto(MemorySegment payload, long numel, long[] shape, MemorySegment dst) throws CodecException {
         long codes = 4 * Int8Codec.groups(numel, group);
-        byte[] q = new byte[(int) Math.min(block, numel)];
-        byte[] packed = new byte[(q.length + 1) / 2];
-        MemorySegment qs = MemorySegment.ofArray(q);
-        for (long start = 0; start < numel; start += block) {
-            int len = (int) Math.min(block, numel - start);
-            int bytes = (len + 1) / 2;
-            MemorySegment.copy(payload, ValueLayout.JAVA_BYTE, codes + start / 2, packed, 0, bytes);
-            int pairs = len / 2;
-            for (int j = 0; j < pairs; j++) {
-                byte b = packed[j];
-                q[2 * j] = (byte) ((b << 28) >> 28);
-                q[2 * j + 1] = (byte) (b >> 4);
-            }
-            if ((len & 1) != 0) {
-                byte b = packed[pairs];
-                if ((b & 0xF0) != 0) {
-                    throw new CodecException(Reason.MALFORMED, "padding nibble after the last value is not zero");
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment q = scratch.allocate(Math.max(1, Math.min(block, numel)), 64);
+            for (long start = 0; start < numel; start += block) {
+                int len = (int) Math.min(block, numel - start);
+                unpack(payload, codes + start / 2, len, q);
+                for (int off = 0; off < len; off += group) {
+                    long from = start + off;
+                    int n = Math.min(group, len - off);
+                    float scale = checkScale(payload.get(Tensor.F32_LE, 4 * (from / group)), "group " + from / group);
+                    QuantKernels.dequantize(q, off, n, scale, dst, from);
                 }
-                q[len - 1] = (byte) ((b << 28) >> 28);
             }
-            for (int off = 0; off < len; off += group) {
-                long from = start + off;
-                int n = Math.min(group, len - off);
-                float scale = checkScale(payload.get(Tensor.F32_LE, 4 * (from / group)), "group " + from / group);
-                QuantKernels.dequantize(qs, off, n, scale, dst, from);
+        }
+    }
+
+    /** Unpacks {@code len} signed 4-bit codes from byte {@code at} of {@code payload} into bytes of {@code q}. */
+    private static void unpack(MemorySegment payload, long at, int len, MemorySegment q) throws CodecException {
+        int pairs = len / 2;
+        for (int j = 0; j < pairs; j++) {
+            byte b = payload.get(ValueLayout.JAVA_BYTE, at + j);
+            q.set(ValueLayout.JAVA_BYTE, 2L * j, (byte) ((b << 28) >> 28));
+            q.set(ValueLayout.JAVA_BYTE, 2L * j + 1, (byte) (b >> 4));
+        }
+        if ((len & 1) != 0) {
+            byte b = payload.get(ValueLayout.JAVA_BYTE, at + pairs);
+            if ((b & 0xF0) != 0) {
+                throw new CodecException(Reason.MALFORMED, "padding nibble after the last value is not zero");
             }
+            q.set(ValueLayout.JAVA_BYTE, len - 1L, (byte) ((b << 28) >> 28));
         }
     }
 }

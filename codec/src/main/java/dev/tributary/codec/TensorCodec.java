@@ -7,6 +7,7 @@ import dev.tributary.tensor.TensorInfo;
 import dev.tributary.tensor.TensorMap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -69,18 +70,29 @@ abstract sealed class TensorCodec implements Codec
         byte[] header = Format.header(Format.CODEC_MAGIC, spec(), entries);
         byte[] out = new byte[Format.messageSize(header, payloads)];
         System.arraycopy(header, 0, out, 0, header.length);
-        MemorySegment seg = MemorySegment.ofArray(out);
+        long largest = 0;
+        for (int i = 0; i < entries.size(); i++) {
+            if (variable.get(i) == null) {
+                largest = Math.max(largest, entries.get(i).payloadLength());
+            }
+        }
         long off = header.length;
         int i = 0;
-        for (Tensor t : delta.asMap().values()) {
-            Format.Entry entry = entries.get(i);
-            byte[] v = variable.get(i++);
-            if (v != null) {
-                System.arraycopy(v, 0, out, (int) off, v.length);
-            } else {
-                encodeInto(t.data(), t.numel(), t.shape(), seg.asSlice(off, entry.payloadLength()));
+        try (Arena scratch = Arena.ofConfined()) {
+            // The vector kernels write to native memory (they are far slower into heap arrays), then one copy.
+            MemorySegment stage = scratch.allocate(Math.max(1, largest), 64);
+            for (Tensor t : delta.asMap().values()) {
+                Format.Entry entry = entries.get(i);
+                byte[] v = variable.get(i++);
+                if (v != null) {
+                    System.arraycopy(v, 0, out, (int) off, v.length);
+                } else {
+                    long n = entry.payloadLength();
+                    encodeInto(t.data(), t.numel(), t.shape(), stage.asSlice(0, n));
+                    MemorySegment.copy(stage, ValueLayout.JAVA_BYTE, 0, out, (int) off, (int) n);
+                }
+                off += entry.payloadLength();
             }
-            off += entry.payloadLength();
         }
         Format.seal(out);
         return out;
@@ -120,14 +132,27 @@ abstract sealed class TensorCodec implements Codec
             }
         }
         TensorMap out = new TensorMap();
+        long largest = 0;
         for (Format.Entry e : h.entries()) {
-            Tensor t = Tensor.allocate(DType.F32, e.shape(), arena);
-            try {
-                decodeInto(bytes.asSlice(e.offset(), e.payloadLength()), e.numel(), e.shape(), t.data());
-            } catch (CodecException x) {
-                throw x.within("tensor " + e.name() + ": ");
+            largest = Math.max(largest, e.payloadLength());
+        }
+        try (Arena scratch = Arena.ofConfined()) {
+            // Payloads in a heap array are staged in native memory, where the vector kernels run fast.
+            MemorySegment stage = bytes.isNative() ? null : scratch.allocate(Math.max(1, largest), 64);
+            for (Format.Entry e : h.entries()) {
+                Tensor t = Tensor.allocate(DType.F32, e.shape(), arena);
+                MemorySegment payload = bytes.asSlice(e.offset(), e.payloadLength());
+                if (stage != null) {
+                    MemorySegment.copy(payload, 0, stage, 0, e.payloadLength());
+                    payload = stage.asSlice(0, e.payloadLength());
+                }
+                try {
+                    decodeInto(payload, e.numel(), e.shape(), t.data());
+                } catch (CodecException x) {
+                    throw x.within("tensor " + e.name() + ": ");
+                }
+                out.put(e.name(), t);
             }
-            out.put(e.name(), t);
         }
         return out;
     }

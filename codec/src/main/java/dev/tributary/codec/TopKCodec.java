@@ -2,6 +2,7 @@ package dev.tributary.codec;
 
 import dev.tributary.codec.CodecException.Reason;
 import dev.tributary.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.math.BigDecimal;
 
@@ -58,12 +59,14 @@ final class TopKCodec extends TensorCodec {
         int k = (int) k(numel);
         int[] idx = TopK.select(src, (int) numel, k);
         MemorySegment.copy(idx, 0, dst, Tensor.I32_LE, 0, k);
-        MemorySegment kept = values == null ? dst.asSlice(4L * k, 4L * k) : MemorySegment.ofArray(new byte[4 * k]);
-        for (int j = 0; j < k; j++) {
-            kept.set(Tensor.F32_LE, 4L * j, src.get(Tensor.F32_LE, 4L * idx[j]));
-        }
-        if (values != null) {
-            values.encodeInto(kept, k, new long[] {k}, dst.asSlice(4L * k));
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment kept = values == null ? dst.asSlice(4L * k, 4L * k) : scratch.allocate(4L * k, 64);
+            for (int j = 0; j < k; j++) {
+                kept.set(Tensor.F32_LE, 4L * j, src.get(Tensor.F32_LE, 4L * idx[j]));
+            }
+            if (values != null) {
+                values.encodeInto(kept, k, new long[] {k}, dst.asSlice(4L * k));
+            }
         }
     }
 
@@ -73,13 +76,19 @@ final class TopKCodec extends TensorCodec {
         if (numel > Integer.MAX_VALUE) {
             throw new CodecException(Reason.MALFORMED, "top-k of " + numel + " values (at most 2^31 - 1)");
         }
-        MemorySegment kept;
-        if (values == null) {
-            kept = payload.asSlice(4 * k, 4 * k);
-        } else {
-            kept = MemorySegment.ofArray(new byte[(int) (4 * k)]);
-            values.decodeInto(payload.asSlice(4 * k), k, new long[] {k}, kept);
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment kept = payload.asSlice(4 * k);
+            if (values != null) {
+                kept = scratch.allocate(4 * k, 64);
+                values.decodeInto(payload.asSlice(4 * k), k, new long[] {k}, kept);
+            }
+            scatter(payload, kept, k, numel, dst);
         }
+    }
+
+    /** Writes the kept values at their indices, checking that the indices ascend and stay inside. */
+    private static void scatter(MemorySegment payload, MemorySegment kept, long k, long numel, MemorySegment dst)
+            throws CodecException {
         long previous = -1;
         for (long j = 0; j < k; j++) {
             long i = payload.get(Tensor.I32_LE, 4 * j) & 0xFFFF_FFFFL;

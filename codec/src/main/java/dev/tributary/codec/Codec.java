@@ -78,6 +78,15 @@ public sealed interface Codec permits TensorCodec {
      */
     TensorMap decode(MemorySegment bytes, List<TensorInfo> layout, DecodeLimits limits, Arena arena) throws CodecException;
 
+    /**
+     * Decodes a message into existing f32 tensors, e.g. buffers reused across updates: the layout is
+     * {@code into}'s (names, shapes, order), every value is overwritten. After a refusal the tensors'
+     * contents are unspecified (the header is checked before any is written, a payload may fail later).
+     *
+     * @throws IllegalArgumentException when a tensor of {@code into} is not F32
+     */
+    void decodeInto(MemorySegment bytes, TensorMap into, DecodeLimits limits) throws CodecException;
+
     /** {@link #decode(MemorySegment, List, DecodeLimits, Arena)} into automatically managed memory. */
     default TensorMap decode(byte[] bytes, List<TensorInfo> layout, DecodeLimits limits) throws CodecException {
         return decode(MemorySegment.ofArray(bytes), layout, limits, Arena.ofAuto());

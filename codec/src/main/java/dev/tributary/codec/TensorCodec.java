@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * What every codec shares: the container (header, payloads in order, checksum), input checks, and the
@@ -36,7 +37,7 @@ abstract sealed class TensorCodec implements Codec
         throw new UnsupportedOperationException(spec() + " has fixed-size payloads");
     }
 
-    /** Decodes one payload (already checked against {@link #maxPayloadSize}) into {@code numel} f32. */
+    /** Decodes one payload (already checked against {@link #maxPayloadSize}) into {@code numel} f32, all written. */
     abstract void decodeInto(MemorySegment payload, long numel, long[] shape, MemorySegment dst) throws CodecException;
 
     /** Whether a message that names {@code other}'s spec is read by this codec. */
@@ -111,6 +112,29 @@ abstract sealed class TensorCodec implements Codec
     @Override
     public final TensorMap decode(MemorySegment bytes, List<TensorInfo> layout, DecodeLimits limits, Arena arena)
             throws CodecException {
+        TensorMap out = new TensorMap();
+        decode(bytes, layout, limits, e -> {
+            Tensor t = Tensor.allocate(DType.F32, e.shape(), arena);
+            out.put(e.name(), t);
+            return t;
+        });
+        return out;
+    }
+
+    @Override
+    public final void decodeInto(MemorySegment bytes, TensorMap into, DecodeLimits limits) throws CodecException {
+        List<TensorInfo> layout = into.infos();
+        for (TensorInfo i : layout) {
+            if (i.dtype() != DType.F32) {
+                throw new IllegalArgumentException("tensor " + i.name() + ": dtype " + i.dtype() + ", decodeInto fills F32 only");
+            }
+        }
+        decode(bytes, layout, limits, e -> into.tensor(e.name()));
+    }
+
+    /** Checks the whole header, then decodes each payload into the tensor {@code target} gives for it. */
+    private void decode(MemorySegment bytes, List<TensorInfo> layout, DecodeLimits limits,
+                        Function<Format.Entry, Tensor> target) throws CodecException {
         Format.Header h = Format.read(Format.CODEC_MAGIC, bytes, layout, limits, DType.F32);
         TensorCodec named;
         try {
@@ -122,6 +146,7 @@ abstract sealed class TensorCodec implements Codec
         if (!reads(named)) {
             throw new CodecException(Reason.UNSUPPORTED, "message encoded with " + h.spec() + ", expected " + spec());
         }
+        long largest = 0;
         for (Format.Entry e : h.entries()) {
             long fixed = payloadSize(e.numel(), e.shape());
             long max = maxPayloadSize(e.numel(), e.shape());
@@ -130,17 +155,13 @@ abstract sealed class TensorCodec implements Codec
                         + " bytes, " + spec() + " of " + e.numel() + " values takes " + (fixed >= 0 ? "" : "at most ")
                         + (fixed >= 0 ? fixed : max));
             }
-        }
-        TensorMap out = new TensorMap();
-        long largest = 0;
-        for (Format.Entry e : h.entries()) {
             largest = Math.max(largest, e.payloadLength());
         }
         try (Arena scratch = Arena.ofConfined()) {
             // Payloads in a heap array are staged in native memory, where the vector kernels run fast.
             MemorySegment stage = bytes.isNative() ? null : scratch.allocate(Math.max(1, largest), 64);
             for (Format.Entry e : h.entries()) {
-                Tensor t = Tensor.allocate(DType.F32, e.shape(), arena);
+                Tensor t = target.apply(e);
                 MemorySegment payload = bytes.asSlice(e.offset(), e.payloadLength());
                 if (stage != null) {
                     MemorySegment.copy(payload, 0, stage, 0, e.payloadLength());
@@ -151,10 +172,8 @@ abstract sealed class TensorCodec implements Codec
                 } catch (CodecException x) {
                     throw x.within("tensor " + e.name() + ": ");
                 }
-                out.put(e.name(), t);
             }
         }
-        return out;
     }
 
     /** Checks a decoded scale: finite and not negative. */

@@ -76,6 +76,7 @@ final class TopKCodec extends TensorCodec {
         if (numel > Integer.MAX_VALUE) {
             throw new CodecException(Reason.MALFORMED, "top-k of " + numel + " values (at most 2^31 - 1)");
         }
+        dst.fill((byte) 0);
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment kept = payload.asSlice(4 * k);
             if (values != null) {

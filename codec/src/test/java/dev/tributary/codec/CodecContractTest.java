@@ -58,6 +58,29 @@ class CodecContractTest {
         }
     }
 
+    /** Decoding into reused buffers overwrites every value: the same result as a fresh decode. */
+    @ParameterizedTest
+    @MethodSource("specs")
+    void decodeIntoOverwritesEveryValue(String spec) throws CodecException {
+        Codec c = Codec.parse(spec);
+        TensorMap m = Samples.delta(14);
+        byte[] bytes = c.encode(m);
+        TensorMap fresh = c.decode(bytes, m.infos(), DecodeLimits.forLayout(m.infos()));
+        TensorMap reused = new TensorMap();
+        for (TensorInfo i : m.infos()) {
+            Tensor t = Tensor.allocate(DType.F32, i.shape(), java.lang.foreign.Arena.ofAuto());
+            t.data().fill((byte) 0x7F);
+            reused.put(i.name(), t);
+        }
+        c.decodeInto(java.lang.foreign.MemorySegment.ofArray(bytes), reused, DecodeLimits.forLayout(m.infos()));
+        for (String n : m.names()) {
+            assertTrue(fresh.tensor(n).contentEquals(reused.tensor(n)), spec + ": " + n);
+        }
+        TensorMap half = new TensorMap().put("w", Tensor.ofFloats(DType.BF16, new long[] {1}, 1f));
+        assertThrows(IllegalArgumentException.class, () -> c.decodeInto(
+                java.lang.foreign.MemorySegment.ofArray(bytes), half, DecodeLimits.of(1 << 20)));
+    }
+
     @ParameterizedTest
     @MethodSource("specs")
     void zerosDecodeToZeros(String spec) throws CodecException {

@@ -50,12 +50,12 @@ class CodecFuzzProperties {
 
     record Case(int codec, byte[] bytes) {}
 
-    @Property(tries = 4000)
+    @Property(tries = 2500)
     void mutatedMessages(@ForAll("mutated") Case c) {
         Statistics.label("decoded").collect(decodeOrRefuse(c.codec(), c.bytes()));
     }
 
-    @Property(tries = 1500)
+    @Property(tries = 800)
     void randomBytesAfterAValidPrefix(@ForAll("prefixed") Case c) {
         decodeOrRefuse(c.codec(), c.bytes());
     }
@@ -114,27 +114,19 @@ class CodecFuzzProperties {
                 });
     }
 
-    /** One edit: flip a bit, set a byte, insert, delete, truncate, or overwrite a little-endian u64. */
+    /**
+     * One edit, as a splice (replace {@code remove} bytes at a position by others): flip a bit, set a
+     * byte, insert one, delete one, truncate, or overwrite eight bytes with a large little-endian number.
+     */
     static byte[] mutate(byte[] b, int kind, int where, int value) {
         int pos = b.length == 0 ? 0 : where % b.length;
-        switch (kind) {
-            case 0 -> { if (b.length > 0) b[pos] ^= (byte) (1 << (value & 7)); }
-            case 1 -> { if (b.length > 0) b[pos] = (byte) value; }
-            case 2 -> {
-                byte[] c = new byte[b.length + 1];
-                System.arraycopy(b, 0, c, 0, pos);
-                c[pos] = (byte) value;
-                System.arraycopy(b, pos, c, pos + 1, b.length - pos);
-                return c;
-            }
-            case 3 -> {
-                if (b.length == 0) return b;
-                byte[] c = new byte[b.length - 1];
-                System.arraycopy(b, 0, c, 0, pos);
-                System.arraycopy(b, pos + 1, c, pos, b.length - pos - 1);
-                return c;
-            }
-            case 4 -> { return java.util.Arrays.copyOf(b, pos); }
+        int left = b.length - pos;
+        return switch (kind) {
+            case 0 -> left == 0 ? b : splice(b, pos, 1, (byte) (b[pos] ^ (1 << (value & 7))));
+            case 1 -> left == 0 ? b : splice(b, pos, 1, (byte) value);
+            case 2 -> splice(b, pos, 0, (byte) value);
+            case 3 -> left == 0 ? b : splice(b, pos, 1);
+            case 4 -> splice(b, pos, left);
             default -> {
                 long v = switch (value & 3) {
                     case 0 -> value;
@@ -142,11 +134,20 @@ class CodecFuzzProperties {
                     case 2 -> 1L << (value >>> 26);
                     default -> -1L;
                 };
-                for (int i = 0; i < 8 && pos + i < b.length; i++) {
-                    b[pos + i] = (byte) (v >>> (8 * i));
+                byte[] le = new byte[Math.min(8, left)];
+                for (int i = 0; i < le.length; i++) {
+                    le[i] = (byte) (v >>> (8 * i));
                 }
+                yield splice(b, pos, le.length, le);
             }
-        }
-        return b;
+        };
+    }
+
+    private static byte[] splice(byte[] b, int pos, int remove, byte... insert) {
+        byte[] out = new byte[b.length - remove + insert.length];
+        System.arraycopy(b, 0, out, 0, pos);
+        System.arraycopy(insert, 0, out, pos, insert.length);
+        System.arraycopy(b, pos + remove, out, pos + insert.length, b.length - pos - remove);
+        return out;
     }
 }

@@ -32,6 +32,11 @@ final class Fp8Codec extends TensorCodec {
         return false;
     }
 
+    @Override
+    boolean checksFinitenessItself() {
+        return true;
+    }
+
     /** Values per row: the last dimension for rank 2 and up, else the whole tensor. */
     static long rowLength(long numel, long[] shape) {
         return shape.length >= 2 ? shape[shape.length - 1] : numel;
@@ -54,7 +59,7 @@ final class Fp8Codec extends TensorCodec {
         long codes = 4 * rows;
         for (long r = 0; r < rows; r++) {
             long from = r * c;
-            float scale = QuantKernels.scale(QuantKernels.absMax(src, from, c), E4M3_MAX);
+            float scale = finiteScale(QuantKernels.absMax(src, from, c), E4M3_MAX);
             dst.set(Tensor.F32_LE, 4 * r, scale);
             for (long i = from; i < from + c; i++) {
                 byte q = scale == 0f ? 0 : Float8.f32ToE4m3(src.get(Tensor.F32_LE, 4 * i) / scale);

@@ -32,14 +32,23 @@ final class HalfCodec extends TensorCodec {
     }
 
     @Override
+    boolean checksFinitenessItself() {
+        return true;
+    }
+
+    @Override
     long payloadSize(long numel, long[] shape) {
         return 2 * numel;
     }
 
     @Override
     void encodeInto(MemorySegment src, long numel, long[] shape, MemorySegment dst) {
+        float absMax = QuantKernels.absMax(src, 0, numel);
+        if (!Float.isFinite(absMax)) {
+            throw new NotFinite();
+        }
         Conversions.convert(Tensor.of(DType.F32, shape, src), Tensor.of(dtype, shape, dst));
-        if (dtype == DType.F16 && QuantKernels.absMax(src, 0, numel) >= F16_OVERFLOW) {
+        if (dtype == DType.F16 && absMax >= F16_OVERFLOW) {
             for (long i = 0; i < numel; i++) {
                 short h = dst.get(Tensor.I16_LE, 2 * i);
                 if ((h & 0x7FFF) == F16_INF) {

@@ -37,6 +37,11 @@ final class Int4Codec extends TensorCodec {
     }
 
     @Override
+    boolean checksFinitenessItself() {
+        return true;
+    }
+
+    @Override
     long payloadSize(long numel, long[] shape) {
         return 4 * Int8Codec.groups(numel, group) + (numel + 1) / 2;
     }
@@ -58,7 +63,7 @@ final class Int4Codec extends TensorCodec {
         for (int off = 0; off < len; off += group) {
             long from = start + off;
             int n = Math.min(group, len - off);
-            float scale = QuantKernels.scale(QuantKernels.absMax(src, from, n), QMAX);
+            float scale = finiteScale(QuantKernels.absMax(src, from, n), QMAX);
             dst.set(Tensor.F32_LE, 4 * (from / group), scale);
             QuantKernels.quantize(src, from, n, scale, QMAX, q, off);
         }

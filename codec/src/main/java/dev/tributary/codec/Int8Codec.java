@@ -25,6 +25,11 @@ final class Int8Codec extends TensorCodec {
         return false;
     }
 
+    @Override
+    boolean checksFinitenessItself() {
+        return true;
+    }
+
     static long groups(long numel, int group) {
         return (numel + group - 1) / group;
     }
@@ -41,7 +46,7 @@ final class Int8Codec extends TensorCodec {
         for (long g = 0; g < groups; g++) {
             long from = g * group;
             int len = (int) Math.min(group, numel - from);
-            float scale = QuantKernels.scale(QuantKernels.absMax(src, from, len), QMAX);
+            float scale = finiteScale(QuantKernels.absMax(src, from, len), QMAX);
             dst.set(Tensor.F32_LE, 4 * g, scale);
             QuantKernels.quantize(src, from, len, scale, QMAX, dst, codes + from);
         }

@@ -89,7 +89,11 @@ abstract sealed class TensorCodec implements Codec
                     System.arraycopy(v, 0, out, (int) off, v.length);
                 } else {
                     long n = entry.payloadLength();
-                    encodeInto(t.data(), t.numel(), t.shape(), stage.asSlice(0, n));
+                    try {
+                        encodeInto(t.data(), t.numel(), t.shape(), stage.asSlice(0, n));
+                    } catch (NotFinite x) {
+                        throw notFinite(entry.name());
+                    }
                     MemorySegment.copy(stage, ValueLayout.JAVA_BYTE, 0, out, (int) off, (int) n);
                 }
                 off += entry.payloadLength();
@@ -103,10 +107,39 @@ abstract sealed class TensorCodec implements Codec
         if (t.dtype() != DType.F32) {
             throw new IllegalArgumentException("tensor " + name + ": dtype " + t.dtype() + ", codecs encode F32 only");
         }
-        if (!isLossless() && !Float.isFinite(QuantKernels.absMax(t.data(), 0, t.numel()))) {
-            throw new IllegalArgumentException("tensor " + name + ": holds NaN or infinity; " + spec()
-                    + " encodes finite values only");
+        if (!isLossless() && !checksFinitenessItself() && !Float.isFinite(QuantKernels.absMax(t.data(), 0, t.numel()))) {
+            throw notFinite(name);
         }
+    }
+
+    private IllegalArgumentException notFinite(String name) {
+        return new IllegalArgumentException("tensor " + name + ": holds NaN or infinity; " + spec()
+                + " encodes finite values only");
+    }
+
+    /**
+     * True for codecs whose encoding finds every group's max |x| anyway and throws {@link NotFinite}
+     * on a non-finite one, which saves the separate pass over the input.
+     */
+    boolean checksFinitenessItself() {
+        return false;
+    }
+
+    /** Thrown by {@link #encodeInto} of codecs that check finiteness themselves; named by the caller. */
+    static final class NotFinite extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NotFinite() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** The group's scale, or {@link NotFinite} when its max |x| is NaN or infinite. */
+    static float finiteScale(float absMax, float qmax) {
+        if (!Float.isFinite(absMax)) {
+            throw new NotFinite();
+        }
+        return QuantKernels.scale(absMax, qmax);
     }
 
     @Override

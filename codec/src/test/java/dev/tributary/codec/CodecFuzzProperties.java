@@ -50,7 +50,7 @@ class CodecFuzzProperties {
 
     record Case(int codec, byte[] bytes) {}
 
-    @Property(tries = 2500)
+    @Property(tries = 2000)
     void mutatedMessages(@ForAll("mutated") Case c) {
         Statistics.label("decoded").collect(decodeOrRefuse(c.codec(), c.bytes()));
     }

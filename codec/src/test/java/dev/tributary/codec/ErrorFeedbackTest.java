@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * applies), while plain compression drifts away linearly.
  */
 class ErrorFeedbackTest {
-    private static final int STEPS = 200;
+    private static final int STEPS = 150;
 
     static Stream<String> lossy() {
         return Samples.LOSSY.stream();

@@ -20,6 +20,9 @@ import java.util.function.Consumer;
  * builds the gRPC service over them. The public entry point is {@code dev.tributary.coordinator.Coordinator}.
  */
 public final class Assembly implements AutoCloseable {
+    /** A pooled receive buffer unused this long is freed. */
+    static final long POOL_IDLE_MILLIS = 10_000;
+
     private final Sequencer sequencer;
     private final WorkerRegistry registry;
     private final CoordinatorService service;
@@ -37,16 +40,21 @@ public final class Assembly implements AutoCloseable {
             Consumer<String> warn) throws IOException {
         Files.createDirectories(stateDir);
         Strategy strategy = Strategies.create(config.strategy(), config.strategyConfig(), initialModel);
+        UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
+                config.normPolicy());
+        MemoryPlan plan = MemoryPlan.of(config, validator.maxBytes());
         Checkpoints checkpoints = new Checkpoints(stateDir, config.keepCheckpoints());
         Path logFile = StateDirectory.log(stateDir);
         Recovery.Recovered r = Recovery.recover(strategy, checkpoints, logFile, warn);
         UpdateLog log = UpdateLog.open(logFile, r.scan().validEnd());
         Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn);
-        WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis);
-        UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
-                config.normPolicy());
-        CoordinatorService service = new CoordinatorService(sequencer, registry, validator, metrics);
+        WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis, config.limits().maxWorkers());
+        ReceiveBuffers buffers = new ReceiveBuffers(plan.budget(), plan.tokenShare(), plan.workerShare(), plan.budget(),
+                POOL_IDLE_MILLIS, () -> System.nanoTime() / 1_000_000);
+        Pushes pushes = new Pushes(sequencer, validator, metrics, buffers, config.limits(), warn);
+        CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
         metrics.gauges(() -> registry.live().size(), sequencer::version);
+        metrics.memoryGauges(buffers::budget, buffers::committed, buffers::pooled, pushes::receiving);
         return new Assembly(sequencer, registry, service, r);
     }
 
@@ -90,8 +98,22 @@ public final class Assembly implements AutoCloseable {
         return recovered.scan().tornBytes();
     }
 
+    /** The receive memory budget in bytes. */
+    public long memoryBudget() {
+        return service.pushes().buffers().budget();
+    }
+
+    /** Receive memory committed now, in bytes. */
+    public long memoryCommitted() {
+        return service.pushes().buffers().committed();
+    }
+
     @Override
     public void close() throws IOException {
-        sequencer.close();
+        try {
+            sequencer.close();
+        } finally {
+            service.close();
+        }
     }
 }

@@ -168,6 +168,11 @@ public final class Coordinator implements AutoCloseable {
         return assembly.memoryCommitted();
     }
 
+    /** The part of {@link #memoryCommitted} in free buffers kept for reuse. */
+    public long memoryPooled() {
+        return assembly.memoryPooled();
+    }
+
     public CoordinatorMetrics metrics() {
         return metrics;
     }

@@ -134,7 +134,8 @@ public record ServiceLimits(long memoryBudgetBytes, Duration pushIdleTimeout, Du
     private static Duration seconds(Numbers numbers, String key, Duration dflt) {
         double v = numbers.get(key, dflt.toMillis() / 1000.0);
         if (!(v > 0) || v > 1e9) {
-            throw new IllegalArgumentException(key + ": must be > 0 and at most 1e9, got " + v);
+            throw new IllegalArgumentException(key + ": must be > 0 (and at most 1e9), got "
+                    + (v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v)));
         }
         return Duration.ofMillis(Math.max(1, Math.round(v * 1000)));
     }

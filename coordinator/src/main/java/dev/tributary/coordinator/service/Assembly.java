@@ -108,6 +108,11 @@ public final class Assembly implements AutoCloseable {
         return service.pushes().buffers().committed();
     }
 
+    /** Receive memory in free buffers kept for reuse, in bytes. */
+    public long memoryPooled() {
+        return service.pushes().buffers().pooled();
+    }
+
     @Override
     public void close() throws IOException {
         try {

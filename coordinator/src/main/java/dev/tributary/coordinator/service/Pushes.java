@@ -208,7 +208,7 @@ final class Pushes implements AutoCloseable {
                 throw Refusal.tooLarge("size", "chunk at offset " + c.getOffset() + " of " + data.size()
                         + " bytes runs past delta_bytes " + header.getDeltaBytes());
             }
-            MemorySegment memory = buffer.reserve(received + data.size(), received);
+            MemorySegment memory = buffer.reserve(received + data.size());
             // Copied first, then checked where it landed: CRC32C runs fastest over native memory.
             ByteBuffer landed = memory.asSlice(received, data.size()).asByteBuffer();
             data.copyTo(landed);

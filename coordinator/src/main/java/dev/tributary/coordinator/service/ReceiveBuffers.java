@@ -13,9 +13,11 @@ import java.util.function.LongSupplier;
 /**
  * The native memory pushed updates are received into, bounded by a budget of real bytes: every byte
  * allocated counts from its allocation to its free, whether a stream is filling it, the strategy holds
- * the delta in it, or it waits in the pool. A buffer commits memory only as its update's bytes arrive,
- * growing in steps (doubling, up to the declared size), so a header alone costs nothing. The open streams
- * of one token, and of one worker, may hold at most their share of the budget.
+ * the delta in it, or it waits in the pool. A buffer takes memory when its update's first bytes arrive,
+ * never at the header, so header-only streams cost nothing; it then takes the whole declared size at once,
+ * so that a stream that got its memory is never refused halfway (under honest overload, streams that grew
+ * step by step starved each other and wasted what they had sent). The open streams of one token, and of
+ * one worker, may hold at most their share of the budget.
  *
  * <p>Each allocation has its own arena and is freed explicitly: by the pool when it is not needed (over
  * the pool's limit, idle too long, or in the way of an allocation), never left for the garbage collector.
@@ -23,8 +25,6 @@ import java.util.function.LongSupplier;
  * be zeroed and faulted in, which costs as much as receiving the bytes.
  */
 final class ReceiveBuffers implements AutoCloseable {
-    /** The first step of a growing buffer. */
-    static final long FIRST_STEP = 1 << 20;
     /** What a stream refused for want of memory is told to wait before it retries. */
     static final long BUSY_RETRY_MILLIS = 1000;
 
@@ -162,28 +162,20 @@ final class ReceiveBuffers implements AutoCloseable {
         }
 
         /**
-         * Memory for the first {@code end} bytes, the bytes already there ({@code filled}) kept.
+         * Memory for the first {@code end} bytes: the whole buffer, allocated (or taken from the pool) when the
+         * first bytes arrive.
          *
          * @throws Refusal UNAVAILABLE "busy" when the budget, or the token's or worker's share of it, has no room
          */
-        MemorySegment reserve(long end, long filled) {
-            if (end > size || filled > end) {
-                throw new IllegalArgumentException("reserve " + end + " (filled " + filled + ") of a buffer of " + size);
+        MemorySegment reserve(long end) {
+            if (end < 0 || end > size) {
+                throw new IllegalArgumentException("reserve " + end + " bytes of a buffer of " + size);
             }
-            if (end <= capacity()) {
-                return block.segment();
+            if (block == null && end > 0) {
+                Block b = takeFree();
+                block = b != null ? b : allocate();
             }
-            long want = Math.min(size, Math.max(end, Math.max(2 * capacity(), FIRST_STEP)));
-            Block next = takeFree(end);
-            if (next == null) {
-                next = allocate(end, want);
-            }
-            if (block != null) {
-                MemorySegment.copy(block.segment(), 0, next.segment(), 0, filled);
-                freeBlock(block);
-            }
-            block = next;
-            return block.segment();
+            return block == null ? MemorySegment.NULL : block.segment();
         }
 
         /** The update's image, once every byte has arrived. */
@@ -228,12 +220,12 @@ final class ReceiveBuffers implements AutoCloseable {
             closeAll(gone);
         }
 
-        /** The largest pooled block that holds {@code end} bytes and no more than this update's size. */
-        private Block takeFree(long end) {
+        /** A pooled block of this update's size (or up to a quarter larger), the smallest such. */
+        private Block takeFree() {
             synchronized (ReceiveBuffers.this) {
                 Block best = null;
                 for (Block b : free) {
-                    if (b.size() >= end && b.size() <= size && (best == null || b.size() > best.size())) {
+                    if (b.size() >= size && b.size() <= size + size / 4 && (best == null || b.size() < best.size())) {
                         best = b;
                     }
                 }
@@ -242,59 +234,41 @@ final class ReceiveBuffers implements AutoCloseable {
                 }
                 free.remove(best);
                 pooled -= best.size();
-                hold(best.size() - capacity());
+                hold(best.size());
                 return best;
             }
         }
 
-        private Block allocate(long end, long want) {
-            long n = reserveBudget(end, want);
-            try {
-                Arena arena = Arena.ofShared();
-                return new Block(arena, arena.allocate(n, 64), 0);
-            } catch (OutOfMemoryError e) {
-                synchronized (ReceiveBuffers.this) {
-                    committed -= n;
-                    hold(capacity() - n);
-                }
-                throw busy("no native memory for " + n + " more bytes of an update of " + size);
-            }
-        }
-
-        /** Commits {@code want} bytes, or {@code end} when {@code want} does not fit; frees pooled buffers in the way. */
-        private long reserveBudget(long end, long want) {
+        private Block allocate() {
             List<Block> gone = new ArrayList<>();
             try {
                 synchronized (ReceiveBuffers.this) {
-                    if (!fitsShares(end)) {
-                        throw busy(shareProblem(end));
+                    String problem = shareProblem(size);
+                    if (problem != null) {
+                        throw busy(problem);
                     }
-                    long n = fitsShares(want) ? want : end;
-                    // While copying, the old block and the new one are both allocated.
-                    while (committed + n > budget && !free.isEmpty()) {
+                    while (committed + size > budget && !free.isEmpty()) {
                         drop(free.removeFirst(), gone);
                     }
-                    if (committed + n > budget) {
-                        n = end;
+                    if (committed + size > budget) {
+                        throw busy("receive memory: " + committed + " of " + budget + " bytes committed, " + size + " more needed");
                     }
-                    if (committed + n > budget) {
-                        throw busy("receive memory: " + committed + " of " + budget + " bytes committed, "
-                                + n + " more needed");
-                    }
-                    committed += n;
-                    hold(n - capacity());
-                    return n;
+                    committed += size;
+                    hold(size);
                 }
             } finally {
                 closeAll(gone);
             }
-        }
-
-        private void freeBlock(Block b) {
-            synchronized (ReceiveBuffers.this) {
-                committed -= b.size();
+            try {
+                Arena arena = Arena.ofShared();
+                return new Block(arena, arena.allocate(size, 64), 0);
+            } catch (OutOfMemoryError e) {
+                synchronized (ReceiveBuffers.this) {
+                    committed -= size;
+                    hold(-size);
+                }
+                throw busy("no native memory for an update of " + size + " bytes");
             }
-            b.arena().close();
         }
 
         /** Whether this stream may hold {@code total} bytes within its token's and worker's shares. */

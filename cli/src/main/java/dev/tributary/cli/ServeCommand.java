@@ -46,7 +46,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--strategy", required = true, paramLabel = "NAME", description = "fedavg, fedasync, fedbuff or diloco")
     String strategy;
 
-    @Option(names = "--host", defaultValue = "0.0.0.0", paramLabel = "ADDR", description = "address to listen on (default ${DEFAULT-VALUE})")
+    @Option(names = "--host", defaultValue = "127.0.0.1", paramLabel = "ADDR",
+            description = "address to listen on (default ${DEFAULT-VALUE}, this machine only; 0.0.0.0 for every interface)")
     String host;
 
     @Option(names = "--port", defaultValue = "7070", paramLabel = "PORT", description = "gRPC port (default ${DEFAULT-VALUE})")
@@ -102,8 +103,16 @@ final class ServeCommand implements Callable<Integer> {
         TensorMap model = Safetensors.readAll(init);
         Files.createDirectories(state);
         Tokens accepted = tokens(out);
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port), credentials())
-                .flowControlWindow(16 << 20);
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new UserException("--host \"" + host + "\": not an address of this machine");
+        }
+        if (tlsCert == null && !address.getAddress().isLoopbackAddress()) {
+            err.println("warning: listening on " + host + " without TLS: tokens and weights cross the network in the clear"
+                    + " (give --tls-cert and --tls-key)");
+            err.flush();
+        }
+        NettyServerBuilder builder = Coordinator.netty(address, credentials());
         Coordinator c = Coordinator.start(builder, state, model, cfg, accepted, m -> {
             err.println("warning: " + m);
             err.flush();

@@ -7,8 +7,11 @@ import dev.tributary.store.StateDirectory;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -31,6 +34,10 @@ import java.util.function.Consumer;
 public final class Coordinator implements AutoCloseable {
     /** Largest gRPC message either side accepts: a chunk of a few MiB plus framing. */
     public static final int MAX_MESSAGE_BYTES = 8 << 20;
+    /** Largest header block a call may carry (the bearer token and gRPC's own headers fit many times). */
+    public static final int MAX_METADATA_BYTES = 16 << 10;
+    /** Calls one connection may have open at once. */
+    public static final int MAX_CALLS_PER_CONNECTION = 128;
 
     private final Server server;
     private final Assembly assembly;
@@ -77,6 +84,7 @@ public final class Coordinator implements AutoCloseable {
                 server = builder
                         .addService(ServerInterceptors.intercept(assembly.service(), new BearerAuth(tokens, metrics::unauthenticated)))
                         .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                        .maxInboundMetadataSize(MAX_METADATA_BYTES)
                         .build()
                         .start();
             } catch (IOException | RuntimeException e) {
@@ -120,6 +128,25 @@ public final class Coordinator implements AutoCloseable {
         return java.util.Optional.ofNullable(evaluation);
     }
 
+    /**
+     * A Netty server on {@code address} with the limits a coordinator open to a network needs: calls per
+     * connection, keepalive (a client may ping every 30 s at most; dead peers are found within 80 s),
+     * idle connections closed after 10 minutes, TLS handshakes within 20 s, and bursts of stream resets
+     * refused. {@link #start} adds the message and header size limits.
+     */
+    public static NettyServerBuilder netty(InetSocketAddress address, ServerCredentials credentials) {
+        return NettyServerBuilder.forAddress(address, credentials)
+                .flowControlWindow(16 << 20)
+                .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION)
+                .keepAliveTime(60, TimeUnit.SECONDS)
+                .keepAliveTimeout(20, TimeUnit.SECONDS)
+                .permitKeepAliveTime(30, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true)
+                .maxConnectionIdle(10, TimeUnit.MINUTES)
+                .handshakeTimeout(20, TimeUnit.SECONDS)
+                .maxRstFramesPerWindow(200, 10);
+    }
+
     /** The port the server listens on (-1 for in-process servers). */
     public int port() {
         return server.getPort();
@@ -155,6 +182,21 @@ public final class Coordinator implements AutoCloseable {
     /** Bytes of a torn last record dropped at start. */
     public long droppedTornBytes() {
         return assembly.droppedTornBytes();
+    }
+
+    /** The receive memory budget in bytes. */
+    public long memoryBudget() {
+        return assembly.memoryBudget();
+    }
+
+    /** Receive memory committed now (buffers in use and pooled), in bytes. */
+    public long memoryCommitted() {
+        return assembly.memoryCommitted();
+    }
+
+    /** The part of {@link #memoryCommitted} in free buffers kept for reuse. */
+    public long memoryPooled() {
+        return assembly.memoryPooled();
     }
 
     public CoordinatorMetrics metrics() {

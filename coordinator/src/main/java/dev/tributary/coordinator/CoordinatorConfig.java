@@ -29,6 +29,10 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * tick_millis: 200     # how often time-driven strategy events are checked
  * </pre>
  *
+ * and the memory, stream and registration limits of {@link ServiceLimits} (memory_budget_bytes,
+ * push_idle_timeout_seconds, push_timeout_seconds, push_min_bytes_per_second, max_push_streams_per_token,
+ * max_push_streams_per_worker, token_memory_share, worker_memory_share, max_workers).
+ *
  * @param strategy        fedavg, fedasync, fedbuff or diloco
  * @param strategyConfig  the strategy's own settings
  * @param checkpointEvery publishes between checkpoints (a checkpoint is also written on shutdown)
@@ -38,10 +42,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param maxDeltaNorm    bound on a delta's L2 norm over all tensors; 0 for none
  * @param normPolicy      what happens to a delta over the bound
  * @param tick            period of {@code Strategy.onTick}
+ * @param limits          what clients may hold: memory, push streams, registrations
  */
 public record CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery,
         int keepCheckpoints, Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy,
-        Duration tick) {
+        Duration tick, ServiceLimits limits) {
 
     /**
      * The default bound on a delta's L2 norm: far above what training moves a model by in one update, far
@@ -52,8 +57,8 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
     /** Refuse deltas whose norm is over the bound, or scale them down to it. */
     public enum NormPolicy { REFUSE, CLIP }
 
-    private static final Set<String> KEYS = Set.of("strategy", "checkpoint_every", "keep_checkpoints", "lease_seconds",
-            "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis");
+    private static final Set<String> KEYS = union(Set.of("strategy", "checkpoint_every", "keep_checkpoints",
+            "lease_seconds", "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis"), ServiceLimits.KEYS);
 
     public CoordinatorConfig {
         Objects.requireNonNull(strategy, "strategy");
@@ -61,6 +66,7 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
         Objects.requireNonNull(lease, "lease");
         Objects.requireNonNull(normPolicy, "normPolicy");
         Objects.requireNonNull(tick, "tick");
+        Objects.requireNonNull(limits, "limits");
         if (checkpointEvery < 1) {
             throw new IllegalArgumentException("checkpoint_every: must be at least 1, got " + checkpointEvery);
         }
@@ -84,7 +90,7 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
     /** Defaults for {@code strategy} with its own defaults. */
     public static CoordinatorConfig defaults(String strategy) {
         return new CoordinatorConfig(strategy, Map.of(), 20, 2, Duration.ofSeconds(15), 0, DEFAULT_MAX_DELTA_NORM, NormPolicy.REFUSE,
-                Duration.ofMillis(200));
+                Duration.ofMillis(200), ServiceLimits.DEFAULTS);
     }
 
     /** Reads {@code file} over the defaults for {@code strategy}; unknown keys are refused. */
@@ -129,7 +135,14 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
                 (long) number(file, values, "max_update_bytes", d.maxUpdateBytes()),
                 number(file, values, "max_delta_norm", d.maxDeltaNorm()),
                 np,
-                Duration.ofMillis((long) number(file, values, "tick_millis", d.tick().toMillis())));
+                Duration.ofMillis((long) number(file, values, "tick_millis", d.tick().toMillis())),
+                ServiceLimits.from(values, (key, dflt) -> number(file, values, key, dflt)));
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> u = new TreeSet<>(a);
+        u.addAll(b);
+        return Set.copyOf(u);
     }
 
     private static double number(Path file, Map<String, Object> values, String key, double dflt) {
@@ -145,16 +158,21 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
 
     public CoordinatorConfig withStrategyConfig(Map<String, Object> c) {
         return new CoordinatorConfig(strategy, c, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
-                normPolicy, tick);
+                normPolicy, tick, limits);
     }
 
     public CoordinatorConfig withCheckpointEvery(int n) {
         return new CoordinatorConfig(strategy, strategyConfig, n, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
-                normPolicy, tick);
+                normPolicy, tick, limits);
+    }
+
+    public CoordinatorConfig withLimits(ServiceLimits l) {
+        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
+                maxDeltaNorm, normPolicy, tick, l);
     }
 
     public CoordinatorConfig withNormBound(double bound, NormPolicy policy) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
-                bound, policy, tick);
+                bound, policy, tick, limits);
     }
 }

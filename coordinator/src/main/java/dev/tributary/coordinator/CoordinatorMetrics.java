@@ -9,6 +9,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -26,6 +27,7 @@ public final class CoordinatorMetrics {
     private final Timer aggregation;
     private final AtomicLong refusedTotal = new AtomicLong();
     private final ConcurrentHashMap<String, Counter> refused = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> registrationsRefused = new ConcurrentHashMap<>();
 
     public CoordinatorMetrics() {
         accepted = Counter.builder("tributary.updates.accepted").description("updates made durable and taken in").register(registry);
@@ -64,6 +66,21 @@ public final class CoordinatorMetrics {
         Gauge.builder("tributary.model.version", version).description("current model version").register(registry);
     }
 
+    /**
+     * Registers the gauges of receive memory, read on each scrape: the budget, the bytes committed (buffers
+     * in use and pooled), the pooled part, and the push streams receiving.
+     */
+    public void memoryGauges(LongSupplier budget, LongSupplier committed, LongSupplier pooled, LongSupplier pushStreams) {
+        Gauge.builder("tributary.receive.memory.budget", budget::getAsLong).baseUnit("bytes")
+                .description("native memory receive buffers may commit").register(registry);
+        Gauge.builder("tributary.receive.memory.committed", committed::getAsLong).baseUnit("bytes")
+                .description("native memory receive buffers hold now, pooled ones included").register(registry);
+        Gauge.builder("tributary.receive.memory.pooled", pooled::getAsLong).baseUnit("bytes")
+                .description("native memory of free receive buffers kept for reuse").register(registry);
+        Gauge.builder("tributary.push.streams.receiving", pushStreams::getAsLong)
+                .description("push streams receiving an update now").register(registry);
+    }
+
     public void accepted(long stalenessVersions) {
         accepted.increment();
         staleness.record(stalenessVersions);
@@ -78,6 +95,18 @@ public final class CoordinatorMetrics {
         refusedTotal.incrementAndGet();
         refused.computeIfAbsent(reason, r -> Counter.builder("tributary.updates.refused")
                 .description("updates refused, by reason").tag("reason", r).register(registry)).increment();
+    }
+
+    /** Counts a refused registration under {@code reason}. */
+    public void registrationRefused(String reason) {
+        registrationsRefused.computeIfAbsent(reason, r -> Counter.builder("tributary.registrations.refused")
+                .description("registrations refused, by reason").tag("reason", r).register(registry)).increment();
+    }
+
+    /** Refused registrations so far under {@code reason}. */
+    public long registrationsRefused(String reason) {
+        Counter c = registrationsRefused.get(reason);
+        return c == null ? 0 : (long) c.count();
     }
 
     public void unauthenticated() {

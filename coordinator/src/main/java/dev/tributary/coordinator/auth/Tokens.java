@@ -53,12 +53,20 @@ public final class Tokens {
 
     /** Whether {@code token} is one of ours. */
     public boolean accepts(String token) {
+        return indexOf(token) >= 0;
+    }
+
+    /** The position of {@code token} among ours (the same for every call), or -1 when it is not one of them. */
+    public int indexOf(String token) {
         byte[] h = sha256(token);
-        boolean match = false;
-        for (byte[] known : hashes) {
-            match |= MessageDigest.isEqual(known, h);
+        int index = -1;
+        for (int i = 0; i < hashes.size(); i++) {
+            // Every hash is compared, whatever matched before.
+            if (MessageDigest.isEqual(hashes.get(i), h)) {
+                index = i;
+            }
         }
-        return match;
+        return index;
     }
 
     public int size() {

@@ -19,6 +19,9 @@ import java.util.function.Consumer;
  * builds the gRPC service over them. The public entry point is {@code dev.tributary.coordinator.Coordinator}.
  */
 public final class Assembly implements AutoCloseable {
+    /** A pooled receive buffer unused this long is freed. */
+    static final long POOL_IDLE_MILLIS = 10_000;
+
     private final Sequencer sequencer;
     private final WorkerRegistry registry;
     private final CoordinatorService service;
@@ -37,6 +40,9 @@ public final class Assembly implements AutoCloseable {
         Files.createDirectories(stateDir);
         // Fails fast on a bad configuration, before the state is read.
         Strategies.create(config.strategy(), config.strategyConfig(), initialModel);
+        UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
+                config.normPolicy());
+        MemoryPlan plan = MemoryPlan.of(config, validator.maxBytes());
         Checkpoints checkpoints = new Checkpoints(stateDir, config.keepCheckpoints());
         Path logFile = StateDirectory.log(stateDir);
         Recovery.Recovered r = Recovery.recover(config.strategy(), config.strategyConfig(), initialModel, checkpoints,
@@ -51,11 +57,13 @@ public final class Assembly implements AutoCloseable {
                 throw new IOException("could not log the strategy configuration: " + e.getMessage(), e);
             }
         }
-        WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis);
-        UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
-                config.normPolicy());
-        CoordinatorService service = new CoordinatorService(sequencer, registry, validator, metrics);
+        WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis, config.limits().maxWorkers());
+        ReceiveBuffers buffers = new ReceiveBuffers(plan.budget(), plan.tokenShare(), plan.workerShare(), plan.budget(),
+                POOL_IDLE_MILLIS, () -> System.nanoTime() / 1_000_000);
+        Pushes pushes = new Pushes(sequencer, validator, metrics, buffers, config.limits(), warn);
+        CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
         metrics.gauges(() -> registry.live().size(), sequencer::version);
+        metrics.memoryGauges(buffers::budget, buffers::committed, buffers::pooled, pushes::receiving);
         return new Assembly(sequencer, registry, service, r);
     }
 
@@ -109,8 +117,27 @@ public final class Assembly implements AutoCloseable {
         return recovered.scan().tornBytes();
     }
 
+    /** The receive memory budget in bytes. */
+    public long memoryBudget() {
+        return service.pushes().buffers().budget();
+    }
+
+    /** Receive memory committed now, in bytes. */
+    public long memoryCommitted() {
+        return service.pushes().buffers().committed();
+    }
+
+    /** Receive memory in free buffers kept for reuse, in bytes. */
+    public long memoryPooled() {
+        return service.pushes().buffers().pooled();
+    }
+
     @Override
     public void close() throws IOException {
-        sequencer.close();
+        try {
+            sequencer.close();
+        } finally {
+            service.close();
+        }
     }
 }

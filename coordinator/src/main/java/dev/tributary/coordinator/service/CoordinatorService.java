@@ -3,7 +3,6 @@ package dev.tributary.coordinator.service;
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.store.ModelImage;
 import dev.tributary.coordinator.validation.Refusal;
-import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.HeartbeatReply;
@@ -14,47 +13,48 @@ import dev.tributary.protocol.PullRequest;
 import dev.tributary.protocol.PushAck;
 import dev.tributary.protocol.RegisterReply;
 import dev.tributary.protocol.RegisterRequest;
-import dev.tributary.protocol.UpdateHeader;
 import dev.tributary.protocol.UpdatePart;
-import dev.tributary.tensor.TensorMap;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.Set;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.zip.CRC32C;
 
 /** The gRPC face of the coordinator: registration, leases, model pulls and update pushes. */
-final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
+final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase implements AutoCloseable {
     /** Strategies whose workers wait for a new version after pushing. */
     private static final Set<String> ROUND_BASED = Set.of("fedavg", "diloco");
 
     private final Sequencer sequencer;
     private final WorkerRegistry registry;
-    private final UpdateValidator validator;
     private final CoordinatorMetrics metrics;
-    private final long maxInflightBytes;
-    private final AtomicLong inflightBytes = new AtomicLong();
-    private final ReceiveBuffers buffers;
+    private final Pushes pushes;
 
-    CoordinatorService(Sequencer sequencer, WorkerRegistry registry, UpdateValidator validator, CoordinatorMetrics metrics) {
+    CoordinatorService(Sequencer sequencer, WorkerRegistry registry, CoordinatorMetrics metrics, Pushes pushes) {
         this.sequencer = sequencer;
         this.registry = registry;
-        this.validator = validator;
         this.metrics = metrics;
-        this.maxInflightBytes = Math.max(4 * validator.maxBytes(), 1L << 30);
-        this.buffers = new ReceiveBuffers(validator.maxBytes(), 4);
+        this.pushes = pushes;
     }
 
     @Override
     public void register(RegisterRequest req, StreamObserver<RegisterReply> out) {
+        try {
+            RegistrationCheck.check(req);
+        } catch (Refusal r) {
+            metrics.registrationRefused(r.reason());
+            out.onError(r.toStatus());
+            return;
+        }
         WorkerRegistry.Worker w = registry.register(req.getName(), req.getCapabilities());
+        if (w == null) {
+            Refusal r = Refusal.retryLater(Status.Code.RESOURCE_EXHAUSTED, "workers", registry.maxWorkers()
+                    + " workers are registered (max_workers): retry later", registry.lease().toMillis());
+            metrics.registrationRefused(r.reason());
+            out.onError(r.toStatus());
+            return;
+        }
         out.onNext(RegisterReply.newBuilder()
                 .setWorkerId(w.id())
                 .setLeaseMillis(registry.lease().toMillis())
@@ -84,7 +84,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
         out.setOnCancelHandler(() -> {});
         sequencer.image().whenComplete((image, error) -> {
             if (error != null) {
-                out.onError(Status.UNAVAILABLE.withDescription("model not available: " + unwrap(error).getMessage()).asRuntimeException());
+                out.onError(Status.UNAVAILABLE.withDescription("model not available: " + Pushes.describe(Pushes.unwrap(error))).asRuntimeException());
             } else {
                 sender.start(image);
             }
@@ -146,150 +146,15 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
 
     @Override
     public StreamObserver<UpdatePart> pushUpdate(StreamObserver<PushAck> out) {
-        return new UpdateReceiver(out);
+        return pushes.open(out);
     }
 
-    /** Assembles one pushed update, checking each chunk as it arrives. */
-    private final class UpdateReceiver implements StreamObserver<UpdatePart> {
-        private final StreamObserver<PushAck> out;
-        private final CRC32C crc = new CRC32C();
-        private UpdateHeader header;
-        private ReceiveBuffers.Lease lease;
-        private MemorySegment image;
-        private long received;
-        private long reserved;
-        private boolean finished;
-
-        UpdateReceiver(StreamObserver<PushAck> out) {
-            this.out = out;
-        }
-
-        @Override
-        public void onNext(UpdatePart part) {
-            if (finished) {
-                return;
-            }
-            try {
-                if (part.hasHeader()) {
-                    onHeader(part.getHeader());
-                } else if (part.hasChunk()) {
-                    onChunk(part.getChunk());
-                } else {
-                    throw Refusal.invalid("malformed", "empty update part");
-                }
-            } catch (Refusal r) {
-                refuse(r);
-            }
-        }
-
-        private void onHeader(UpdateHeader h) {
-            if (header != null) {
-                throw Refusal.invalid("malformed", "a second update header");
-            }
-            validator.checkHeader(h);
-            long size = h.getDeltaBytes();
-            if (inflightBytes.addAndGet(size) > maxInflightBytes) {
-                inflightBytes.addAndGet(-size);
-                throw new Refusal(Status.Code.UNAVAILABLE, "busy", "updates in flight hold more than "
-                        + maxInflightBytes + " bytes: retry later");
-            }
-            reserved = size;
-            header = h;
-            lease = buffers.acquire(size);
-            image = lease.data();
-        }
-
-        private void onChunk(Chunk c) {
-            if (header == null) {
-                throw Refusal.invalid("malformed", "a chunk before the update header");
-            }
-            ByteString data = c.getData();
-            if (c.getOffset() != received) {
-                throw Refusal.invalid("malformed", "chunk at offset " + c.getOffset() + ": expected offset " + received);
-            }
-            if (data.size() > header.getDeltaBytes() - received) {
-                throw Refusal.tooLarge("size", "chunk at offset " + c.getOffset() + " of " + data.size()
-                        + " bytes runs past delta_bytes " + header.getDeltaBytes());
-            }
-            // Copied first, then checked where it landed: CRC32C runs fastest over native memory.
-            ByteBuffer landed = image.asSlice(received, data.size()).asByteBuffer();
-            data.copyTo(landed);
-            crc.reset();
-            crc.update(landed.flip());
-            if ((int) crc.getValue() != c.getCrc32C()) {
-                throw new Refusal(Status.Code.DATA_LOSS, "crc", "chunk at offset " + c.getOffset() + ": CRC32C mismatch");
-            }
-            received += data.size();
-            metrics.bytesIn(data.size());
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            finished = true;
-            release();
-        }
-
-        @Override
-        public void onCompleted() {
-            if (finished) {
-                return;
-            }
-            finished = true;
-            try {
-                if (header == null) {
-                    throw Refusal.invalid("malformed", "no update header");
-                }
-                if (received != header.getDeltaBytes()) {
-                    throw Refusal.invalid("malformed", "received " + received + " of delta_bytes " + header.getDeltaBytes());
-                }
-                TensorMap delta = validator.checkDelta(image);
-                UpdateHeader h = header;
-                ReceiveBuffers.Lease owned = lease;
-                lease = null;
-                sequencer.submit(h.getWorkerId(), h.getUpdateId(), h.getBaseVersion(), h.getExamples(), h.getLocalSteps(),
-                        h.getMetricsMap(), image, delta, () -> buffers.release(owned)).whenComplete((ack, error) -> {
-                            release();
-                            if (error == null) {
-                                out.onNext(PushAck.newBuilder().setUpdateId(ack.updateId()).setDuplicate(ack.duplicate())
-                                        .setVersion(ack.version()).setStaleness(ack.staleness()).build());
-                                out.onCompleted();
-                            } else if (unwrap(error) instanceof Refusal r) {
-                                metrics.refused(r.reason());
-                                out.onError(r.toStatus());
-                            } else if (unwrap(error) instanceof StatusRuntimeException s) {
-                                out.onError(s);
-                            } else {
-                                out.onError(Status.INTERNAL.withDescription(String.valueOf(unwrap(error).getMessage())).asRuntimeException());
-                            }
-                        });
-            } catch (Refusal r) {
-                refuse(r);
-            }
-        }
-
-        private void refuse(Refusal r) {
-            finished = true;
-            release();
-            metrics.refused(r.reason());
-            out.onError(r.toStatus());
-        }
-
-        /** Gives back the in-flight reservation, and the buffer unless the sequencer took it over. */
-        private void release() {
-            inflightBytes.addAndGet(-reserved);
-            reserved = 0;
-            image = null;
-            if (lease != null) {
-                buffers.release(lease);
-                lease = null;
-            }
-        }
+    Pushes pushes() {
+        return pushes;
     }
 
-    private static Throwable unwrap(Throwable t) {
-        while (t instanceof CompletionException && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
+    @Override
+    public void close() {
+        pushes.close();
     }
 }

@@ -10,7 +10,7 @@ import java.util.function.LongSupplier;
 /**
  * The live set: workers that registered and keep heartbeating within their lease. A worker whose lease
  * ran out leaves the set (its updates are still judged on their staleness alone); it registers again
- * when its heartbeat is answered NOT_FOUND.
+ * when its heartbeat is answered NOT_FOUND. The set holds a bounded number of workers.
  */
 final class WorkerRegistry {
     /** One registered worker. */
@@ -19,21 +19,33 @@ final class WorkerRegistry {
     private final ConcurrentHashMap<String, Worker> workers = new ConcurrentHashMap<>();
     private final Duration lease;
     private final LongSupplier clock;
+    private final int maxWorkers;
 
-    WorkerRegistry(Duration lease, LongSupplier clock) {
+    WorkerRegistry(Duration lease, LongSupplier clock, int maxWorkers) {
         this.lease = lease;
         this.clock = clock;
+        this.maxWorkers = maxWorkers;
+    }
+
+    int maxWorkers() {
+        return maxWorkers;
     }
 
     Duration lease() {
         return lease;
     }
 
-    Worker register(String name, Capabilities capabilities) {
+    /** A new live worker, or null when {@code maxWorkers} are registered already. */
+    synchronized Worker register(String name, Capabilities capabilities) {
         long now = clock.getAsLong();
+        if (workers.size() >= maxWorkers) {
+            expire(now);
+            if (workers.size() >= maxWorkers) {
+                return null;
+            }
+        }
         Worker w = new Worker(UUID.randomUUID().toString(), name, capabilities, now, now + lease.toMillis());
         workers.put(w.id(), w);
-        expire(now);
         return w;
     }
 

@@ -1,5 +1,6 @@
 package dev.tributary.coordinator.validation;
 
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 
@@ -9,13 +10,34 @@ import io.grpc.StatusRuntimeException;
  * refusals are counted under.
  */
 public final class Refusal extends RuntimeException {
+    /**
+     * The trailer that tells a client to retry after this many milliseconds (gRPC's own retry pushback);
+     * refusals without it are final for the update.
+     */
+    public static final Metadata.Key<String> RETRY_PUSHBACK_MS = Metadata.Key.of("grpc-retry-pushback-ms",
+            Metadata.ASCII_STRING_MARSHALLER);
+
     private final Status.Code code;
     private final String reason;
+    private final long retryAfterMillis;
 
     public Refusal(Status.Code code, String reason, String message) {
+        this(code, reason, message, 0);
+    }
+
+    private Refusal(Status.Code code, String reason, String message, long retryAfterMillis) {
         super(message, null, false, false);
         this.code = code;
         this.reason = reason;
+        this.retryAfterMillis = retryAfterMillis;
+    }
+
+    /** A refusal for now, not of the update: the client should send it again after {@code afterMillis}. */
+    public static Refusal retryLater(Status.Code code, String reason, String message, long afterMillis) {
+        if (afterMillis < 1) {
+            throw new IllegalArgumentException("afterMillis < 1: " + afterMillis);
+        }
+        return new Refusal(code, reason, message, afterMillis);
     }
 
     public static Refusal invalid(String reason, String message) {
@@ -39,7 +61,16 @@ public final class Refusal extends RuntimeException {
         return reason;
     }
 
+    /** Milliseconds after which the same update may be sent again; 0 when the refusal is final. */
+    public long retryAfterMillis() {
+        return retryAfterMillis;
+    }
+
     public StatusRuntimeException toStatus() {
-        return Status.fromCode(code).withDescription(getMessage()).asRuntimeException();
+        Metadata trailers = new Metadata();
+        if (retryAfterMillis > 0) {
+            trailers.put(RETRY_PUSHBACK_MS, Long.toString(retryAfterMillis));
+        }
+        return Status.fromCode(code).withDescription(getMessage()).asRuntimeException(trailers);
     }
 }

@@ -79,25 +79,9 @@ final class TestClient {
 
     /** Pushes raw parts: {@code img} cut into chunks of {@code chunk} bytes; {@code badCrc} spoils the last one. */
     PushAck push(UpdateHeader h, MemorySegment img, int chunk, boolean badCrc) {
-        CompletableFuture<PushAck> result = new CompletableFuture<>();
-        StreamObserver<UpdatePart> req = async.pushUpdate(new StreamObserver<>() {
-            PushAck ack;
-
-            @Override
-            public void onNext(PushAck v) {
-                ack = v;
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                result.complete(ack);
-            }
-        });
+        PushAnswer answer = new PushAnswer();
+        CompletableFuture<PushAck> result = answer.result;
+        StreamObserver<UpdatePart> req = async.pushUpdate(answer);
         req.onNext(UpdatePart.newBuilder().setHeader(h).build());
         for (long at = 0; at < img.byteSize(); at += chunk) {
             byte[] data = img.asSlice(at, Math.min(chunk, img.byteSize() - at)).toArray(ValueLayout.JAVA_BYTE);

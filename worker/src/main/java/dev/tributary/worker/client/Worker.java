@@ -10,12 +10,15 @@ import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
 import io.grpc.Channel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.function.Consumer;
@@ -25,16 +28,27 @@ import java.util.function.Consumer;
  * the {@link LocalTrainer}, push the delta under a fresh UUID, and record the id in the ack log once
  * the coordinator acknowledged it. A heartbeat on a virtual thread keeps the lease. When the coordinator
  * goes away the loop waits with exponential backoff and jitter and pushes the same update again under
- * the same id, so that an update the coordinator made durable before it died is not applied twice.
+ * the same id, so that an update the coordinator made durable before it died is not applied twice. When
+ * the coordinator answers busy (a refusal with a retry pushback: out of memory budget, too many streams)
+ * the loop waits at least that long, with jitter, and pushes the same update again; an update refused
+ * for what it is (its shape, its staleness, its size) is dropped with one line in the log.
  *
  * <p>Call order: construct, {@link #run} once, {@link #close}.
  */
 public final class Worker implements AutoCloseable {
+    /** Refusals of the update itself: it is dropped and the loop goes on, unless the coordinator asked to retry. */
+    private static final Set<Status.Code> FINAL = EnumSet.of(Status.Code.INVALID_ARGUMENT,
+            Status.Code.FAILED_PRECONDITION, Status.Code.RESOURCE_EXHAUSTED, Status.Code.OUT_OF_RANGE);
+    static final Metadata.Key<String> RETRY_PUSHBACK_MS = Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+    /** The longest pushback honoured. */
+    static final long MAX_PUSHBACK_MILLIS = 60_000;
+
     private final CoordinatorClient client;
     private final LocalTrainer trainer;
     private final WorkerOptions options;
     private final Consumer<String> log;
     private final Backoff backoff;
+    private final SplittableRandom random;
     private final AckLog ackLog;
 
     private volatile String workerId;
@@ -58,7 +72,8 @@ public final class Worker implements AutoCloseable {
         this.trainer = trainer;
         this.options = options;
         this.log = log;
-        this.backoff = new Backoff(options.initialBackoff(), options.maxBackoff(), new SplittableRandom(options.seed()));
+        this.random = new SplittableRandom(options.seed());
+        this.backoff = new Backoff(options.initialBackoff(), options.maxBackoff(), random.split());
         this.ackLog = options.ackLog() == null ? null : new AckLog(options.ackLog());
         Files.createDirectories(options.workDir());
     }
@@ -97,31 +112,55 @@ public final class Worker implements AutoCloseable {
                     backoff.reset();
                 } catch (StatusRuntimeException e) {
                     Status.Code code = e.getStatus().getCode();
-                    switch (code) {
-                        case UNAUTHENTICATED, PERMISSION_DENIED -> throw e;
-                        case INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED -> {
-                            refused++;
-                            log.accept("update " + (pending == null ? "" : pending.id() + " ") + "refused: " + code + ": "
-                                    + e.getStatus().getDescription());
-                            dropPending();
-                        }
-                        default -> {
-                            retries++;
-                            Duration wait = backoff.next();
-                            if (backoff.attempts() == 1 || backoff.attempts() % 10 == 0) {
-                                log.accept("coordinator unavailable (" + code + ": " + e.getStatus().getDescription()
-                                        + "); retrying in " + wait.toMillis() + " ms");
-                            }
-                            reregister = true;
-                            Thread.sleep(wait);
-                        }
+                    long pushback = pushbackMillis(e);
+                    if (code == Status.Code.UNAUTHENTICATED || code == Status.Code.PERMISSION_DENIED) {
+                        throw e;
                     }
+                    if (pushback == 0 && FINAL.contains(code)) {
+                        refused++;
+                        log.accept("update " + (pending == null ? "" : pending.id() + " ") + "refused, dropped: "
+                                + describe(e.getStatus()));
+                        dropPending();
+                        continue;
+                    }
+                    // Busy (the coordinator asked to retry later) or gone: the same update again, later.
+                    retries++;
+                    Duration wait = backoff.next();
+                    if (wait.toMillis() < pushback) {
+                        wait = Duration.ofMillis(pushback + random.nextLong(pushback / 2 + 1));
+                    }
+                    if (backoff.attempts() == 1 || backoff.attempts() % 10 == 0) {
+                        log.accept((pushback > 0 ? "coordinator busy (" : "coordinator unavailable (") + describe(e.getStatus())
+                                + "); retrying in " + wait.toMillis() + " ms");
+                    }
+                    if (pushback == 0) {
+                        reregister = true;
+                    }
+                    Thread.sleep(wait);
                 }
             }
         } finally {
             heartbeat.interrupt();
         }
         return new Summary(acked, duplicates, refused, retries);
+    }
+
+    /** The coordinator's request to wait before retrying (gRPC's retry pushback trailer), 0 when absent. */
+    static long pushbackMillis(StatusRuntimeException e) {
+        Metadata trailers = e.getTrailers();
+        String v = trailers == null ? null : trailers.get(RETRY_PUSHBACK_MS);
+        if (v == null) {
+            return 0;
+        }
+        try {
+            return Math.clamp(Long.parseLong(v.strip()), 0, MAX_PUSHBACK_MILLIS);
+        } catch (NumberFormatException ex) {
+            return 0;
+        }
+    }
+
+    private static String describe(Status s) {
+        return s.getDescription() == null ? s.getCode().toString() : s.getCode() + ": " + s.getDescription();
     }
 
     private void register() {

@@ -16,6 +16,7 @@ import dev.tributary.protocol.UpdatePart;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -27,6 +28,8 @@ import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 
@@ -41,6 +44,8 @@ final class FakeCoordinator extends CoordinatorGrpc.CoordinatorImplBase {
     final AtomicInteger failBeforeStore = new AtomicInteger();
     final AtomicInteger failAfterStore = new AtomicInteger();
     final AtomicInteger registrations = new AtomicInteger();
+    /** Errors the next pushes are answered with, one each, before anything is stored. */
+    final Queue<StatusRuntimeException> answers = new ConcurrentLinkedQueue<>();
     volatile boolean corruptSha;
     volatile long version = 3;
     private final byte[] model;
@@ -117,6 +122,11 @@ final class FakeCoordinator extends CoordinatorGrpc.CoordinatorImplBase {
                 pushes.add(header.getUpdateId());
                 if (bytes.size() != header.getDeltaBytes()) {
                     out.onError(Status.INVALID_ARGUMENT.withDescription("short").asRuntimeException());
+                    return;
+                }
+                StatusRuntimeException answer = answers.poll();
+                if (answer != null) {
+                    out.onError(answer);
                     return;
                 }
                 if (failBeforeStore.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {

@@ -2,6 +2,7 @@ package dev.tributary.worker.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -114,6 +116,38 @@ class WorkerTest {
         assertEquals(8, fake.pushes.size());
         assertTrue(fake.registrations.get() >= 2, "registers again after losing the coordinator");
         assertFalse(logged.isEmpty());
+    }
+
+    @Test
+    void waitsOutABusyRefusalAndDropsAnUpdateRefusedForWhatItIs() throws Exception {
+        Metadata pushback = new Metadata();
+        pushback.put(Worker.RETRY_PUSHBACK_MS, "60");
+        fake.answers.add(Status.UNAVAILABLE.withDescription("receive memory: busy, retry later").asRuntimeException(pushback));
+        fake.answers.add(Status.RESOURCE_EXHAUSTED.withDescription("this token has 64 push streams open: retry later")
+                .asRuntimeException(pushback));
+        fake.answers.add(Status.INVALID_ARGUMENT.withDescription("tensor w: shape [2,3] != [3,2]").asRuntimeException());
+        fake.answers.add(Status.FAILED_PRECONDITION.asRuntimeException());
+        long t0 = System.nanoTime();
+        Worker.Summary s;
+        try (Worker w = new Worker(channel, "tok", trainer, options(2), logged::add)) {
+            s = w.run();
+        }
+        long millis = (System.nanoTime() - t0) / 1_000_000;
+        List<String> p = fake.pushes;
+        assertEquals(6, p.size(), p.toString());
+        assertEquals(p.get(0), p.get(1));
+        assertEquals(p.get(0), p.get(2));
+        assertNotEquals(p.get(2), p.get(3));
+        assertNotEquals(p.get(3), p.get(4));
+        assertNotEquals(p.get(4), p.get(5));
+        assertEquals(new Worker.Summary(2, 0, 2, 2), s);
+        assertTrue(millis >= 120, "waited " + millis + " ms, the pushback is 2 × 60 ms");
+        assertEquals(1, fake.registrations.get(), "a busy coordinator is not registered with again");
+        assertEquals(List.of("update " + p.get(0) + " refused, dropped: INVALID_ARGUMENT: tensor w: shape [2,3] != [3,2]",
+                "update " + p.get(3) + " refused, dropped: FAILED_PRECONDITION"),
+                logged.stream().filter(l -> l.contains("refused")).toList());
+        assertTrue(logged.getFirst().startsWith("coordinator busy (UNAVAILABLE: receive memory: busy, retry later); retrying in "),
+                logged.getFirst());
     }
 
     @Test

@@ -7,8 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.store.Failpoints;
+import dev.tributary.store.ModelImage;
+import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -45,6 +48,20 @@ class TableTest {
             assertEquals(new Item("a", 7, i.payload(), 2.5, 0), i);
             assertArrayEquals(new byte[] {1, 2, 3}, i.payload().toArray(ValueLayout.JAVA_BYTE));
             assertTrue(i.payload().isReadOnly());
+        }
+    }
+
+    @Test
+    void aSafetensorsPayloadComesBackReadableAsTensors() throws Exception {
+        TensorMap step = new TensorMap().put("obs", Tensor.ofFloats(new long[] {2, 2}, 1, 2, 3, 4))
+                .put("reward", Tensor.ofFloats(new long[] {1}, 0.5f));
+        try (Table t = TestItems.open(dir, TableConfig.fifoQueue(4))) {
+            t.insert("s", 3, Safetensors.encode(step, java.util.Map.of("actor", "a0"), Arena.ofAuto()), 1).join();
+        }
+        try (Table t = TestItems.open(dir, TableConfig.fifoQueue(4))) {
+            TensorMap back = ModelImage.tensors(t.sample(1, Duration.ZERO).getFirst().payload(), "item s");
+            assertTrue(step.get("obs").contentEquals(back.get("obs")));
+            assertEquals("a0", back.metadata().get("actor"));
         }
     }
 

@@ -17,12 +17,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -124,18 +121,8 @@ public final class Table implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(warn, "warn");
         Files.createDirectories(dir);
-        FileChannel lockChannel = FileChannel.open(dir.resolve(StateDirectory.LOCK), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE);
+        FileChannel lockChannel = StateDirectory.lock(dir, "table");
         try {
-            FileLock held;
-            try {
-                held = lockChannel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                held = null;
-            }
-            if (held == null) {
-                throw new IllegalStateException("table " + dir + " is in use by another process or table");
-            }
             Checkpoints checkpoints = new Checkpoints(dir, KEEP);
             TableRecovery.Recovered r = TableRecovery.recover(dir, checkpoints, config, warn);
             UpdateLog log = UpdateLog.open(dir.resolve(LOG), r.validEnd());

@@ -51,10 +51,11 @@ class ExperienceRecordsTest {
                 new ExperienceRemoved(ExperienceRemoved.Cause.REMOVED, List.of()));
     }
 
-    List<Long> write(Path file, List<LogRecord> records) throws IOException {
+    /** Writes {@link #records()} to {@code experience.log}; returns each record's start. */
+    List<Long> write() throws IOException {
         List<Long> starts = new ArrayList<>();
-        try (UpdateLog log = UpdateLog.open(file, 0)) {
-            for (LogRecord r : records) {
+        try (UpdateLog log = UpdateLog.open(dir.resolve("experience.log"), 0)) {
+            for (LogRecord r : records()) {
                 starts.add(log.append(r).start());
             }
         }
@@ -77,7 +78,7 @@ class ExperienceRecordsTest {
     @Test
     void everyFieldOfEveryKindComesBack() throws IOException {
         Path file = dir.resolve("experience.log");
-        write(file, records());
+        write();
         assertEquals(records().stream().map(ExperienceRecordsTest::comparable).toList(), scan(file));
     }
 
@@ -121,8 +122,8 @@ class ExperienceRecordsTest {
     @Test
     void aFlippedByteInAnyRecordOfAnyKindIsCorruptionNamingTheRecord() throws IOException {
         Path file = dir.resolve("experience.log");
+        List<Long> starts = write();
         List<LogRecord> records = records();
-        List<Long> starts = write(file, records);
         byte[] clean = Files.readAllBytes(file);
         for (int rec = 0; rec < records.size() - 1; rec++) {
             long start = starts.get(rec);
@@ -177,8 +178,7 @@ class ExperienceRecordsTest {
     @Test
     void salvageNamesTheDamagedItemAndKeepsEveryOtherRecord() throws IOException {
         Path file = dir.resolve("experience.log");
-        List<LogRecord> records = records();
-        List<Long> starts = write(file, records);
+        List<Long> starts = write();
         byte[] bad = Files.readAllBytes(file);
         bad[(int) (starts.get(6) - 3)] ^= 1; // in the payload of the third item: its fields still parse
         Files.write(file, bad);
@@ -186,8 +186,8 @@ class ExperienceRecordsTest {
         assertEquals(1, dropped.size(), dropped.toString());
         assertEquals("é/ü", dropped.getFirst().updateId());
         List<Object> after = scan(file);
-        assertEquals(records.size(), after.size());
+        assertEquals(records().size(), after.size());
         assertInstanceOf(Salvaged.class, after.get(5));
-        assertEquals(comparable(records.get(6)), after.get(6));
+        assertEquals(comparable(records().get(6)), after.get(6));
     }
 }

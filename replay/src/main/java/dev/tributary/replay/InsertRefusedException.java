@@ -2,7 +2,7 @@ package dev.tributary.replay;
 
 /**
  * An insert the table did not take, with the reason in one line: the rate limiter holds inserts back
- * (sampling is behind), or the table is full and evicts nothing, or the table closed while it waited.
+ * (sampling is behind), or the table is full and evicts nothing, or the waiting thread was interrupted.
  * Nothing was written; the caller may retry the same id later.
  */
 public final class InsertRefusedException extends RuntimeException {

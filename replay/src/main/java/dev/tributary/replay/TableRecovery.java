@@ -13,6 +13,7 @@ import dev.tributary.tensor.TensorMap;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -21,7 +22,10 @@ import java.util.function.Consumer;
  * skip reported), then every log record after the checkpoint's position, applied as it was logged. The
  * whole log is scanned and checked: ids before the position are remembered (a retried insert is
  * recognized), and anything damaged, or a log that contradicts itself or the checkpoint, stops recovery
- * with the reason; nothing is dropped silently.
+ * with the reason; nothing is dropped silently. After an explicit salvage (damaged records replaced by
+ * {@link Salvaged} ones, each listed by the salvage), what the replaced records held is missing: a later
+ * removal of such an item, and a checkpoint counting more inserts than the log shows, are then warned
+ * about instead.
  */
 final class TableRecovery {
     /** What recovery found: the state, and where appending resumes. */
@@ -39,10 +43,12 @@ final class TableRecovery {
         Path file = dir.resolve(Table.LOG);
         long[] index = {0};
         long[] before = {0};
+        boolean[] salvaged = {false};
         LogScan.Result scan = LogScan.scan(file, (start, end, rec) -> {
             long k = index[0]++;
             if (rec instanceof Salvaged) {
                 warn.accept(file + ": offset " + start + ": a salvaged record (damaged bytes replaced) is skipped");
+                salvaged[0] = true;
                 return;
             }
             if (!(rec instanceof ExperienceRecord x)) {
@@ -60,16 +66,20 @@ final class TableRecovery {
                 throw new IOException(file + ": record " + k + " spans offsets " + start + ".." + end
                         + ", across the checkpoint's log position " + position + ": the checkpoint is not of this log");
             }
-            String missing = apply(state, x);
-            if (missing != null) {
-                throw new LogCorruptException(file, start, k, "removes item " + missing + ", which is not in the table");
+            List<String> missing = apply(state, x);
+            if (!missing.isEmpty() && !salvaged[0]) {
+                throw new LogCorruptException(file, start, k, "removes item " + missing.getFirst() + ", which is not in the table");
+            }
+            if (!missing.isEmpty()) {
+                warn.accept(file + ": offset " + start + ": removal of " + missing + " skipped: not in the table (a salvaged"
+                        + " record held them)");
             }
         });
         if (scan.validEnd() < position) {
             throw new IOException(file + ": the log ends at offset " + scan.validEnd() + ", before the position " + position
                     + " the checkpoint " + ck.get().file().getFileName() + " covers: the log was cut or replaced");
         }
-        if (ck.isPresent() && before[0] != checkpointInserts) {
+        if (ck.isPresent() && before[0] != checkpointInserts && !(salvaged[0] && before[0] < checkpointInserts)) {
             throw new IOException(file + ": the checkpoint " + ck.get().file().getFileName() + " counts " + checkpointInserts
                     + " inserts, the log before its position " + before[0] + ": the checkpoint is not of this log");
         }
@@ -81,8 +91,8 @@ final class TableRecovery {
                 found.map(Found::callerState));
     }
 
-    /** Applies one record after the checkpoint; returns the id of an item a removal does not find, or null. */
-    private static String apply(TableState state, ExperienceRecord x) {
+    /** Applies one record after the checkpoint; returns the ids of items a removal does not find. */
+    private static List<String> apply(TableState state, ExperienceRecord x) {
         switch (x) {
             case ExperienceInserted in -> state.insert(new Entry(in.id(), in.policyVersion(),
                     in.payload().toArray(ValueLayout.JAVA_BYTE), in.priority(), state.inserted));
@@ -91,7 +101,7 @@ final class TableRecovery {
             }
             case ExperienceSampled s -> state.sampled(s.count());
         }
-        return null;
+        return List.of();
     }
 
     private record Found(Checkpoints.Loaded loaded, TableImage.Restored table) {

@@ -1,6 +1,7 @@
 package dev.tributary.replay;
 
 import dev.tributary.store.ExperienceRemoved;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -29,18 +30,20 @@ final class TableState {
         inserted++;
     }
 
-    /** Removes the items; returns the first id that is not live (the rest untouched from it on), or null. */
-    String remove(ExperienceRemoved.Cause cause, List<String> ids) {
+    /** Removes the items that are live; returns the ids that are not (none, for a live removal). */
+    List<String> remove(ExperienceRemoved.Cause cause, List<String> ids) {
+        List<String> missing = new ArrayList<>(0);
         for (String id : ids) {
             if (items.remove(id) == null) {
-                return id;
+                missing.add(id);
+                continue;
             }
             removed++;
             if (cause == ExperienceRemoved.Cause.EVICTED) {
                 evicted++;
             }
         }
-        return null;
+        return missing;
     }
 
     void sampled(long n) {

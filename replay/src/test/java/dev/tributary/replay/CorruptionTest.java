@@ -193,6 +193,34 @@ class CorruptionTest {
     }
 
     @Test
+    void afterAnExplicitSalvageTheTableOpensWithoutTheItemsItListed() throws Exception {
+        try (Table t = TestItems.open(dir, CONFIG)) {
+            for (String id : List.of("a", "b", "c", "d")) {
+                TestItems.insert(t, id, 1);
+            }
+            t.checkpoint(caller(1));
+            TestItems.insert(t, "e", 1);
+            t.remove(List.of("b", "e")).join();
+        }
+        List<Span> spans = new ArrayList<>();
+        LogScan.scan(dir.resolve(Table.LOG), (s, e, r) -> spans.add(new Span(s, e, kind(r))));
+        byte[] log = Files.readAllBytes(dir.resolve(Table.LOG));
+        log[(int) spans.get(1).end() - 2] ^= 1; // item b's payload, before the checkpoint
+        log[(int) spans.get(4).end() - 2] ^= 1; // item e's payload, after it
+        Files.write(dir.resolve(Table.LOG), log);
+        assertThrows(LogCorruptException.class, () -> Table.open(dir, CONFIG, w -> { }));
+        List<dev.tributary.store.LogSalvage.Dropped> dropped = dev.tributary.store.LogSalvage.salvage(dir.resolve(Table.LOG));
+        assertEquals(List.of("b", "e"), dropped.stream().map(dev.tributary.store.LogSalvage.Dropped::updateId).toList());
+        List<String> warnings = new ArrayList<>();
+        try (Table t = Table.open(dir, CONFIG, warnings::add)) {
+            // b came back from the checkpoint and its removal replayed; e's insert was salvaged away.
+            assertEquals(List.of("a", "c", "d"), t.snapshot().stream().map(Item::id).toList());
+        }
+        assertTrue(warnings.stream().anyMatch(w -> w.contains("removal of [e] skipped")), warnings.toString());
+        assertEquals(List.of("a", "c", "d"), Table.insertedIds(dir));
+    }
+
+    @Test
     void onlyATornLastRecordIsDroppedAndItIsSaid() throws Exception {
         List<String> expected = withCheckpoints(dir);
         byte[] log = Files.readAllBytes(dir.resolve(Table.LOG));

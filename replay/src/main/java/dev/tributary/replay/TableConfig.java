@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param memoryBudgetBytes bound on the bytes the live items take: payloads plus
  *     {@link #ITEM_OVERHEAD_BYTES} and two bytes per id character each; an insert that would pass it evicts
  *     (FIFO remover) or waits and is refused (no remover). Ids of items already gone, kept so that a retried
- *     insert is recognized, are not counted: about 100 bytes per item ever inserted.
+ *     insert is recognized, are not counted: 100 to 150 bytes per item ever inserted, for short ids.
  */
 public record TableConfig(Sampler sampler, Remover remover, long maxSize, RateLimiter limiter, long maxItemBytes,
         long memoryBudgetBytes) {

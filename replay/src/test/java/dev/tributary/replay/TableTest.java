@@ -163,6 +163,7 @@ class TableTest {
         try (Table t = TestItems.open(dir, TableConfig.fifoQueue(10))) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> Table.open(dir, TableConfig.fifoQueue(10), w -> { }));
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
+            assertEquals(0, t.size());
         }
         TestItems.open(dir, TableConfig.fifoQueue(10)).close();
     }

@@ -17,7 +17,11 @@ import java.util.zip.CRC32C;
  *       i32 | metric count u16, (name, value f64)… | version i64 | staleness i64 | delta length i64 | delta};</li>
  *   <li>2, a round deadline passed: {@code version i64};</li>
  *   <li>3, the strategy configuration: {@code strategy | yaml} (the YAML as a u32 length + UTF-8);</li>
- *   <li>4, damaged bytes replaced by a salvage: zeros to the record's end.</li>
+ *   <li>4, damaged bytes replaced by a salvage: zeros to the record's end;</li>
+ *   <li>5, an experience item inserted: {@code id | policy version i64 | priority f64 | payload length i64 |
+ *       payload};</li>
+ *   <li>6, experience items removed: {@code cause u8 (0 removed, 1 evicted) | count u32 | id…};</li>
+ *   <li>7, experience sampled: {@code count i64}.</li>
  * </ul>
  * Strings are u16 length + UTF-8. Other record types are refused, so that a newer log is never misread.
  */
@@ -28,6 +32,11 @@ final class LogCodec {
     static final byte DEADLINE = 2;
     static final byte CONFIG = 3;
     static final byte SALVAGED = 4;
+    static final byte INSERTED = 5;
+    static final byte REMOVED = 6;
+    static final byte SAMPLED = 7;
+    /** Most ids one removal record can hold. */
+    static final int MAX_REMOVED_IDS = 1 << 16;
     /** Longest string field the layout can hold, in UTF-8 bytes. */
     static final int MAX_STRING = 0xFFFF;
     /** Most metrics one record can hold. */
@@ -126,6 +135,7 @@ final class LogCodec {
                 b.put(CONFIG).putShort((short) name.length).put(name).putInt(yaml.length).put(yaml);
                 yield new Encoded(b, MemorySegment.NULL, -1);
             }
+            case ExperienceRecord x -> ExperienceCodec.encode(x);
         };
     }
 
@@ -156,7 +166,7 @@ final class LogCodec {
         return new Encoded(b, a.delta(), versionAt);
     }
 
-    private static byte[] utf8(String s, String what, int max) {
+    static byte[] utf8(String s, String what, int max) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         if (b.length > max) {
             throw new IllegalArgumentException(what + ": " + b.length + " bytes > " + max);
@@ -231,6 +241,7 @@ final class LogCodec {
                 r.bytes(size - HEADER - 1);
                 yield new Salvaged(size);
             }
+            case INSERTED, REMOVED, SAMPLED -> ExperienceCodec.decode(type, r);
             default -> throw new Invalid("unknown record type " + type);
         };
         r.end();
@@ -255,7 +266,7 @@ final class LogCodec {
         return new AcceptedUpdate(id, worker, base, examples, steps, metrics, version, staleness, delta);
     }
 
-    private static final class Reader {
+    static final class Reader {
         private final MemorySegment s;
         private long at;
         private final long end;

@@ -85,11 +85,15 @@ public final class LogSalvage {
         return plan;
     }
 
-    /** The update id of a damaged record when its fields still parse, else null. */
+    /** The update (or experience item) id of a damaged record when its fields still parse, else null. */
     private static String readableId(MemorySegment log, long at) {
         try {
             long n = LogCodec.recordSize(log, at);
-            return LogCodec.decode(log, at, n) instanceof AcceptedUpdate a ? a.updateId() : null;
+            return switch (LogCodec.decode(log, at, n)) {
+                case AcceptedUpdate a -> a.updateId();
+                case ExperienceInserted x -> x.id();
+                default -> null;
+            };
         } catch (LogCodec.Invalid | RuntimeException e) {
             return null;
         }

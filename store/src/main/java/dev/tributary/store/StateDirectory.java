@@ -1,7 +1,11 @@
 package dev.tributary.store;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,6 +21,31 @@ public final class StateDirectory {
 
     public static Path log(Path dir) {
         return dir.resolve(LOG);
+    }
+
+    /**
+     * Takes the {@value #LOCK} file of {@code dir}, so that a second process, or a second open in this one,
+     * is refused; held until the returned channel is closed or the process dies.
+     *
+     * @param what names the folder's owner in the refusal, e.g. "table"
+     * @throws IllegalStateException when the lock is held already
+     */
+    public static FileChannel lock(Path dir, String what) throws IOException {
+        FileChannel ch = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock held;
+        try {
+            held = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            held = null;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (held == null) {
+            ch.close();
+            throw new IllegalStateException(what + " " + dir + " is in use by another process or " + what);
+        }
+        return ch;
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.tributary.store.ModelImage;
 import dev.tributary.store.AcceptedUpdate;
 import dev.tributary.store.Checkpoints;
 import dev.tributary.store.DeadlinePassed;
+import dev.tributary.store.ExperienceRecord;
 import dev.tributary.store.LogScan;
 import dev.tributary.store.Salvaged;
 import dev.tributary.store.StrategyConfig;
@@ -117,6 +118,8 @@ final class Recovery {
                     unlogged = false;
                 }
                 case Salvaged x -> { }
+                case ExperienceRecord x -> throw new Unrecoverable("replay: the log holds an experience record at offset "
+                        + start + ": it is an experience table's log, not a coordinator's");
             }
         }
 

@@ -1,14 +1,13 @@
 package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorMetrics;
-import dev.tributary.store.ModelImage;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.coordinator.validation.UpdateValidator;
+import com.google.protobuf.ByteString;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.HeartbeatReply;
 import dev.tributary.protocol.HeartbeatRequest;
-import dev.tributary.protocol.ModelHeader;
 import dev.tributary.protocol.ModelPart;
 import dev.tributary.protocol.PullRequest;
 import dev.tributary.protocol.PushAck;
@@ -17,11 +16,8 @@ import dev.tributary.protocol.RegisterRequest;
 import dev.tributary.protocol.UpdateHeader;
 import dev.tributary.protocol.UpdatePart;
 import dev.tributary.tensor.TensorMap;
-import com.google.protobuf.ByteString;
-import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -77,71 +73,8 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
     }
 
     @Override
-    public void pullModel(PullRequest req, StreamObserver<ModelPart> plain) {
-        ServerCallStreamObserver<ModelPart> out = (ServerCallStreamObserver<ModelPart>) plain;
-        ModelSender sender = new ModelSender(out, req.getKnownVersion());
-        out.setOnReadyHandler(sender::pump);
-        out.setOnCancelHandler(() -> {});
-        sequencer.image().whenComplete((image, error) -> {
-            if (error != null) {
-                out.onError(Status.UNAVAILABLE.withDescription("model not available: " + unwrap(error).getMessage()).asRuntimeException());
-            } else {
-                sender.start(image);
-            }
-        });
-    }
-
-    /** Streams one image in chunks as fast as the transport is ready for them. */
-    private final class ModelSender {
-        private final ServerCallStreamObserver<ModelPart> out;
-        private final long knownVersion;
-        private ModelImage image;
-        private int next;
-        private boolean done;
-
-        ModelSender(ServerCallStreamObserver<ModelPart> out, long knownVersion) {
-            this.out = out;
-            this.knownVersion = knownVersion;
-        }
-
-        synchronized void start(ModelImage image) {
-            boolean unchanged = image.version() == knownVersion;
-            out.onNext(ModelPart.newBuilder().setHeader(ModelHeader.newBuilder()
-                    .setVersion(image.version())
-                    .setSha256(ByteString.copyFrom(image.sha256()))
-                    .setTotalBytes(image.size())
-                    .setUnchanged(unchanged)).build());
-            if (unchanged) {
-                done = true;
-                out.onCompleted();
-                return;
-            }
-            this.image = image;
-            pump();
-        }
-
-        synchronized void pump() {
-            if (image == null || done) {
-                return;
-            }
-            if (out.isCancelled()) {
-                done = true;
-                return;
-            }
-            while (next < image.chunkCount() && out.isReady()) {
-                byte[] c = image.chunk(next);
-                out.onNext(ModelPart.newBuilder().setChunk(Chunk.newBuilder()
-                        .setOffset((long) next * ModelImage.CHUNK_BYTES)
-                        .setData(UnsafeByteOperations.unsafeWrap(c))
-                        .setCrc32C(image.chunkCrc(next))).build());
-                metrics.bytesOut(c.length);
-                next++;
-            }
-            if (next == image.chunkCount()) {
-                done = true;
-                out.onCompleted();
-            }
-        }
+    public void pullModel(PullRequest req, StreamObserver<ModelPart> out) {
+        ModelSender.serve(out, req.getKnownVersion(), sequencer.image(), metrics::bytesOut);
     }
 
     @Override

@@ -7,18 +7,13 @@ import dev.tributary.coordinator.http.StatusServer;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
-import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerCredentials;
-import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -86,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         CoordinatorConfig cfg = config == null ? CoordinatorConfig.defaults(strategy) : CoordinatorConfig.fromYaml(strategy, config);
         TensorMap model = Safetensors.readAll(init);
         Files.createDirectories(state);
-        Tokens accepted = tokens(out);
+        Tokens accepted = Transport.tokens(tokens, state, out);
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port), credentials())
                 .flowControlWindow(16 << 20);
         Coordinator c = Coordinator.start(builder, state, model, cfg, accepted, m -> {
@@ -114,43 +109,6 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private ServerCredentials credentials() throws IOException {
-        if (tlsCert == null && tlsKey == null) {
-            if (tlsClientCa != null) {
-                throw new UserException("--tls-client-ca needs --tls-cert and --tls-key");
-            }
-            return InsecureServerCredentials.create();
-        }
-        if (tlsCert == null || tlsKey == null) {
-            throw new UserException("--tls-cert and --tls-key go together");
-        }
-        TlsServerCredentials.Builder b = TlsServerCredentials.newBuilder().keyManager(tlsCert.toFile(), tlsKey.toFile());
-        if (tlsClientCa != null) {
-            b.trustManager(tlsClientCa.toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
-        }
-        return b.build();
-    }
-
-    /** --tokens, else DIR/tokens, made with one random token the first time. */
-    private Tokens tokens(PrintWriter out) throws IOException {
-        if (tokens != null) {
-            if (!Files.isRegularFile(tokens)) {
-                throw new UserException("no such file: " + tokens);
-            }
-            return Tokens.read(tokens);
-        }
-        Path kept = state.resolve("tokens");
-        if (!Files.exists(kept)) {
-            byte[] raw = new byte[24];
-            new SecureRandom().nextBytes(raw);
-            String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-            Files.writeString(kept, token + "\n");
-            try {
-                Files.setPosixFilePermissions(kept, PosixFilePermissions.fromString("rw-------"));
-            } catch (UnsupportedOperationException e) {
-                out.println("note: cannot restrict the permissions of " + kept);
-            }
-            out.println("no --tokens: made a token, kept in " + kept + " (give it to workers with --token)");
-        }
-        return Tokens.read(kept);
+        return Transport.serverCredentials(tlsCert, tlsKey, tlsClientCa);
     }
 }

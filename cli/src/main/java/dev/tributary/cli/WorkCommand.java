@@ -6,9 +6,7 @@ import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.client.Worker;
 import dev.tributary.worker.client.WorkerOptions;
 import io.grpc.ChannelCredentials;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -137,23 +135,10 @@ final class WorkCommand implements Callable<Integer> {
     }
 
     private ChannelCredentials credentials() throws IOException {
-        if (tlsCa == null) {
-            if (tlsCert != null || tlsKey != null) {
-                throw new UserException("--tls-cert and --tls-key need --tls-ca");
-            }
-            return InsecureChannelCredentials.create();
-        }
-        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder().trustManager(tlsCa.toFile());
-        if (tlsCert != null || tlsKey != null) {
-            if (tlsCert == null || tlsKey == null) {
-                throw new UserException("--tls-cert and --tls-key go together");
-            }
-            b.keyManager(tlsCert.toFile(), tlsKey.toFile());
-        }
-        return b.build();
+        return Transport.channelCredentials(tlsCa, tlsCert, tlsKey);
     }
 
-    private static String hostName() {
+    static String hostName() {
         try {
             return java.net.InetAddress.getLocalHost().getHostName();
         } catch (IOException e) {

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -59,14 +60,8 @@ final class ActCommand implements Callable<Integer> {
     @Option(names = "--max-backoff", defaultValue = "5", paramLabel = "SECONDS", description = "longest wait between retries (default ${DEFAULT-VALUE})")
     double maxBackoff;
 
-    @Option(names = "--tls-ca", paramLabel = "PEM", description = "trust the learner's certificate through this CA (enables TLS)")
-    Path tlsCa;
-
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "client certificate chain for mTLS (with --tls-key)")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "client private key for mTLS, PKCS#8")
-    Path tlsKey;
+    @Mixin
+    TlsClientOptions tls = new TlsClientOptions();
 
     @Spec
     CommandSpec spec;
@@ -88,7 +83,7 @@ final class ActCommand implements Callable<Integer> {
         ActorOptions options = ActorOptions.of(name != null ? name : WorkCommand.hostName(), env, seed)
                 .withEnvs(envs).withSlowdown(slowdown).withMaxEnvSteps(steps).withAckLog(ackLog)
                 .withBackoff(Duration.ofMillis(100), cap);
-        ManagedChannel channel = NettyChannelBuilder.forTarget(learner, Transport.channelCredentials(tlsCa, tlsCert, tlsKey))
+        ManagedChannel channel = NettyChannelBuilder.forTarget(learner, tls.credentials())
                 .maxInboundMessageSize(8 << 20)
                 .flowControlWindow(16 << 20)
                 .build();

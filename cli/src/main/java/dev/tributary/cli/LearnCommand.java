@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -60,14 +61,8 @@ final class LearnCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "learner settings (see LearnerConfig)")
     Path config;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "TLS certificate chain (with --tls-key)")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "TLS private key, PKCS#8")
-    Path tlsKey;
-
-    @Option(names = "--tls-client-ca", paramLabel = "PEM", description = "require client certificates signed by this CA (mTLS)")
-    Path tlsClientCa;
+    @Mixin
+    TlsServerOptions tls = new TlsServerOptions();
 
     @Spec
     CommandSpec spec;
@@ -87,7 +82,7 @@ final class LearnCommand implements Callable<Integer> {
         }
         LearnerConfig cfg = config == null ? LearnerConfig.defaults(algo) : LearnerConfig.fromYaml(algo, config);
         Files.createDirectories(state);
-        Tokens accepted = Transport.tokens(tokens, state, out);
+        Tokens accepted = ServerTokens.tokens(tokens, state, out);
         FileChannel lockChannel = FileChannel.open(state.resolve(StateDirectory.LOCK), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
         FileLock lock = lockChannel.tryLock();
@@ -97,7 +92,7 @@ final class LearnCommand implements Callable<Integer> {
         }
         Environment e = ClassicControl.make(env);
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port),
-                Transport.serverCredentials(tlsCert, tlsKey, tlsClientCa)).flowControlWindow(16 << 20);
+                tls.credentials()).flowControlWindow(16 << 20);
         Learner learner = Learner.start(builder, env, e.observationSpace(), e.actionSpace(), cfg,
                 MemoryBuffer.persistingState(cfg.bufferItems(), state), accepted, m -> {
                     err.println("warning: " + m);
@@ -118,7 +113,7 @@ final class LearnCommand implements Callable<Integer> {
         }, "tributary-shutdown"));
         out.printf("learning %s with %s on %s:%d%s%s, state %s: version %d, %d environment steps so far%n", env, algo, host,
                 learner.port(), http == null ? "" : ", http :" + http.port(),
-                tlsCert == null ? "" : tlsClientCa == null ? ", TLS" : ", mTLS", state, learner.version(),
+                tls.describe(), state, learner.version(),
                 learner.envSteps());
         out.println("note: experience waits in memory until it is trained on; checkpoints keep the policy, not the items");
         out.flush();

@@ -7,7 +7,6 @@ import dev.tributary.coordinator.http.StatusServer;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
-import io.grpc.ServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -16,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -56,14 +56,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "strategy and coordinator settings")
     Path config;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "TLS certificate chain (with --tls-key)")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "TLS private key, PKCS#8")
-    Path tlsKey;
-
-    @Option(names = "--tls-client-ca", paramLabel = "PEM", description = "require client certificates signed by this CA (mTLS)")
-    Path tlsClientCa;
+    @Mixin
+    TlsServerOptions tls = new TlsServerOptions();
 
     @Spec
     CommandSpec spec;
@@ -81,8 +75,8 @@ final class ServeCommand implements Callable<Integer> {
         CoordinatorConfig cfg = config == null ? CoordinatorConfig.defaults(strategy) : CoordinatorConfig.fromYaml(strategy, config);
         TensorMap model = Safetensors.readAll(init);
         Files.createDirectories(state);
-        Tokens accepted = Transport.tokens(tokens, state, out);
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port), credentials())
+        Tokens accepted = ServerTokens.tokens(tokens, state, out);
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port), tls.credentials())
                 .flowControlWindow(16 << 20);
         Coordinator c = Coordinator.start(builder, state, model, cfg, accepted, m -> {
             err.println("warning: " + m);
@@ -101,14 +95,10 @@ final class ServeCommand implements Callable<Integer> {
             }
         }, "tributary-shutdown"));
         out.printf("serving %s on %s:%d%s%s, state %s: version %d, %d updates recovered%n", c.strategy(), host, c.port(),
-                http == null ? "" : ", http :" + http.port(), tlsCert == null ? "" : tlsClientCa == null ? ", TLS" : ", mTLS",
+                http == null ? "" : ", http :" + http.port(), tls.describe(),
                 state, c.version(), c.recoveredUpdates());
         out.flush();
         c.awaitTermination();
         return 0;
-    }
-
-    private ServerCredentials credentials() throws IOException {
-        return Transport.serverCredentials(tlsCert, tlsKey, tlsClientCa);
     }
 }

@@ -3,7 +3,6 @@ package dev.tributary.coordinator.service;
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.coordinator.validation.UpdateValidator;
-import com.google.protobuf.ByteString;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.HeartbeatReply;
@@ -20,11 +19,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.zip.CRC32C;
 
 /** The gRPC face of the coordinator: registration, leases, model pulls and update pushes. */
 final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
@@ -85,11 +82,10 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
     /** Assembles one pushed update, checking each chunk as it arrives. */
     private final class UpdateReceiver implements StreamObserver<UpdatePart> {
         private final StreamObserver<PushAck> out;
-        private final CRC32C crc = new CRC32C();
         private UpdateHeader header;
+        private ChunkAssembler assembler;
         private ReceiveBuffers.Lease lease;
         private MemorySegment image;
-        private long received;
         private long reserved;
         private boolean finished;
 
@@ -130,30 +126,14 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
             header = h;
             lease = buffers.acquire(size);
             image = lease.data();
+            assembler = new ChunkAssembler(image, "delta_bytes");
         }
 
         private void onChunk(Chunk c) {
             if (header == null) {
                 throw Refusal.invalid("malformed", "a chunk before the update header");
             }
-            ByteString data = c.getData();
-            if (c.getOffset() != received) {
-                throw Refusal.invalid("malformed", "chunk at offset " + c.getOffset() + ": expected offset " + received);
-            }
-            if (data.size() > header.getDeltaBytes() - received) {
-                throw Refusal.tooLarge("size", "chunk at offset " + c.getOffset() + " of " + data.size()
-                        + " bytes runs past delta_bytes " + header.getDeltaBytes());
-            }
-            // Copied first, then checked where it landed: CRC32C runs fastest over native memory.
-            ByteBuffer landed = image.asSlice(received, data.size()).asByteBuffer();
-            data.copyTo(landed);
-            crc.reset();
-            crc.update(landed.flip());
-            if ((int) crc.getValue() != c.getCrc32C()) {
-                throw new Refusal(Status.Code.DATA_LOSS, "crc", "chunk at offset " + c.getOffset() + ": CRC32C mismatch");
-            }
-            received += data.size();
-            metrics.bytesIn(data.size());
+            metrics.bytesIn(assembler.append(c));
         }
 
         @Override
@@ -172,9 +152,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
                 if (header == null) {
                     throw Refusal.invalid("malformed", "no update header");
                 }
-                if (received != header.getDeltaBytes()) {
-                    throw Refusal.invalid("malformed", "received " + received + " of delta_bytes " + header.getDeltaBytes());
-                }
+                assembler.checkComplete();
                 TensorMap delta = validator.checkDelta(image);
                 UpdateHeader h = header;
                 ReceiveBuffers.Lease owned = lease;

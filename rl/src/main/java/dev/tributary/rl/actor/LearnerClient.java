@@ -24,8 +24,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -128,6 +130,25 @@ public final class LearnerClient {
      * @throws StatusRuntimeException with the learner's refusal or the transport's failure
      */
     public ExperienceAck push(ExperienceHeader header, MemorySegment payload) {
+        long size = payload.byteSize();
+        List<ExperiencePart> parts = new ArrayList<>();
+        parts.add(ExperiencePart.newBuilder().setHeader(header.toBuilder().setPayloadBytes(size)).build());
+        for (long at = 0; at < size; at += CHUNK_BYTES) {
+            MemorySegment slice = payload.asSlice(at, Math.min(CHUNK_BYTES, size - at));
+            parts.add(ExperiencePart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
+                    .setData(UnsafeByteOperations.unsafeWrap(slice.toArray(ValueLayout.JAVA_BYTE)))
+                    .setCrc32C(ModelImage.crc32c(slice))).build());
+        }
+        return send(parts);
+    }
+
+    /**
+     * Sends {@code parts} exactly as given (the learner checks them; tests of its refusals send broken ones)
+     * and waits for the acknowledgment.
+     *
+     * @throws StatusRuntimeException with the learner's refusal or the transport's failure
+     */
+    public ExperienceAck send(List<ExperiencePart> parts) {
         CompletableFuture<ExperienceAck> result = new CompletableFuture<>();
         StreamObserver<ExperiencePart> call = async.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
                 .pushExperience(new StreamObserver<>() {
@@ -148,13 +169,11 @@ public final class LearnerClient {
                         result.complete(ack);
                     }
                 });
-        long size = payload.byteSize();
-        call.onNext(ExperiencePart.newBuilder().setHeader(header.toBuilder().setPayloadBytes(size)).build());
-        for (long at = 0; at < size && !result.isDone(); at += CHUNK_BYTES) {
-            MemorySegment slice = payload.asSlice(at, Math.min(CHUNK_BYTES, size - at));
-            byte[] data = slice.toArray(ValueLayout.JAVA_BYTE);
-            call.onNext(ExperiencePart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
-                    .setData(UnsafeByteOperations.unsafeWrap(data)).setCrc32C(ModelImage.crc32c(slice))).build());
+        for (ExperiencePart p : parts) {
+            if (result.isDone()) {
+                break;
+            }
+            call.onNext(p);
         }
         call.onCompleted();
         try {

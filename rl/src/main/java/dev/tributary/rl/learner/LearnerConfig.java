@@ -1,18 +1,13 @@
 package dev.tributary.rl.learner;
 
+import dev.tributary.coordinator.YamlSettings;
 import dev.tributary.rl.ppo.PpoConfig;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
  * How a learner runs. In a YAML file every key is optional:
@@ -86,20 +81,7 @@ public record LearnerConfig(String algo, int stepsPerItem, int batchItems, long 
 
     /** Reads {@code file} over the defaults for {@code algo}; unknown keys are refused. */
     public static LearnerConfig fromYaml(String algo, Path file) throws IOException {
-        Object root;
-        try (Reader r = Files.newBufferedReader(file)) {
-            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-        if (root == null) {
-            return defaults(algo);
-        }
-        if (!(root instanceof Map<?, ?> m)) {
-            throw new IllegalArgumentException(file + ": the top level must be a map of settings");
-        }
-        Map<String, Object> values = new LinkedHashMap<>();
-        m.forEach((k, v) -> values.put(String.valueOf(k), v));
+        Map<String, Object> values = YamlSettings.read(file);
         try {
             return of(algo, values);
         } catch (IllegalArgumentException e) {

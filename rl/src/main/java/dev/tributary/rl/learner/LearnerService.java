@@ -1,6 +1,6 @@
 package dev.tributary.rl.learner;
 
-import com.google.protobuf.ByteString;
+import dev.tributary.coordinator.service.ChunkAssembler;
 import dev.tributary.coordinator.service.ModelSender;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.protocol.Chunk;
@@ -19,7 +19,6 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -27,7 +26,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.zip.CRC32C;
 
 /** The gRPC face of the learner: actor registration, policy pulls and experience pushes. */
 final class LearnerService extends LearnerGrpc.LearnerImplBase {
@@ -132,10 +130,9 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
     /** Assembles one pushed item, checking each chunk as it arrives, and validates it whole before storing it. */
     private final class ItemReceiver implements StreamObserver<ExperiencePart> {
         private final StreamObserver<ExperienceAck> out;
-        private final CRC32C crc = new CRC32C();
         private ExperienceHeader header;
         private MemorySegment payload;
-        private long received;
+        private ChunkAssembler assembler;
         private long reserved;
         private boolean duplicate;
         private boolean finished;
@@ -182,29 +179,14 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
             reserved = size;
             header = h;
             payload = Arena.ofAuto().allocate(size, 64);
+            assembler = new ChunkAssembler(payload, "payload_bytes");
         }
 
         private void onChunk(Chunk c) {
             if (header == null) {
                 throw Refusal.invalid("malformed", "a chunk before the experience header");
             }
-            ByteString data = c.getData();
-            if (c.getOffset() != received) {
-                throw Refusal.invalid("malformed", "chunk at offset " + c.getOffset() + ": expected offset " + received);
-            }
-            if (data.size() > header.getPayloadBytes() - received) {
-                throw Refusal.tooLarge("size", "chunk at offset " + c.getOffset() + " of " + data.size()
-                        + " bytes runs past payload_bytes " + header.getPayloadBytes());
-            }
-            ByteBuffer landed = payload.asSlice(received, data.size()).asByteBuffer();
-            data.copyTo(landed);
-            crc.reset();
-            crc.update(landed.flip());
-            if ((int) crc.getValue() != c.getCrc32C()) {
-                throw new Refusal(Status.Code.DATA_LOSS, "crc", "chunk at offset " + c.getOffset() + ": CRC32C mismatch");
-            }
-            received += data.size();
-            metrics.bytesIn(data.size());
+            metrics.bytesIn(assembler.append(c));
         }
 
         @Override
@@ -223,10 +205,7 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
                 if (header == null) {
                     throw Refusal.invalid("malformed", "no experience header");
                 }
-                if (received != header.getPayloadBytes()) {
-                    throw Refusal.invalid("malformed", "received " + received + " of payload_bytes "
-                            + header.getPayloadBytes());
-                }
+                assembler.checkComplete();
                 ExperienceHeader h = header;
                 if (duplicate) {
                     release();

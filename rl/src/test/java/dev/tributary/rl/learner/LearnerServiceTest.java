@@ -32,7 +32,6 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -41,8 +40,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -235,13 +232,15 @@ class LearnerServiceTest {
 
     private static Arguments tensors(String name, String reason, Experience x, UnaryOperator<TensorMap> change) {
         TensorMap m = change.apply(ExperienceFormat.encode(x, ACTIONS));
-        return Arguments.of(new Malformed(name, Status.Code.INVALID_ARGUMENT, reason, header(UUID.randomUUID().toString(), x),
-                bytes(m), false));
+        MemorySegment payload = bytes(m);
+        return Arguments.of(new Malformed(name, Status.Code.INVALID_ARGUMENT, reason, header(UUID.randomUUID().toString(), x)
+                .toBuilder().setPayloadBytes(payload.byteSize()).build(), payload, false));
     }
 
     private static Arguments item(String name, Status.Code code, String reason, Experience x) {
-        return Arguments.of(new Malformed(name, code, reason, header(UUID.randomUUID().toString(), x),
-                bytes(ExperienceFormat.encode(x, ACTIONS)), false));
+        MemorySegment payload = bytes(ExperienceFormat.encode(x, ACTIONS));
+        return Arguments.of(new Malformed(name, code, reason, header(UUID.randomUUID().toString(), x).toBuilder()
+                .setPayloadBytes(payload.byteSize()).build(), payload, false));
     }
 
     /** {@code garbage}: the payload is random bytes; a header named "…CRC…" spoils the last chunk's CRC32C. */
@@ -327,43 +326,15 @@ class LearnerServiceTest {
 
     /** Sends {@code m} part by part in chunks of 1000 bytes, exactly as given. */
     private ExperienceAck rawPush(Malformed m) {
-        CompletableFuture<ExperienceAck> result = new CompletableFuture<>();
-        StreamObserver<ExperiencePart> call = LearnerGrpc.newStub(fixture.channel).withInterceptors(auth(LearnerFixture.TOKEN))
-                .pushExperience(new StreamObserver<>() {
-                    ExperienceAck ack;
-
-                    @Override
-                    public void onNext(ExperienceAck v) {
-                        ack = v;
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                        result.completeExceptionally(t);
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                        result.complete(ack);
-                    }
-                });
-        call.onNext(ExperiencePart.newBuilder().setHeader(m.header().getPayloadBytes() == 0
-                ? m.header().toBuilder().setPayloadBytes(m.payload().byteSize()).build() : m.header()).build());
+        List<ExperiencePart> parts = new ArrayList<>();
+        parts.add(ExperiencePart.newBuilder().setHeader(m.header()).build());
         long size = m.payload().byteSize();
         for (long at = 0; at < size; at += 1000) {
             MemorySegment slice = m.payload().asSlice(at, Math.min(1000, size - at));
-            int crc = ModelImage.crc32c(slice);
-            if (m.badCrc() && at + 1000 >= size) {
-                crc ^= 1;
-            }
-            call.onNext(ExperiencePart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
+            int crc = ModelImage.crc32c(slice) ^ (m.badCrc() && at + 1000 >= size ? 1 : 0);
+            parts.add(ExperiencePart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
                     .setData(ByteString.copyFrom(slice.toArray(ValueLayout.JAVA_BYTE))).setCrc32C(crc)).build());
         }
-        call.onCompleted();
-        try {
-            return result.join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof StatusRuntimeException s ? s : e;
-        }
+        return client.send(parts);
     }
 }

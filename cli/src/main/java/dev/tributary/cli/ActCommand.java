@@ -98,9 +98,9 @@ final class ActCommand implements Callable<Integer> {
             } catch (IllegalStateException e) {
                 throw new UserException(e.getMessage(), e);
             }
-            out.printf("%d environment steps, %d items acknowledged (%d duplicates), %d refused, %d retries, %d policy"
-                    + " updates, last version %d%n", s.envSteps(), s.acknowledged(), s.duplicates(), s.refused(),
-                    s.retries(), s.policyUpdates(), s.version());
+            out.printf("%d environment steps, %d items acknowledged (%d duplicates), %d refused, %d retries, %d waits"
+                    + " for a busy learner, %d policy updates, last version %d%n", s.envSteps(), s.acknowledged(),
+                    s.duplicates(), s.refused(), s.retries(), s.busy(), s.policyUpdates(), s.version());
             out.flush();
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

@@ -40,8 +40,9 @@ import java.util.function.Supplier;
  * in order and asks for a newer policy whenever it has nothing to push (a cheap header-only call when
  * nothing changed); the acting thread adopts a newer policy between two steps without stopping, and every
  * step records the version it was taken with. When the learner goes away the actor retries with backoff and
- * pushes the unacknowledged item again under the same id, so it is stored once; acting waits once
- * {@code pendingItems} items are waiting.
+ * pushes the unacknowledged item again under the same id, so it is stored once. A learner with enough
+ * experience waiting answers "busy" and the actor pushes again shortly; acting waits once
+ * {@code pendingItems} items are waiting, so actors never run far ahead of training.
  *
  * <p>Call order: construct, {@link #run()} once (from one thread), {@link #close()} from any thread to stop
  * it early.
@@ -62,6 +63,7 @@ public final class Actor implements AutoCloseable {
     private final AtomicLong duplicates = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong retries = new AtomicLong();
+    private final AtomicLong busy = new AtomicLong();
     private final AtomicLong policyUpdates = new AtomicLong();
     private volatile boolean closed;
     private volatile boolean actingDone;
@@ -71,7 +73,7 @@ public final class Actor implements AutoCloseable {
     private RegisterActorReply registration;
 
     /** What a run did. */
-    public record Summary(long envSteps, long acknowledged, long duplicates, long refused, long retries,
+    public record Summary(long envSteps, long acknowledged, long duplicates, long refused, long retries, long busy,
                           long policyUpdates, long version) {}
 
     private record Pending(String id, Experience experience, MemorySegment payload) {}
@@ -139,7 +141,7 @@ public final class Actor implements AutoCloseable {
 
     private Summary summary() {
         return new Summary(envSteps.get(), acknowledged.get(), duplicates.get(), refused.get(), retries.get(),
-                policyUpdates.get(), version);
+                busy.get(), policyUpdates.get(), version);
     }
 
     private RegisterActorReply register(VectorEnvironment envs) throws InterruptedException {
@@ -311,6 +313,12 @@ public final class Actor implements AutoCloseable {
                     refused.incrementAndGet();
                     log.accept("item " + p.id() + " refused: " + describe(e));
                     return;
+                }
+                if (code == Status.Code.UNAVAILABLE && String.valueOf(e.getStatus().getDescription()).startsWith("busy")) {
+                    // The learner is up but has enough to train on: wait a little, without backing off further.
+                    busy.incrementAndGet();
+                    TimeUnit.MILLISECONDS.sleep(options.poll().toMillis());
+                    continue;
                 }
                 retries.incrementAndGet();
                 if (!away) {

@@ -150,7 +150,7 @@ public final class Learner implements AutoCloseable {
 
     /**
      * {@code {"version", "env_steps", "episodes", "mean_return", "buffer_items", "accepted", "rejected",
-     * "actors", "algo", "train_steps", "dropped"}}; mean_return is null before the first episode.
+     * "actors", "algo", "train_steps", "dropped", "busy"}}; mean_return is null before the first episode.
      */
     public String statusJson() {
         double mean = meanReturn();
@@ -164,7 +164,8 @@ public final class Learner implements AutoCloseable {
                 + ",\"actors\":" + actors()
                 + ",\"algo\":\"" + algo() + "\""
                 + ",\"train_steps\":" + trainSteps()
-                + ",\"dropped\":" + metrics.droppedTotal() + "}";
+                + ",\"dropped\":" + metrics.droppedTotal()
+                + ",\"busy\":" + metrics.busyTotal() + "}";
     }
 
     /** Blocks until the server stops. */

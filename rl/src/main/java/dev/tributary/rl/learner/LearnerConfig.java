@@ -18,7 +18,7 @@ import java.util.TreeSet;
  * max_lag: 8            # versions an item's oldest step may be behind; older ones are refused (and dropped before training)
  * max_item_bytes: 16777216
  * publish_every: 1      # training steps per published version
- * buffer_items: 1024    # items the buffer holds at most
+ * buffer_items: 8       # items waiting for training at most (default 4 × batch_items); beyond, pushes wait
  * learning_rate: 2.5e-4
  * anneal_learning_rate: true  # linearly to 0 over total_steps
  * total_steps: 500000   # environment steps the schedule spans
@@ -41,7 +41,8 @@ import java.util.TreeSet;
  * @param maxLag        the bound on an item's lag, in versions
  * @param maxItemBytes  the largest payload accepted
  * @param publishEvery  training steps per published version
- * @param bufferItems   the buffer's capacity in items
+ * @param bufferItems   items waiting for training at most: beyond, the learner answers pushes UNAVAILABLE
+ *                      ("busy: …") and actors wait, so that they do not run ahead of training
  * @param optimization  learning rate, schedule, discount, loss coefficients, network and seed (its {@code envs}
  *                      is {@code batchItems} and its {@code steps} is {@code stepsPerItem})
  */
@@ -118,7 +119,7 @@ public record LearnerConfig(String algo, int stepsPerItem, int batchItems, long 
                 (long) number(values, "seed", c.seed()));
         return new LearnerConfig(algo, steps, batch, (long) number(values, "max_lag", 8),
                 (long) number(values, "max_item_bytes", 16 << 20), (int) number(values, "publish_every", 1),
-                (int) number(values, "buffer_items", 1024), opt);
+                (int) number(values, "buffer_items", 4 * batch), opt);
     }
 
     public LearnerConfig withOptimization(PpoConfig c) {

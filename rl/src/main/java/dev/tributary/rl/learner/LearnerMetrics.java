@@ -23,6 +23,7 @@ public final class LearnerMetrics {
     private final Counter unauthenticated;
     private final Counter envSteps;
     private final Counter dropped;
+    private final Counter busy;
     private final Counter bytesIn;
     private final Counter bytesOut;
     private final DistributionSummary lag;
@@ -36,6 +37,7 @@ public final class LearnerMetrics {
         unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
         envSteps = Counter.builder("tributary.experience.env_steps").description("environment steps in accepted items").register(registry);
         dropped = Counter.builder("tributary.experience.dropped").description("items dropped before training: lag beyond max_lag").register(registry);
+        busy = Counter.builder("tributary.experience.busy").description("pushes told to wait: the buffer was full").register(registry);
         bytesIn = Counter.builder("tributary.bytes.in").baseUnit("bytes").description("experience bytes received").register(registry);
         bytesOut = Counter.builder("tributary.bytes.out").baseUnit("bytes").description("policy bytes sent").register(registry);
         lag = DistributionSummary.builder("tributary.experience.lag")
@@ -72,6 +74,14 @@ public final class LearnerMetrics {
 
     public void unauthenticated() {
         unauthenticated.increment();
+    }
+
+    public void busy() {
+        busy.increment();
+    }
+
+    public long busyTotal() {
+        return (long) busy.count();
     }
 
     public void dropped(int items) {

@@ -166,6 +166,10 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
             duplicate = recentIds.contains(h.getItemId());
             if (!duplicate) {
                 validator.checkHeader(h, version());
+                if (buffer.size() >= config.bufferItems()) {
+                    throw new Refusal(Status.Code.UNAVAILABLE, "busy", "busy: " + buffer.size()
+                            + " items wait for training (buffer_items " + config.bufferItems() + "): retry soon");
+                }
             } else if (h.getPayloadBytes() <= 0 || h.getPayloadBytes() > validator.maxItemBytes()) {
                 throw Refusal.tooLarge("size", "payload_bytes " + h.getPayloadBytes() + " outside [1, "
                         + validator.maxItemBytes() + "]");
@@ -173,8 +177,8 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
             long size = h.getPayloadBytes();
             if (inflightBytes.addAndGet(size) > maxInflightBytes) {
                 inflightBytes.addAndGet(-size);
-                throw new Refusal(Status.Code.UNAVAILABLE, "busy", "items in flight hold more than " + maxInflightBytes
-                        + " bytes: retry later");
+                throw new Refusal(Status.Code.UNAVAILABLE, "busy", "busy: items in flight hold more than "
+                        + maxInflightBytes + " bytes: retry soon");
             }
             reserved = size;
             header = h;
@@ -219,8 +223,9 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
                 buffer.insert(h.getItemId(), x.minPolicyVersion(), payload, 1.0).whenComplete((fresh, error) -> {
                     release();
                     if (error != null) {
-                        out.onError(Status.UNAVAILABLE.withDescription("item " + h.getItemId() + " could not be stored: "
-                                + error.getMessage()).asRuntimeException());
+                        metrics.busy();
+                        out.onError(Status.UNAVAILABLE.withDescription("busy: item " + h.getItemId()
+                                + " could not be stored: " + error.getMessage()).asRuntimeException());
                         return;
                     }
                     recentIds.add(h.getItemId());
@@ -247,7 +252,11 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
         private void refuse(Refusal r) {
             finished = true;
             release();
-            metrics.refused(r.reason());
+            if (r.code() == Status.Code.UNAVAILABLE) {
+                metrics.busy();
+            } else {
+                metrics.refused(r.reason());
+            }
             out.onError(r.toStatus());
         }
 

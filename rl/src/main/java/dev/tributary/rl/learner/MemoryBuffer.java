@@ -20,7 +20,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * An {@link ExperienceBuffer} in memory: a FIFO sampler (the oldest items first, each returned until it
- * is removed), at most {@code capacity} items (the oldest are dropped beyond it). Items do not survive the
+ * is removed), at most {@code capacity} items (an insert beyond it fails; nothing is dropped). Items do not survive the
  * process; the caller state does when a folder is given (one safetensors file, replaced atomically).
  * For tests and for running without the replay module; the replay table is the durable buffer.
  */
@@ -67,14 +67,16 @@ public final class MemoryBuffer implements ExperienceBuffer {
         MemorySegment copy = Arena.ofAuto().allocate(payload.byteSize(), 64).copyFrom(payload);
         lock.lock();
         try {
-            if (!inserted.add(id)) {
+            if (inserted.contains(id)) {
                 return CompletableFuture.completedFuture(false);
             }
+            if (items.size() >= capacity) {
+                return CompletableFuture.failedFuture(new IllegalStateException("the buffer is full: " + capacity
+                        + " items"));
+            }
+            inserted.add(id);
             insertionOrder.add(id);
             items.put(id, new Item(id, policyVersion, copy, priority, sequence++));
-            while (items.size() > capacity) {
-                items.remove(items.keySet().iterator().next());
-            }
             added.signalAll();
             return CompletableFuture.completedFuture(true);
         } finally {

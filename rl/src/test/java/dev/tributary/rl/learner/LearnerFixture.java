@@ -17,19 +17,20 @@ final class LearnerFixture implements AutoCloseable {
     static final String TOKEN = "learner-test-token";
     static final String ENV = "CartPole-v1";
 
+    /** The buffer when it is a {@link MemoryBuffer}, else null. */
     final MemoryBuffer buffer;
     final List<String> warnings = new ArrayList<>();
     final Learner learner;
     final ManagedChannel channel;
 
-    private LearnerFixture(MemoryBuffer buffer, Learner learner, ManagedChannel channel) {
-        this.buffer = buffer;
+    private LearnerFixture(ExperienceBuffer buffer, Learner learner, ManagedChannel channel) {
+        this.buffer = buffer instanceof MemoryBuffer m ? m : null;
         this.learner = learner;
         this.channel = channel;
     }
 
     /** A learner over {@code buffer}; {@code direct} runs calls on the caller's thread. */
-    static LearnerFixture start(LearnerConfig config, MemoryBuffer buffer, boolean direct) throws IOException {
+    static LearnerFixture start(LearnerConfig config, ExperienceBuffer buffer, boolean direct) throws IOException {
         String name = InProcessServerBuilder.generateName();
         Environment env = ClassicControl.cartPole();
         InProcessServerBuilder server = InProcessServerBuilder.forName(name);

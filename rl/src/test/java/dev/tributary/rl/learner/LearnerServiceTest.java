@@ -164,6 +164,56 @@ class LearnerServiceTest {
         assertEquals(T * 2, fixture.learner.envSteps(), "the checkpoint kept the count");
     }
 
+    /**
+     * With {@code buffer_items} items waiting for training the learner answers "busy" (UNAVAILABLE, so the
+     * actor pushes again soon) and stores nothing; it is counted apart from refusals.
+     */
+    @Test
+    void aFullBufferAnswersBusyAndStoresNothing() throws Exception {
+        fixture.close();
+        MemoryBuffer inner = MemoryBuffer.inMemory(64);
+        ExperienceBuffer full = new ExperienceBuffer() {
+            public java.util.concurrent.CompletableFuture<Boolean> insert(String id, long v, MemorySegment p, double w) {
+                return inner.insert(id, v, p, w);
+            }
+
+            public List<Item> sample(int n, Duration timeout) {
+                return List.of();
+            }
+
+            public java.util.concurrent.CompletableFuture<Void> remove(List<String> ids) {
+                return inner.remove(ids);
+            }
+
+            public long size() {
+                return CONFIG.bufferItems();
+            }
+
+            public void checkpoint(TensorMap state) {
+                inner.checkpoint(state);
+            }
+
+            public java.util.Optional<TensorMap> lastCallerState() {
+                return inner.lastCallerState();
+            }
+
+            public void close() {}
+        };
+        Experience x = LearnerFixture.cartPole(T, 2, 0);
+        try (LearnerFixture f = LearnerFixture.start(CONFIG, full, true)) {
+            LearnerClient c = new LearnerClient(f.channel, LearnerFixture.TOKEN, Duration.ofSeconds(10));
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> c.push(header(UUID.randomUUID().toString(), x), bytes(ExperienceFormat.encode(x, ACTIONS))));
+            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().startsWith("busy: 8 items wait for training"),
+                    e.getStatus().getDescription());
+            assertEquals(List.of(), inner.insertedIds());
+            assertEquals(0, f.learner.rejected());
+            assertTrue(f.learner.statusJson().contains("\"busy\":1"), f.learner.statusJson());
+        }
+        fixture = LearnerFixture.start(CONFIG, MemoryBuffer.inMemory(64), true);
+    }
+
     /** A malformed push: what to send, the status and the reason it must be refused with. */
     record Malformed(String name, Status.Code code, String reason, ExperienceHeader header, MemorySegment payload,
                      boolean badCrc) {

@@ -24,6 +24,8 @@ import picocli.CommandLine.Command;
             InitCommand.class,
             ServeCommand.class,
             WorkCommand.class,
+            LearnCommand.class,
+            ActCommand.class,
             LogCommand.class,
             SimulateCommand.class,
             CommandLine.HelpCommand.class

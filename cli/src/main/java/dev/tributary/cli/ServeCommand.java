@@ -7,20 +7,15 @@ import dev.tributary.coordinator.http.StatusServer;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
-import io.grpc.InsecureServerCredentials;
-import io.grpc.ServerCredentials;
-import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -73,14 +68,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "no line per published version")
     boolean quiet;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "TLS certificate chain (with --tls-key)")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "TLS private key, PKCS#8")
-    Path tlsKey;
-
-    @Option(names = "--tls-client-ca", paramLabel = "PEM", description = "require client certificates signed by this CA (mTLS)")
-    Path tlsClientCa;
+    @Mixin
+    TlsServerOptions tls = new TlsServerOptions();
 
     @Spec
     CommandSpec spec;
@@ -102,17 +91,17 @@ final class ServeCommand implements Callable<Integer> {
         CoordinatorConfig cfg = config == null ? CoordinatorConfig.defaults(strategy) : CoordinatorConfig.fromYaml(strategy, config);
         TensorMap model = Safetensors.readAll(init);
         Files.createDirectories(state);
-        Tokens accepted = tokens(out);
+        Tokens accepted = ServerTokens.tokens(tokens, state, out);
         InetSocketAddress address = new InetSocketAddress(host, port);
         if (address.isUnresolved()) {
             throw new UserException("--host \"" + host + "\": not an address of this machine");
         }
-        if (tlsCert == null && !address.getAddress().isLoopbackAddress()) {
+        if (tls.cert == null && !address.getAddress().isLoopbackAddress()) {
             err.println("warning: listening on " + host + " without TLS: tokens and weights cross the network in the clear"
                     + " (give --tls-cert and --tls-key)");
             err.flush();
         }
-        NettyServerBuilder builder = Coordinator.netty(address, credentials());
+        NettyServerBuilder builder = Coordinator.netty(address, tls.credentials());
         Coordinator c = Coordinator.start(builder, state, model, cfg, accepted, m -> {
             err.println("warning: " + m);
             err.flush();
@@ -133,51 +122,10 @@ final class ServeCommand implements Callable<Integer> {
             }
         }, "tributary-shutdown"));
         out.printf("serving %s on %s:%d%s%s, state %s: version %d, %d updates recovered%n", c.strategy(), host, c.port(),
-                http == null ? "" : ", http :" + http.port(), tlsCert == null ? "" : tlsClientCa == null ? ", TLS" : ", mTLS",
+                http == null ? "" : ", http :" + http.port(), tls.describe(),
                 state, c.version(), c.recoveredUpdates());
         out.flush();
         c.awaitTermination();
         return 0;
-    }
-
-    private ServerCredentials credentials() throws IOException {
-        if (tlsCert == null && tlsKey == null) {
-            if (tlsClientCa != null) {
-                throw new UserException("--tls-client-ca needs --tls-cert and --tls-key");
-            }
-            return InsecureServerCredentials.create();
-        }
-        if (tlsCert == null || tlsKey == null) {
-            throw new UserException("--tls-cert and --tls-key go together");
-        }
-        TlsServerCredentials.Builder b = TlsServerCredentials.newBuilder().keyManager(tlsCert.toFile(), tlsKey.toFile());
-        if (tlsClientCa != null) {
-            b.trustManager(tlsClientCa.toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
-        }
-        return b.build();
-    }
-
-    /** --tokens, else DIR/tokens, made with one random token the first time. */
-    private Tokens tokens(PrintWriter out) throws IOException {
-        if (tokens != null) {
-            if (!Files.isRegularFile(tokens)) {
-                throw new UserException("no such file: " + tokens);
-            }
-            return Tokens.read(tokens);
-        }
-        Path kept = state.resolve("tokens");
-        if (!Files.exists(kept)) {
-            byte[] raw = new byte[24];
-            new SecureRandom().nextBytes(raw);
-            String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-            Files.writeString(kept, token + "\n");
-            try {
-                Files.setPosixFilePermissions(kept, PosixFilePermissions.fromString("rw-------"));
-            } catch (UnsupportedOperationException e) {
-                out.println("note: cannot restrict the permissions of " + kept);
-            }
-            out.println("no --tokens: made a token, kept in " + kept + " (give it to workers with --token)");
-        }
-        return Tokens.read(kept);
     }
 }

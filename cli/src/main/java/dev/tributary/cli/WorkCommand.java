@@ -5,10 +5,7 @@ import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.client.Worker;
 import dev.tributary.worker.client.WorkerOptions;
-import io.grpc.ChannelCredentials;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -18,6 +15,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -69,15 +67,6 @@ final class WorkCommand implements Callable<Integer> {
     @Option(names = "--max-backoff", defaultValue = "5", paramLabel = "SECONDS", description = "longest wait between retries (default ${DEFAULT-VALUE})")
     double maxBackoff;
 
-    @Option(names = "--tls-ca", paramLabel = "PEM", description = "trust the coordinator's certificate through this CA (enables TLS)")
-    Path tlsCa;
-
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "client certificate chain for mTLS (with --tls-key)")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "client private key for mTLS, PKCS#8")
-    Path tlsKey;
-
     @Option(names = "--data", paramLabel = "DIR",
             description = "folder of the task's data set (Fashion-MNIST: default /usr/share/datasets/fashion-mnist)")
     Path data;
@@ -89,6 +78,9 @@ final class WorkCommand implements Callable<Integer> {
     @Option(names = "--slowdown", defaultValue = "1", paramLabel = "X",
             description = "emulate a slower device: after each local training, wait (X-1) times as long as it took (default ${DEFAULT-VALUE})")
     double slowdown;
+
+    @Mixin
+    TlsClientOptions tls = new TlsClientOptions();
 
     @Spec
     CommandSpec spec;
@@ -114,7 +106,7 @@ final class WorkCommand implements Callable<Integer> {
         Duration cap = Duration.ofMillis(Math.max(100, (long) (maxBackoff * 1000)));
         WorkerOptions options = new WorkerOptions(who, defaults.capabilities(), plan, updates, ackLog, dir,
                 Duration.ofMillis(Math.min(100, cap.toMillis())), cap, seed ^ worker);
-        ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator, credentials())
+        ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator, tls.credentials())
                 .maxInboundMessageSize(8 << 20)
                 .flowControlWindow(16 << 20)
                 .build();
@@ -136,24 +128,7 @@ final class WorkCommand implements Callable<Integer> {
         return 0;
     }
 
-    private ChannelCredentials credentials() throws IOException {
-        if (tlsCa == null) {
-            if (tlsCert != null || tlsKey != null) {
-                throw new UserException("--tls-cert and --tls-key need --tls-ca");
-            }
-            return InsecureChannelCredentials.create();
-        }
-        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder().trustManager(tlsCa.toFile());
-        if (tlsCert != null || tlsKey != null) {
-            if (tlsCert == null || tlsKey == null) {
-                throw new UserException("--tls-cert and --tls-key go together");
-            }
-            b.keyManager(tlsCert.toFile(), tlsKey.toFile());
-        }
-        return b.build();
-    }
-
-    private static String hostName() {
+    static String hostName() {
         try {
             return java.net.InetAddress.getLocalHost().getHostName();
         } catch (IOException e) {

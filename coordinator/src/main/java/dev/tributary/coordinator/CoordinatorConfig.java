@@ -1,8 +1,6 @@
 package dev.tributary.coordinator;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -10,9 +8,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
  * How a coordinator runs. In a YAML file every key is optional:
@@ -95,20 +90,10 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
 
     /** Reads {@code file} over the defaults for {@code strategy}; unknown keys are refused. */
     public static CoordinatorConfig fromYaml(String strategy, Path file) throws IOException {
-        Object root;
-        try (Reader r = Files.newBufferedReader(file)) {
-            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-        if (root == null) {
+        Map<String, Object> values = YamlSettings.read(file);
+        if (values.isEmpty()) {
             return defaults(strategy);
         }
-        if (!(root instanceof Map<?, ?> m)) {
-            throw new IllegalArgumentException(file + ": the top level must be a map of settings");
-        }
-        Map<String, Object> values = new LinkedHashMap<>();
-        m.forEach((k, v) -> values.put(String.valueOf(k), v));
         Set<String> unknown = new TreeSet<>(values.keySet());
         unknown.removeAll(KEYS);
         if (!unknown.isEmpty()) {

@@ -9,6 +9,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 
 /**
  * Plain HTTP beside the gRPC port: {@code GET /status} answers JSON
@@ -26,9 +27,19 @@ public final class StatusServer implements AutoCloseable {
 
     /** Listens on {@code address} (port 0 picks a free one). */
     public static StatusServer start(InetSocketAddress address, Coordinator coordinator) throws IOException {
+        return start(address, () -> statusJson(coordinator), () -> coordinator.metrics().scrape());
+    }
+
+    /**
+     * Listens on {@code address} (port 0 picks a free one) and answers {@code GET /status} with
+     * {@code statusJson} and {@code GET /metrics} with {@code metrics} (the Prometheus text), read per request:
+     * the same server for every service that has a status (the coordinator, the learner).
+     */
+    public static StatusServer start(InetSocketAddress address, Supplier<String> statusJson, Supplier<String> metrics)
+            throws IOException {
         HttpServer s = HttpServer.create(address, 16);
-        s.createContext("/status", ex -> answer(ex, "application/json", statusJson(coordinator)));
-        s.createContext("/metrics", ex -> answer(ex, "text/plain; version=0.0.4; charset=utf-8", coordinator.metrics().scrape()));
+        s.createContext("/status", ex -> answer(ex, "application/json", statusJson.get()));
+        s.createContext("/metrics", ex -> answer(ex, "text/plain; version=0.0.4; charset=utf-8", metrics.get()));
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         s.setExecutor(executor);
         s.start();

@@ -1,13 +1,11 @@
 package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorMetrics;
-import dev.tributary.store.ModelImage;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.HeartbeatReply;
 import dev.tributary.protocol.HeartbeatRequest;
-import dev.tributary.protocol.ModelHeader;
 import dev.tributary.protocol.ModelPart;
 import dev.tributary.protocol.PullRequest;
 import dev.tributary.protocol.PushAck;
@@ -20,6 +18,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Set;
+import java.lang.foreign.MemorySegment;
 
 /** The gRPC face of the coordinator: registration, leases, model pulls and update pushes. */
 final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase implements AutoCloseable {
@@ -77,71 +76,8 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase imple
     }
 
     @Override
-    public void pullModel(PullRequest req, StreamObserver<ModelPart> plain) {
-        ServerCallStreamObserver<ModelPart> out = (ServerCallStreamObserver<ModelPart>) plain;
-        ModelSender sender = new ModelSender(out, req.getKnownVersion());
-        out.setOnReadyHandler(sender::pump);
-        out.setOnCancelHandler(() -> {});
-        sequencer.image().whenComplete((image, error) -> {
-            if (error != null) {
-                out.onError(Status.UNAVAILABLE.withDescription("model not available: " + Pushes.describe(Pushes.unwrap(error))).asRuntimeException());
-            } else {
-                sender.start(image);
-            }
-        });
-    }
-
-    /** Streams one image in chunks as fast as the transport is ready for them. */
-    private final class ModelSender {
-        private final ServerCallStreamObserver<ModelPart> out;
-        private final long knownVersion;
-        private ModelImage image;
-        private int next;
-        private boolean done;
-
-        ModelSender(ServerCallStreamObserver<ModelPart> out, long knownVersion) {
-            this.out = out;
-            this.knownVersion = knownVersion;
-        }
-
-        synchronized void start(ModelImage image) {
-            boolean unchanged = image.version() == knownVersion;
-            out.onNext(ModelPart.newBuilder().setHeader(ModelHeader.newBuilder()
-                    .setVersion(image.version())
-                    .setSha256(ByteString.copyFrom(image.sha256()))
-                    .setTotalBytes(image.size())
-                    .setUnchanged(unchanged)).build());
-            if (unchanged) {
-                done = true;
-                out.onCompleted();
-                return;
-            }
-            this.image = image;
-            pump();
-        }
-
-        synchronized void pump() {
-            if (image == null || done) {
-                return;
-            }
-            if (out.isCancelled()) {
-                done = true;
-                return;
-            }
-            while (next < image.chunkCount() && out.isReady()) {
-                byte[] c = image.chunk(next);
-                out.onNext(ModelPart.newBuilder().setChunk(Chunk.newBuilder()
-                        .setOffset((long) next * ModelImage.CHUNK_BYTES)
-                        .setData(UnsafeByteOperations.unsafeWrap(c))
-                        .setCrc32C(image.chunkCrc(next))).build());
-                metrics.bytesOut(c.length);
-                next++;
-            }
-            if (next == image.chunkCount()) {
-                done = true;
-                out.onCompleted();
-            }
-        }
+    public void pullModel(PullRequest req, StreamObserver<ModelPart> out) {
+        ModelSender.serve(out, req.getKnownVersion(), sequencer.image(), metrics::bytesOut);
     }
 
     @Override

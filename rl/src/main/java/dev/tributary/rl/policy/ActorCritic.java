@@ -228,6 +228,38 @@ public final class ActorCritic implements AutoCloseable {
     }
 
     /**
+     * log π(a|s) and V(s) for a batch of observations ({@code [B][observations]}) and the actions taken in them
+     * ({@code [B][1]} indices for a categorical head, {@code [B][dims]} for a Gaussian one), without gradients.
+     *
+     * @return {@code [0]} the log-probabilities, {@code [1]} the values
+     */
+    public float[][] logProbsAndValues(float[][] observations, float[][] actions) {
+        if (actions.length != observations.length) {
+            throw new IllegalArgumentException("actions: " + actions.length + " rows != " + observations.length);
+        }
+        int dims = head instanceof Head.Categorical ? 1 : head.outputs();
+        float[] flat = new float[actions.length * dims];
+        for (int i = 0; i < actions.length; i++) {
+            if (actions[i].length != dims) {
+                throw new IllegalArgumentException("action " + i + ": length " + actions[i].length + " != " + dims);
+            }
+            System.arraycopy(actions[i], 0, flat, i * dims, dims);
+        }
+        boolean before = Torch.gradMode(false);
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray x = input(observations);
+            NDArray a = head instanceof Head.Categorical
+                    ? manager.create(flat, new Shape(actions.length))
+                    : manager.create(flat, new Shape(actions.length, dims));
+            Evaluation e = evaluate(x, a);
+            return new float[][] {e.logProbs().toFloatArray(), e.values().toFloatArray()};
+        } finally {
+            Torch.gradMode(before);
+        }
+    }
+
+    /**
      * The actor's raw outputs for a batch: logits {@code [B][actions]} for a categorical head, means
      * {@code [B][dims]} for a Gaussian one. For inspection and tests.
      */

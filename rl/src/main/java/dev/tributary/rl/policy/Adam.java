@@ -4,6 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.tributary.tensor.Shapes;
+import dev.tributary.tensor.Tensor;
+import dev.tributary.tensor.TensorInfo;
+import dev.tributary.tensor.TensorMap;
 import java.util.List;
 import java.util.function.Function;
 
@@ -15,6 +19,10 @@ import java.util.function.Function;
  * (CleanRL anneals it linearly) stays with the caller.
  */
 public final class Adam {
+    private static final String FIRST = "adam.m.";
+    private static final String SECOND = "adam.v.";
+    private static final String STEPS = "adam.steps";
+
     private final ActorCritic policy;
     private final double beta1;
     private final double beta2;
@@ -90,6 +98,62 @@ public final class Adam {
     /** Steps taken. */
     public long steps() {
         return steps;
+    }
+
+    /**
+     * The optimizer's state, to checkpoint: the moments as f32 tensors {@code adam.m.<parameter>} and
+     * {@code adam.v.<parameter>}, and the step count in the metadata {@code adam.steps}.
+     */
+    public TensorMap state() {
+        TensorMap out = new TensorMap();
+        List<TensorInfo> infos = policy.parameterInfos();
+        for (int i = 0; i < first.length; i++) {
+            out.put(FIRST + infos.get(i).name(), Tensor.ofFloats(infos.get(i).shape(), first[i].toFloatArray()));
+            out.put(SECOND + infos.get(i).name(), Tensor.ofFloats(infos.get(i).shape(), second[i].toFloatArray()));
+        }
+        out.putMetadata(STEPS, Long.toString(steps));
+        return out;
+    }
+
+    /**
+     * Resumes from a {@link #state()} of an optimizer over a policy of the same layout; tensors other than
+     * the optimizer's are ignored.
+     *
+     * @throws IllegalArgumentException naming a missing tensor or a shape that does not match; the state is
+     *                                  then unchanged
+     */
+    public void restore(TensorMap state) {
+        List<TensorInfo> infos = policy.parameterInfos();
+        float[][] m = new float[first.length][];
+        float[][] v = new float[first.length][];
+        for (int i = 0; i < first.length; i++) {
+            m[i] = moment(state, FIRST + infos.get(i).name(), infos.get(i).shape());
+            v[i] = moment(state, SECOND + infos.get(i).name(), infos.get(i).shape());
+        }
+        String s = state.metadata().get(STEPS);
+        long restoredSteps;
+        try {
+            restoredSteps = Long.parseLong(String.valueOf(s));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("adam state: metadata " + STEPS + " is not a step count: " + s);
+        }
+        for (int i = 0; i < first.length; i++) {
+            first[i].set(m[i]);
+            second[i].set(v[i]);
+        }
+        steps = restoredSteps;
+    }
+
+    private static float[] moment(TensorMap state, String name, long[] shape) {
+        Tensor t = state.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("adam state: missing tensor " + name);
+        }
+        if (!Shapes.same(t.shape(), shape)) {
+            throw new IllegalArgumentException("adam state: tensor " + name + ": shape " + Shapes.toString(t.shape())
+                    + " != " + Shapes.toString(shape));
+        }
+        return t.toFloatArray();
     }
 
     /** What one step saw: the loss and the global gradient norm before clipping. */

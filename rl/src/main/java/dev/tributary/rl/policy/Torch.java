@@ -27,6 +27,11 @@ final class Torch {
 
     private static Engine load() {
         System.setProperty("ai.djl.offline", "true");
+        // One intra-op thread unless told otherwise: these policies are small, and a second OpenMP thread
+        // waits at every barrier for a core it may not get.
+        if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+            System.setProperty("ai.djl.pytorch.num_threads", "1");
+        }
         if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
             System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         }

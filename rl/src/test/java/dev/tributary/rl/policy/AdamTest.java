@@ -52,6 +52,30 @@ class AdamTest {
         }
     }
 
+    /** A resumed optimizer (weights and moments restored) takes exactly the step the original would have. */
+    @Test
+    void aRestoredStateTakesTheSameNextStep() {
+        float[][] obs = ActorCriticTest.observations(8, 3, 2, 1f);
+        try (ActorCritic a = ActorCritic.create(3, new Head.Gaussian(1), 1, 4);
+             ActorCritic b = ActorCritic.create(3, new Head.Gaussian(1), 9, 4)) {
+            Adam first = new Adam(a, 0.9, 0.999, 1e-5);
+            for (int i = 0; i < 3; i++) {
+                first.step(p -> loss(p, obs), 0.01, 0.5);
+            }
+            b.setWeights(a.weights());
+            Adam resumed = new Adam(b, 0.9, 0.999, 1e-5);
+            resumed.restore(first.state());
+            assertEquals(3, resumed.steps());
+            first.step(p -> loss(p, obs), 0.01, 0.5);
+            resumed.step(p -> loss(p, obs), 0.01, 0.5);
+            TensorMap wa = a.weights();
+            TensorMap wb = b.weights();
+            for (String n : wa.names()) {
+                assertTrue(wa.tensor(n).contentEquals(wb.tensor(n)), n);
+            }
+        }
+    }
+
     /** (V(s) − 2)² plus the log-probability of action 0.5, so that every parameter gets a gradient. */
     private static NDArray loss(ActorCritic p, float[][] obs) {
         float[] flat = new float[obs.length * 3];

@@ -8,10 +8,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /** Appends each acknowledged update id on its own line and forces it to disk before returning. */
-final class AckLog implements AutoCloseable {
+public final class AckLog implements AutoCloseable {
     private final FileChannel channel;
 
-    AckLog(Path file) throws IOException {
+    public AckLog(Path file) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) {
             java.nio.file.Files.createDirectories(parent);
@@ -19,7 +19,7 @@ final class AckLog implements AutoCloseable {
         channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
     }
 
-    void append(String updateId) throws IOException {
+    public void append(String updateId) throws IOException {
         ByteBuffer b = ByteBuffer.wrap((updateId + "\n").getBytes(StandardCharsets.UTF_8));
         while (b.hasRemaining()) {
             channel.write(b);

@@ -296,9 +296,12 @@ class Worker:
         return self._stub.PushUpdate(parts(), metadata=self._metadata, timeout=self._stream_timeout)
 
     def _heartbeat_loop(self, stop):
-        while not stop.wait(max(0.05, self._lease / 3)):
-            if self._worker_id is None or self._reregister:
+        last = time.monotonic()
+        # Wakes often enough to follow a lease that a (re-)registration shortened.
+        while not stop.wait(min(0.25, max(0.05, self._lease / 3))):
+            if self._worker_id is None or self._reregister or time.monotonic() - last < self._lease / 3:
                 continue
+            last = time.monotonic()
             try:
                 r = self._stub.Heartbeat(pb.HeartbeatRequest(worker_id=self._worker_id), metadata=self._metadata,
                                          timeout=self._call_timeout)

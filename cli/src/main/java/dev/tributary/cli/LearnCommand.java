@@ -6,7 +6,7 @@ import dev.tributary.rl.env.ClassicControl;
 import dev.tributary.rl.env.Environment;
 import dev.tributary.rl.learner.Learner;
 import dev.tributary.rl.learner.LearnerConfig;
-import dev.tributary.rl.learner.MemoryBuffer;
+import dev.tributary.rl.learner.DurableBuffer;
 import dev.tributary.store.StateDirectory;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.PrintWriter;
@@ -94,7 +94,10 @@ final class LearnCommand implements Callable<Integer> {
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port),
                 tls.credentials()).flowControlWindow(16 << 20);
         Learner learner = Learner.start(builder, env, e.observationSpace(), e.actionSpace(), cfg,
-                MemoryBuffer.persistingState(cfg.bufferItems(), state), accepted, m -> {
+                DurableBuffer.open(state, cfg.bufferItems(), m -> {
+                    err.println("warning: " + m);
+                    err.flush();
+                }), accepted, m -> {
                     err.println("warning: " + m);
                     err.flush();
                 });

@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "log",
         mixinStandardHelpOptions = true,
-        description = {"Print the id of every accepted update in a coordinator's state folder, one per line, in order.",
+        description = {"Print the id of every accepted update in a coordinator's state folder (or every experience item "
+                + "in a learner's), one per line, in order.",
             "Every record is checked: a torn last record (a write cut short by a crash, never acknowledged) is not "
                     + "listed; a damaged record anywhere else is an error naming its offset, and nothing is listed.",
             "With --salvage, damaged records are copied aside and replaced so that the coordinator can start again; "
@@ -45,6 +46,16 @@ final class LogCommand implements Callable<Integer> {
             throw new UserException("--state " + state + ": not a folder");
         }
         Path log = StateDirectory.log(state);
+        Path experience = state.resolve(dev.tributary.rl.learner.DurableBuffer.DIR);
+        if (!Files.isRegularFile(log) && Files.isDirectory(experience) && !salvage) {
+            // A learner's state: the ids of every experience item it accepted.
+            PrintWriter out = spec.commandLine().getOut();
+            for (String id : dev.tributary.rl.learner.DurableBuffer.insertedIds(state)) {
+                out.println(id);
+            }
+            out.flush();
+            return 0;
+        }
         if (!Files.isRegularFile(log)) {
             throw new UserException("no update log in " + state + " (expected " + StateDirectory.LOG + ")");
         }

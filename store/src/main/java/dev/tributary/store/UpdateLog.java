@@ -74,8 +74,10 @@ public final class UpdateLog implements AutoCloseable {
             }
             if (ch.size() > validEnd) {
                 ch.truncate(validEnd);
-                ch.force(true);
             }
+            // Records a killed process wrote but never forced may sit in the page cache: force them before
+            // replay's acknowledgments (of retried ids) rely on them.
+            ch.force(true);
             ch.position(validEnd);
             Durables.fsyncDirectory(file.toAbsolutePath().getParent());
             return new UpdateLog(file, ch, validEnd);

@@ -45,7 +45,7 @@ class ActorLearnerTest {
     ManagedChannel channel;
     Learner learner;
 
-    Learner startLearner(LearnerConfig config, MemoryBuffer buffer) throws IOException {
+    Learner startLearner(LearnerConfig config, dev.tributary.rl.learner.ExperienceBuffer buffer) throws IOException {
         return Learner.start(InProcessServerBuilder.forName(name), "CartPole-v1", CARTPOLE.observationSpace(),
                 CARTPOLE.actionSpace(), config, buffer, Tokens.of(List.of(TOKEN)), log::add);
     }
@@ -148,6 +148,34 @@ class ActorLearnerTest {
         assertTrue(new HashSet<>(buffer.insertedIds()).containsAll(ids), "every acknowledged id is in the buffer");
         assertEquals(buffer.insertedIds().size(), new HashSet<>(buffer.insertedIds()).size());
         assertTrue(log.stream().anyMatch(l -> l.startsWith("learner unavailable")), log.toString());
+    }
+
+    /**
+     * The learner on a durable replay table, stopped and started again from its state folder alone: the
+     * version does not go back, and every id the actor saw acknowledged is in the table's log exactly once.
+     */
+    @Test
+    void aLearnerOnADurableBufferComesBackFromItsStateFolder() throws Exception {
+        Path state = dir.resolve("learner");
+        LearnerConfig config = LearnerConfig.of("ppo", Map.of("steps_per_item", 32, "batch_items", 2));
+        learner = startLearner(config, dev.tributary.rl.learner.DurableBuffer.open(state, 1024, log::add));
+        Path acks = dir.resolve("durable-acks");
+        startActor(ActorOptions.of("a", "CartPole-v1", 5).withAckLog(acks)
+                .withBackoff(Duration.ofMillis(20), Duration.ofMillis(200)));
+        assertTrue(waitFor(Duration.ofSeconds(30), () -> learner.version() >= 2), learner.statusJson());
+        long before = learner.version();
+        learner.close();
+        learner = startLearner(config, dev.tributary.rl.learner.DurableBuffer.open(state, 1024, log::add));
+        assertTrue(learner.version() >= before, "version went back: " + learner.version() + " < " + before);
+        long acked = actors.getFirst().acknowledged();
+        assertTrue(waitFor(Duration.ofSeconds(30), () -> actors.getFirst().acknowledged() >= acked + 4), learner.statusJson());
+        actors.getFirst().close();
+        learner.close();
+        learner = null;
+        List<String> ids = Files.readAllLines(acks);
+        List<String> logged = dev.tributary.rl.learner.DurableBuffer.insertedIds(state);
+        assertEquals(logged.size(), new HashSet<>(logged).size(), "an item logged twice");
+        assertTrue(new HashSet<>(logged).containsAll(ids), "every acknowledged id is in the table's log");
     }
 
     private static boolean waitFor(Duration limit, BooleanSupplier done) throws InterruptedException {

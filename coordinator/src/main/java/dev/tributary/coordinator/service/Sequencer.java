@@ -78,6 +78,10 @@ final class Sequencer implements AutoCloseable {
     private volatile boolean closing;
     private volatile Consumer<dev.tributary.coordinator.Publication> onPublish = p -> { };
     private double stalenessSinceRelease;
+    /** Bytes of models published since the last collection this sequencer asked for. */
+    private long publishedSinceCollect;
+    private final long collectAfter;
+    private final long modelBytes;
     private double nanosSinceRelease;
     private volatile String broken;
 
@@ -96,6 +100,12 @@ final class Sequencer implements AutoCloseable {
         this.publishEnd = r.publishEnd();
         this.publishesSinceCheckpoint = r.publishesSinceCheckpoint();
         this.version = strategy.version();
+        long modelBytes = 0;
+        for (String n : strategy.model().names()) {
+            modelBytes += strategy.model().tensor(n).byteSize();
+        }
+        this.modelBytes = modelBytes;
+        this.collectAfter = Math.max(256L << 20, 4 * modelBytes);
         this.image = CompletableFuture.completedFuture(r.image());
     }
 
@@ -248,10 +258,25 @@ final class Sequencer implements AutoCloseable {
         });
         visible.thenRunAsync(() -> onPublish.accept(pub), background);
         publishDurable = visible;
+        reclaim();
         if (++publishesSinceCheckpoint >= checkpointEvery) {
             checkpoint();
         }
         return visible;
+    }
+
+    /**
+     * Published models, images and optimizer steps live in native memory that is freed when the garbage
+     * collector finds them unreachable; a coordinator's heap barely churns, so without help that can take
+     * gigabytes of resident memory. Once publishes have allocated a few models' worth since the last time,
+     * ask for a collection (off the sequencer thread): resident memory then stays within a few models.
+     */
+    private void reclaim() {
+        publishedSinceCollect += 2 * modelBytes; // the new model and its image, at least
+        if (publishedSinceCollect >= collectAfter) {
+            publishedSinceCollect = 0;
+            background.execute(System::gc);
+        }
     }
 
     /**

@@ -10,6 +10,8 @@ import dev.tributary.train.djl.OptimizerConfig;
 import dev.tributary.train.djl.Standardization;
 import dev.tributary.train.djl.TrainerConfig;
 import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.InnerOptimizer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -38,7 +40,8 @@ final class FashionWorkload implements Workload {
         this.architecture = architecture;
         this.evaluator = new Evaluator(architecture, data.test(), trainer.inputs(), EVAL_BATCH);
         LabeledImages train = data.train();
-        this.trainers = new TrainerCache(TRAINERS, client -> new DjlTrainer(trainer, train.subset(shares[client])));
+        this.trainers = new TrainerCache(TrainerCache.capacity(config, TRAINERS),
+                client -> new DjlTrainer(trainer, train.subset(shares[client])));
     }
 
     static FashionWorkload open(SimConfig config) {
@@ -89,6 +92,11 @@ final class FashionWorkload implements Workload {
     @Override
     public TrainResult train(int client, TensorMap weights, long seed) {
         return trainers.get(client).train(weights, TaskWorkload.plan(config.local(), TrainPlan.epochs(1, seed), seed));
+    }
+
+    @Override
+    public Replica open(int client, TensorMap weights, InnerOptimizer optimizer, long seed) {
+        return trainers.get(client).open(weights, optimizer, seed);
     }
 
     @Override

@@ -27,6 +27,8 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * speeds: {distribution: lognormal, spread: 10, median: 500}  # lognormal, loguniform or constant
  * network: {bandwidth_mbps: 0, latency_ms: 0}     # optional; 0 bandwidth: transfers take no time
  * churn: {mean_online_s: 600, mean_offline_s: 60} # optional; exponential on/off periods per client
+ * participation: {concurrency: 0}  # FedBuff's limit: at most this many clients train at once, each free slot
+ *                                  # going to an idle client drawn uniformly; 0: every client, always
  * strategy: {name: fedbuff, buffer_size: 10}      # handed to the coordinator's strategy as is
  * validation: {max_delta_norm: 1e6, norm_policy: refuse, max_update_bytes: 0}  # as the coordinator's
  * local: {epochs: 1, batch: 32, lr: 0.02, momentum: 0.9}  # or steps; batch, lr, momentum for fmnist tasks
@@ -45,6 +47,7 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param speeds         how client speeds are drawn
  * @param network        transfer model
  * @param churn          availability model; null when clients are always available
+ * @param concurrency    clients training at once (drawn uniformly among the idle ones), 0 for all of them
  * @param strategy       the strategy's name
  * @param strategyConfig the strategy's settings, handed to {@code Strategies.create}
  * @param validation     the update validator's bounds
@@ -55,7 +58,7 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param tickEvery      virtual seconds between strategy clock ticks
  */
 public record SimConfig(String source, String task, Path data, int clients, long seed, Partition partition,
-        Speeds speeds, Network network, Churn churn, String strategy, Map<String, Object> strategyConfig,
+        Speeds speeds, Network network, Churn churn, int concurrency, String strategy, Map<String, Object> strategyConfig,
         Validation validation, Local local, Budget budget, double target, double evalEvery, double tickEvery) {
 
     public SimConfig {
@@ -70,6 +73,9 @@ public record SimConfig(String source, String task, Path data, int clients, long
         strategyConfig = Map.copyOf(strategyConfig);
         if (clients < 1) {
             throw new IllegalArgumentException(source + ": clients: must be >= 1, got " + clients);
+        }
+        if (concurrency < 0) {
+            throw new IllegalArgumentException(source + ": participation: concurrency: must be >= 0, got " + concurrency);
         }
         if (!(evalEvery > 0) || !(tickEvery > 0)) {
             throw new IllegalArgumentException(source + ": eval_every " + evalEvery + " and tick_every " + tickEvery
@@ -146,9 +152,15 @@ public record SimConfig(String source, String task, Path data, int clients, long
      */
     public record Budget(double virtualSeconds, long updates, long versions) {}
 
+    /** Whether fewer than all clients train at once. */
+    public boolean limited() {
+        return concurrency > 0 && concurrency < clients;
+    }
+
     /** This configuration with another seed (the partition follows it unless it has its own). */
     public SimConfig withSeed(long s) {
-        return new SimConfig(source, task, data, clients, s, partition, speeds, network, churn, strategy, strategyConfig,
+        return new SimConfig(source, task, data, clients, s, partition, speeds, network, churn, concurrency, strategy,
+                strategyConfig,
                 validation, local, budget, target, evalEvery, tickEvery);
     }
 
@@ -198,6 +210,9 @@ public record SimConfig(String source, String task, Path data, int clients, long
         Network network = network(root.section("network"));
         Churn churn = root.has("churn") ? churn(root.section("churn")) : null;
         root.raw("churn");
+        Section participation = root.section("participation");
+        int concurrency = participation.count("concurrency", 0, 0);
+        participation.finish();
         Map<String, Object> strategyMap = new LinkedHashMap<>(root.map("strategy"));
         if (!root.has("strategy")) {
             throw root.error("strategy", "is required (a map with name and the strategy's settings)");
@@ -217,7 +232,7 @@ public record SimConfig(String source, String task, Path data, int clients, long
         double evalEvery = root.positive("eval_every", budget.virtualSeconds() / 100);
         double tickEvery = root.positive("tick_every", 1);
         root.finish();
-        return new SimConfig(source, task, data, clients, seed, partition, speeds, network, churn, strategyName,
+        return new SimConfig(source, task, data, clients, seed, partition, speeds, network, churn, concurrency, strategyName,
                 strategyMap, validation, local, budget, target, evalEvery, tickEvery);
     }
 

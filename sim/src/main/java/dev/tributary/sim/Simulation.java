@@ -6,7 +6,10 @@ import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.tensor.TensorMap;
+import dev.tributary.coordinator.service.InnerLoops;
 import dev.tributary.worker.TrainResult;
+import dev.tributary.worker.diloco.DiLoCoLoop;
+import dev.tributary.worker.diloco.DiLoCoPlan;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -30,6 +33,15 @@ import java.util.TreeMap;
  * ({@link Admission}). Clients of round strategies (fedavg, diloco) then wait for the next version, as
  * the coordinator tells its workers to; the others pull again at once. With churn, a client that goes
  * offline loses the update it is working on.
+ *
+ * <p>With {@code participation: {concurrency: C}} at most C clients work at once, as in FedBuff: each
+ * free slot goes to an idle online client drawn uniformly (seeded); under round strategies a client holds
+ * its slot until the round it pushed to closes, and a round expects C updates.
+ *
+ * <p>Under DiLoCo every client runs the worker's own inner loop ({@link DiLoCoLoop}, the plan handed over
+ * as registration hands it to real workers): a replica and inner optimizer kept across rounds, the
+ * round's share of H steps, the fragment's push, the overlap steps after it (the client merges the next
+ * version only once they are done), and the merge with α.
  *
  * <p>Everything runs on the calling thread in event order, so the same configuration and seed give the
  * same report, {@code wall_seconds} aside (on one machine with one PyTorch thread setting: float sums
@@ -72,7 +84,7 @@ public final class Simulation {
         }
     }
 
-    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle {}
+    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle, Resume {}
 
     /** A push reaching the coordinator; ignored when its client's generation moved on (it went offline). */
     private record Arrival(int client, long generation, Flight flight) implements Event {}
@@ -83,6 +95,9 @@ public final class Simulation {
 
     /** A client going offline or coming back. */
     private record Toggle(int client) implements Event {}
+
+    /** A DiLoCo client done with its overlap steps. */
+    private record Resume(int client) implements Event {}
 
     /** Ties in time go to pushes, ticks and churn before evaluations, then to the order of scheduling. */
     private record Scheduled(double time, int rank, long seq, Event event) {}
@@ -111,6 +126,12 @@ public final class Simulation {
     private long[] rounds;
     private SplittableRandom[] churnRandom;
     private final BitSet waiting = new BitSet();
+    private boolean[] active;
+    private int activeCount;
+    private SplittableRandom sampler;
+    private DiLoCoPlan innerPlan;
+    private DiLoCoLoop[] loops;
+    private double[] busyUntil;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
     private final StalenessCounter staleness = new StalenessCounter();
@@ -135,22 +156,33 @@ public final class Simulation {
      * @throws IllegalArgumentException naming the configuration file and key for settings that do not work
      */
     public static Result run(SimConfig config, Listener listener) {
-        return new Simulation(config, listener).execute();
+        return run(config, Workload.of(config), listener);
     }
 
-    private Result execute() {
+    /** Runs {@code config} over {@code workload}, which it closes. */
+    static Result run(SimConfig config, Workload workload, Listener listener) {
+        return new Simulation(config, listener).execute(workload);
+    }
+
+    private Result execute(Workload opened) {
         long wall0 = System.nanoTime();
-        try (Workload w = Workload.of(config)) {
+        try (Workload w = opened) {
             workload = w;
             TensorMap initial = w.initialModel();
             strategy = createStrategy(initial);
             SimConfig.Validation v = config.validation();
+            boolean fragmented = strategy.innerLoop() != null && strategy.innerLoop().fragments().size() > 1;
             admission = new Admission(new UpdateValidator(initial.infos(), v.maxUpdateBytes(), v.maxDeltaNorm(),
-                    v.normPolicy()), strategy);
+                    v.normPolicy(), fragmented), strategy);
             modelBytes = SafetensorsBytes.encodedSize(initial, Map.of());
             waitForNewVersion = ROUND_BASED.contains(strategy.name());
             initClients();
-            double end = loop();
+            double end;
+            try {
+                end = loop();
+            } finally {
+                closeLoops();
+            }
             if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
                 evaluate(end);
             }
@@ -167,7 +199,7 @@ public final class Simulation {
         Map<String, Object> settings = new LinkedHashMap<>(config.strategyConfig());
         if (ROUND_BASED.contains(config.strategy())) {
             // Full participation unless the configuration says otherwise: a round waits for every client.
-            settings.putIfAbsent("workers", config.clients());
+            settings.putIfAbsent("workers", config.limited() ? config.concurrency() : config.clients());
         }
         try {
             return Strategies.create(config.strategy(), settings, initial);
@@ -184,8 +216,15 @@ public final class Simulation {
         generation = new long[n];
         lastPushedBase = new long[n];
         rounds = new long[n];
+        active = new boolean[n];
         Arrays.fill(online, true);
         Arrays.fill(lastPushedBase, -1);
+        sampler = new SplittableRandom(Seeds.mix(config.seed(), Seeds.SAMPLE));
+        if (strategy.innerLoop() != null) {
+            innerPlan = DiLoCoPlan.of(InnerLoops.toProto(strategy.innerLoop()));
+            loops = new DiLoCoLoop[n];
+            busyUntil = new double[n];
+        }
         if (config.churn() != null) {
             churnRandom = new SplittableRandom[n];
             for (int i = 0; i < n; i++) {
@@ -199,8 +238,12 @@ public final class Simulation {
     private double loop() {
         double budget = config.budget().virtualSeconds();
         evaluate(0);
-        for (int i = 0; i < config.clients(); i++) {
-            start(i, 0);
+        if (config.limited()) {
+            fill(0);
+        } else {
+            for (int i = 0; i < config.clients(); i++) {
+                start(i, 0);
+            }
         }
         schedule(config.evalEvery(), new Evaluate(1));
         schedule(config.tickEvery(), new Tick(1));
@@ -220,6 +263,7 @@ public final class Simulation {
                     schedule((t.index() + 1) * config.tickEvery(), new Tick(t.index() + 1));
                 }
                 case Toggle t -> toggle(t.client(), now);
+                case Resume r -> start(r.client(), now);
             }
             if (budgetSpent()) {
                 return now;
@@ -244,9 +288,14 @@ public final class Simulation {
             waiting.set(c);
             return;
         }
+        if (busyUntil != null && busyUntil[c] > now) {
+            schedule(busyUntil[c], new Resume(c));
+            return;
+        }
         bytesDown += modelBytes;
         long round = rounds[c]++;
-        TrainResult r = workload.train(c, strategy.model(), Seeds.mix(config.seed(), Seeds.PLAN, c, round));
+        TrainResult r = loops == null ? workload.train(c, strategy.model(), Seeds.mix(config.seed(), Seeds.PLAN, c, round))
+                : innerRound(c, base);
         MemorySegment image = SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto());
         TrainResult kept = new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics());
         String id = Seeds.uuid(config.seed(), Seeds.UPDATE_ID, c, round).toString();
@@ -276,17 +325,89 @@ public final class Simulation {
             case Admission.Rejected rej -> refused.merge(rej.reason(), 1L, Long::sum);
         }
         lastPushedBase[c] = f.base();
-        if (published) {
-            wakeWaiting(now);
+        if (loops != null && loops[c] != null) {
+            // The overlap steps run while the push travels; the next merge waits for them.
+            busyUntil[c] = now + Math.max(0, loops[c].overlap()) / speed[c];
         }
-        start(c, now);
+        if (!config.limited()) {
+            if (published) {
+                wakeWaiting(now);
+            }
+            start(c, now);
+        } else if (waitForNewVersion && !published) {
+            waiting.set(c); // holds its slot until the round it pushed to closes
+        } else {
+            release(c);
+            if (published) {
+                wakeWaiting(now);
+            }
+            fill(now);
+        }
         report(now);
+    }
+
+    /** DiLoCo: merges the current version into client {@code c}'s replica (opened at its first round) and runs to its push. */
+    private TrainResult innerRound(int c, long version) {
+        TensorMap global = strategy.model();
+        if (loops[c] == null) {
+            loops[c] = new DiLoCoLoop(innerPlan, workload.open(c, global, innerPlan.optimizer(),
+                    Seeds.mix(config.seed(), Seeds.PLAN, c)), global, version);
+        } else if (loops[c].awaitingMerge() || loops[c].version() != version) {
+            loops[c].merge(global, version);
+        }
+        return loops[c].prepare().result();
+    }
+
+    private void closeLoops() {
+        if (loops != null) {
+            for (DiLoCoLoop l : loops) {
+                if (l != null) {
+                    l.close();
+                }
+            }
+        }
     }
 
     private void wakeWaiting(double now) {
         for (int i = waiting.nextSetBit(0); i >= 0; i = waiting.nextSetBit(i + 1)) {
             waiting.clear(i);
-            start(i, now);
+            if (config.limited()) {
+                release(i);
+            } else {
+                start(i, now);
+            }
+        }
+        if (config.limited()) {
+            fill(now);
+        }
+    }
+
+    /** Frees client {@code c}'s slot. */
+    private void release(int c) {
+        if (active[c]) {
+            active[c] = false;
+            activeCount--;
+        }
+    }
+
+    /** Gives every free slot to an idle online client drawn uniformly. */
+    private void fill(double now) {
+        while (activeCount < config.concurrency()) {
+            int idle = 0;
+            for (int i = 0; i < online.length; i++) {
+                idle += online[i] && !active[i] ? 1 : 0;
+            }
+            if (idle == 0) {
+                return;
+            }
+            int pick = sampler.nextInt(idle);
+            int c = 0;
+            while (!(online[c] && !active[c]) || pick-- > 0) {
+                c++;
+            }
+            active[c] = true;
+            activeCount++;
+            start(c, now);
         }
     }
 
@@ -295,16 +416,26 @@ public final class Simulation {
         if (online[c]) {
             online[c] = false;
             waiting.clear(c);
+            if (config.limited()) {
+                release(c);
+            }
             if (inFlight[c]) {
                 inFlight[c] = false;
                 generation[c]++;
                 lost++;
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
+            if (config.limited()) {
+                fill(now);
+            }
         } else {
             online[c] = true;
             schedule(now + exponential(churnRandom[c], churn.meanOnlineSeconds()), new Toggle(c));
-            start(c, now);
+            if (config.limited()) {
+                fill(now);
+            } else {
+                start(c, now);
+            }
         }
     }
 

@@ -22,6 +22,14 @@ final class TrainerCache implements AutoCloseable {
         this.factory = factory;
     }
 
+    /**
+     * Trainers a workload keeps for {@code config}: {@code dflt}, or every client's under DiLoCo, whose
+     * replicas live inside their trainers for the whole run.
+     */
+    static int capacity(SimConfig config, int dflt) {
+        return config.strategy().equals("diloco") ? Math.max(dflt, config.clients()) : dflt;
+    }
+
     /** Client {@code client}'s trainer, made if needed. */
     LocalTrainer get(int client) {
         LocalTrainer t = open.get(client);

@@ -1,6 +1,8 @@
 package dev.tributary.sim;
 
 import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.InnerOptimizer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainResult;
 
 /**
@@ -21,6 +23,12 @@ interface Workload extends AutoCloseable {
      * @param seed seed of this update's shuffling
      */
     TrainResult train(int client, TensorMap weights, long seed);
+
+    /**
+     * A replica of client {@code client} from {@code weights} whose weights and optimizer state persist
+     * (DiLoCo's inner loop), over the same data and batch as {@link #train}.
+     */
+    Replica open(int client, TensorMap weights, InnerOptimizer optimizer, long seed);
 
     /** Accuracy of {@code weights} on held-out data. */
     double accuracy(TensorMap weights);

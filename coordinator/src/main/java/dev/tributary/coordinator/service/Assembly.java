@@ -52,8 +52,9 @@ public final class Assembly implements AutoCloseable {
             }
         }
         WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis);
+        boolean fragmented = sequencer.innerLoop() != null && sequencer.innerLoop().fragments().size() > 1;
         UpdateValidator validator = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
-                config.normPolicy());
+                config.normPolicy(), fragmented);
         CoordinatorService service = new CoordinatorService(sequencer, registry, validator, metrics);
         metrics.gauges(() -> registry.live().size(), sequencer::version);
         return new Assembly(sequencer, registry, service, r);

@@ -4,6 +4,7 @@ import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.store.ModelImage;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.coordinator.validation.UpdateValidator;
+import dev.tributary.coordinator.strategy.InnerLoop;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.HeartbeatReply;
@@ -55,13 +56,17 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase {
     @Override
     public void register(RegisterRequest req, StreamObserver<RegisterReply> out) {
         WorkerRegistry.Worker w = registry.register(req.getName(), req.getCapabilities());
-        out.onNext(RegisterReply.newBuilder()
+        RegisterReply.Builder reply = RegisterReply.newBuilder()
                 .setWorkerId(w.id())
                 .setLeaseMillis(registry.lease().toMillis())
                 .setVersion(sequencer.version())
                 .setStrategy(sequencer.strategyName())
-                .setWaitForNewVersion(ROUND_BASED.contains(sequencer.strategyName()))
-                .build());
+                .setWaitForNewVersion(ROUND_BASED.contains(sequencer.strategyName()));
+        InnerLoop inner = sequencer.innerLoop();
+        if (inner != null) {
+            reply.setInnerLoop(InnerLoops.toProto(inner));
+        }
+        out.onNext(reply.build());
         out.onCompleted();
     }
 

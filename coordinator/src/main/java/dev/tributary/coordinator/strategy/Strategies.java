@@ -21,9 +21,11 @@ import java.util.function.Supplier;
  *   <li>{@code fedbuff}: {@code buffer_size} 10; {@code staleness} polynomial a 0.5 (1/√(1+τ));
  *       {@code weighting} examples; {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1.</li>
  *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
- *       workers and {@code round_deadline_s} as for fedavg; {@code inner_steps} 500 (H, handed to
- *       workers); {@code fragments} 1 (Streaming DiLoCo when more); {@code weighting} uniform;
- *       {@code aggregator} mean; {@code optimizer} momentum lr 0.7, momentum 0.9, nesterov true.</li>
+ *       workers and {@code round_deadline_s} as for fedavg; {@code fragments} 1 (Streaming DiLoCo when more);
+ *       {@code weighting} uniform; {@code aggregator} mean; {@code optimizer} momentum lr 0.7, momentum 0.9,
+ *       nesterov true. Handed to the workers ({@link InnerLoop}): {@code inner_steps} 500 (H);
+ *       {@code mixing_alpha} 0; {@code sync_delay} 0; {@code inner_optimizer} adamw lr 4e-4,
+ *       weight_decay 0.1, beta1 0.9, beta2 0.95, eps 1e-8 (or sgd lr 0.01, momentum 0, weight_decay 0).</li>
  * </ul>
  *
  * All take {@code max_staleness} (unbounded unless said otherwise), and all but fedasync take
@@ -117,7 +119,7 @@ public final class Strategies {
         }
         int expected = population ? Math.max(minWorkers, (int) (fraction * workers)) : minWorkers;
         return rounds("fedavg", c, model, expected, minWorkers, "examples",
-                Map.of("name", "sgd", "lr", 1.0), List.of(model.names()));
+                Map.of("name", "sgd", "lr", 1.0), List.of(model.names()), null);
     }
 
     private static Strategy diloco(Config c, TensorMap model) {
@@ -127,15 +129,15 @@ public final class Strategies {
             throw new IllegalArgumentException(c.path("min_workers") + ": must be <= workers " + workers + ", got "
                     + minWorkers);
         }
-        c.count("inner_steps", 500, 1);
         int fragments = c.count("fragments", 1, 1);
+        List<List<String>> split = RoundStrategy.fragments(model, fragments);
+        InnerLoop inner = InnerLoop.parse(c, split);
         return rounds("diloco", c, model, workers, minWorkers, "uniform",
-                Map.of("name", "momentum", "lr", 0.7, "momentum", 0.9, "nesterov", true),
-                RoundStrategy.fragments(model, fragments));
+                Map.of("name", "momentum", "lr", 0.7, "momentum", 0.9, "nesterov", true), split, inner);
     }
 
     private static Strategy rounds(String name, Config c, TensorMap model, int expected, int minWorkers,
-            String weighting, Map<String, Object> optimizerDefaults, List<List<String>> fragments) {
+            String weighting, Map<String, Object> optimizerDefaults, List<List<String>> fragments, InnerLoop inner) {
         double deadlineS = c.nonNegative("round_deadline_s", 0);
         long deadlineMillis = deadlineS == 0 ? 0 : Math.max(1, Math.round(deadlineS * 1000));
         boolean byExamples = Settings.weightByExamples(c, weighting);
@@ -143,7 +145,7 @@ public final class Strategies {
         Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, optimizerDefaults);
         long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
         return new RoundStrategy(name, model, maxStaleness, new RoundStrategy.Settings(expected, minWorkers,
-                deadlineMillis, byExamples, aggregator, optimizer, fragments));
+                deadlineMillis, byExamples, aggregator, optimizer, fragments, inner));
     }
 
     private static Strategy fedbuff(Config c, TensorMap model) {

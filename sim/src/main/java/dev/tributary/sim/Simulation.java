@@ -77,8 +77,10 @@ public final class Simulation {
      * @param pushed  pushes that arrived (accepted or refused)
      * @param lost    updates lost because their client went offline
      * @param refused refused pushes by the coordinator's reason code
+     * @param peakTraining the most clients training at once
      */
-    public record Result(SimReport report, long version, long pushed, long lost, Map<String, Long> refused) {
+    public record Result(SimReport report, long version, long pushed, long lost, Map<String, Long> refused,
+            int peakTraining) {
         public Result {
             refused = Map.copyOf(refused);
         }
@@ -143,6 +145,8 @@ public final class Simulation {
     private long lost;
     private long bytesUp;
     private long bytesDown;
+    private int training;
+    private int peakTraining;
 
     private Simulation(SimConfig config, Listener listener) {
         this.config = config;
@@ -191,7 +195,7 @@ public final class Simulation {
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
                     bytesUp, bytesDown, staleness.summary(), curve);
-            return new Result(report, strategy.version(), pushed, lost, refused);
+            return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
 
@@ -303,6 +307,7 @@ public final class Simulation {
         SimConfig.Network net = config.network();
         double duration = net.seconds(modelBytes) + compute + net.seconds(image.byteSize());
         inFlight[c] = true;
+        peakTraining = Math.max(peakTraining, ++training);
         schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, kept, image)));
     }
 
@@ -312,6 +317,7 @@ public final class Simulation {
             return;
         }
         inFlight[c] = false;
+        training--;
         Flight f = a.flight();
         pushed++;
         bytesUp += f.image().byteSize();
@@ -421,6 +427,7 @@ public final class Simulation {
             }
             if (inFlight[c]) {
                 inFlight[c] = false;
+                training--;
                 generation[c]++;
                 lost++;
             }

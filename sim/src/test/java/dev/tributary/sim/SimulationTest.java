@@ -169,4 +169,32 @@ class SimulationTest {
             assertTrue(seen.get(k).virtualSeconds() >= seen.get(k - 1).virtualSeconds(), "the clock went back");
         }
     }
+
+    @Test
+    void aConcurrencyLimitKeepsAtMostThatManyClientsTrainingAndDrawsThemFromEveryone() {
+        Map<String, Object> m = Configs.with(Configs.synthetic(20, Map.of("name", "fedbuff", "buffer_size", 2), 300),
+                "participation", Map.of("concurrency", 4));
+        Simulation.Result r = Simulation.run(Configs.parse(m), null);
+        assertEquals(4, r.peakTraining());
+        assertTrue(r.report().updates() > 40, "updates " + r.report().updates());
+        assertEquals(Reports.toJson(r.report().withWallSeconds(0)),
+                Reports.toJson(Simulation.run(Configs.parse(m), null).report().withWallSeconds(0)), "seeded draws");
+        Simulation.Result all = Simulation.run(Configs.parse(Configs.synthetic(20, Map.of("name", "fedbuff",
+                "buffer_size", 2), 300)), null);
+        assertEquals(20, all.peakTraining());
+    }
+
+    @Test
+    void roundStrategiesUnderALimitExpectThatManyUpdatesPerRound() {
+        for (String strategy : List.of("fedavg", "diloco")) {
+            Map<String, Object> s = strategy.equals("fedavg") ? Map.of("name", "fedavg")
+                    : Map.of("name", "diloco", "inner_steps", 5, "inner_optimizer", Map.of("name", "sgd", "lr", 0.1));
+            Map<String, Object> m = Configs.with(Configs.synthetic(12, s, 300), "participation", Map.of("concurrency", 3));
+            Simulation.Result r = Simulation.run(Configs.parse(m), null);
+            assertEquals(3, r.peakTraining(), strategy);
+            assertTrue(r.version() >= 5, strategy + " version " + r.version());
+            assertEquals(r.report().updates(), 3 * r.version() + (r.report().updates() % 3), strategy);
+            assertTrue(r.report().finalAccuracy() > 0.7, strategy + " accuracy " + r.report().finalAccuracy());
+        }
+    }
 }

@@ -31,11 +31,13 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  *                                  # going to an idle client drawn uniformly; 0: every client, always
  * strategy: {name: fedbuff, buffer_size: 10}      # handed to the coordinator's strategy as is
  * validation: {max_delta_norm: 1e6, norm_policy: refuse, max_update_bytes: 0}  # as the coordinator's
- * local: {epochs: 1, batch: 32, lr: 0.02, momentum: 0.9}  # or steps; batch, lr, momentum for fmnist tasks
+ * local: {epochs: 1, batch: 32, lr: 0.02, momentum: 0.9}  # or steps; batch, lr, momentum for fmnist tasks;
+ *                             # under diloco only batch: the strategy's inner_steps and inner_optimizer rule
  * budget: {virtual_seconds: 3000, updates: 0, versions: 0}  # virtual_seconds required; the others stop earlier
  * target: 0.85                # accuracy whose first crossing the report times
  * eval_every: 30              # default: 1/100 of the budget
  * tick_every: 1               # period of the strategy's clock ticks (round deadlines)
+ * threads: 2                  # clients training at once on real threads; default: the available cores
  * </pre>
  *
  * @param source         the file (or other origin) named in error messages
@@ -56,10 +58,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param target         the accuracy to time; NaN for none
  * @param evalEvery      virtual seconds between evaluations of the global model
  * @param tickEvery      virtual seconds between strategy clock ticks
+ * @param threads        real threads local training may use at once (the report does not depend on it)
  */
 public record SimConfig(String source, String task, Path data, int clients, long seed, Partition partition,
         Speeds speeds, Network network, Churn churn, int concurrency, String strategy, Map<String, Object> strategyConfig,
-        Validation validation, Local local, Budget budget, double target, double evalEvery, double tickEvery) {
+        Validation validation, Local local, Budget budget, double target, double evalEvery, double tickEvery,
+        int threads) {
 
     public SimConfig {
         Objects.requireNonNull(source, "source");
@@ -73,6 +77,9 @@ public record SimConfig(String source, String task, Path data, int clients, long
         strategyConfig = Map.copyOf(strategyConfig);
         if (clients < 1) {
             throw new IllegalArgumentException(source + ": clients: must be >= 1, got " + clients);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException(source + ": threads: must be >= 1, got " + threads);
         }
         if (concurrency < 0) {
             throw new IllegalArgumentException(source + ": participation: concurrency: must be >= 0, got " + concurrency);
@@ -161,7 +168,7 @@ public record SimConfig(String source, String task, Path data, int clients, long
     public SimConfig withSeed(long s) {
         return new SimConfig(source, task, data, clients, s, partition, speeds, network, churn, concurrency, strategy,
                 strategyConfig,
-                validation, local, budget, target, evalEvery, tickEvery);
+                validation, local, budget, target, evalEvery, tickEvery, threads);
     }
 
     /** Reads a YAML file; relative paths in it start at its folder. */
@@ -231,9 +238,10 @@ public record SimConfig(String source, String task, Path data, int clients, long
         }
         double evalEvery = root.positive("eval_every", budget.virtualSeconds() / 100);
         double tickEvery = root.positive("tick_every", 1);
+        int threads = root.count("threads", Runtime.getRuntime().availableProcessors(), 1);
         root.finish();
         return new SimConfig(source, task, data, clients, seed, partition, speeds, network, churn, concurrency, strategyName,
-                strategyMap, validation, local, budget, target, evalEvery, tickEvery);
+                strategyMap, validation, local, budget, target, evalEvery, tickEvery, threads);
     }
 
     private static Partition partition(Section s) {

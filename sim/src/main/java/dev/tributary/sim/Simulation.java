@@ -23,6 +23,10 @@ import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Many clients in one process on a virtual clock: the training is real, the time is simulated. A
@@ -43,8 +47,11 @@ import java.util.TreeMap;
  * round's share of H steps, the fragment's push, the overlap steps after it (the client merges the next
  * version only once they are done), and the merge with α.
  *
- * <p>Everything runs on the calling thread in event order, so the same configuration and seed give the
- * same report, {@code wall_seconds} aside (on one machine with one PyTorch thread setting: float sums
+ * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
+ * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
+ * the immutable published model, on its client's own trainer, while the clock moves on; its arrival
+ * waits for it. So the same configuration and seed give the same report whatever the thread count,
+ * {@code wall_seconds} aside (on one machine with one PyTorch thread setting: float sums
  * in native kernels depend on the thread count). Memory holds one delta per client in flight, not a
  * model per client.
  */
@@ -104,8 +111,16 @@ public final class Simulation {
     /** Ties in time go to pushes, ticks and churn before evaluations, then to the order of scheduling. */
     private record Scheduled(double time, int rank, long seq, Event event) {}
 
-    /** An update on its way: everything the push carries. */
-    private record Flight(String id, long base, TrainResult result, MemorySegment image) {}
+    /** An update on its way: everything the push carries, trained on a pool thread when {@code done} is pending. */
+    private record Flight(String id, long base, long examples, long imageBytes, CompletableFuture<Trained> done) {}
+
+    /** A trained update: the result without its delta, and the delta as the push carries it. */
+    private record Trained(TrainResult result, MemorySegment image) {
+        static Trained of(TrainResult r) {
+            return new Trained(new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics()),
+                    SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto()));
+        }
+    }
 
     private final SimConfig config;
     private final Listener listener;
@@ -129,6 +144,8 @@ public final class Simulation {
     private SplittableRandom[] churnRandom;
     private final BitSet waiting = new BitSet();
     private boolean[] active;
+    private ExecutorService pool;
+    private final java.util.Set<CompletableFuture<Trained>> running = new java.util.HashSet<>();
     private int activeCount;
     private SplittableRandom sampler;
     private DiLoCoPlan innerPlan;
@@ -182,9 +199,17 @@ public final class Simulation {
             waitForNewVersion = ROUND_BASED.contains(strategy.name());
             initClients();
             double end;
+            pool = config.threads() > 1 && workload.examplesPerUpdate(0) >= 0
+                    ? Executors.newFixedThreadPool(config.threads(), r -> Thread.ofPlatform().daemon().name("sim-train").unstarted(r))
+                    : null;
             try {
                 end = loop();
+                running.forEach(CompletableFuture::join);
             } finally {
+                if (pool != null) {
+                    pool.shutdown();
+                    awaitPool();
+                }
                 closeLoops();
             }
             if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
@@ -298,17 +323,30 @@ public final class Simulation {
         }
         bytesDown += modelBytes;
         long round = rounds[c]++;
-        TrainResult r = loops == null ? workload.train(c, strategy.model(), Seeds.mix(config.seed(), Seeds.PLAN, c, round))
-                : innerRound(c, base);
-        MemorySegment image = SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto());
-        TrainResult kept = new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics());
+        long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
+        long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
+        CompletableFuture<Trained> done;
+        long imageBytes;
+        if (examples >= 0) {
+            // The update's duration is known before training, so it trains on the pool while the clock runs;
+            // its own trainer and an immutable published model make the result the same as in order.
+            TensorMap model = strategy.model();
+            done = CompletableFuture.supplyAsync(() -> Trained.of(workload.train(c, model, seed)), pool);
+            imageBytes = modelBytes;
+        } else {
+            Trained t = Trained.of(loops == null ? workload.train(c, strategy.model(), seed) : innerRound(c, base));
+            done = CompletableFuture.completedFuture(t);
+            examples = t.result().examples();
+            imageBytes = t.image().byteSize();
+        }
         String id = Seeds.uuid(config.seed(), Seeds.UPDATE_ID, c, round).toString();
-        double compute = Math.max(1, r.examples()) / speed[c];
+        double compute = Math.max(1, examples) / speed[c];
         SimConfig.Network net = config.network();
-        double duration = net.seconds(modelBytes) + compute + net.seconds(image.byteSize());
+        double duration = net.seconds(modelBytes) + compute + net.seconds(imageBytes);
         inFlight[c] = true;
         peakTraining = Math.max(peakTraining, ++training);
-        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, kept, image)));
+        training(done);
+        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, examples, imageBytes, done)));
     }
 
     private void arrive(Arrival a, double now) {
@@ -319,11 +357,16 @@ public final class Simulation {
         inFlight[c] = false;
         training--;
         Flight f = a.flight();
+        Trained t = f.done().join();
+        if (t.result().examples() != f.examples() || t.image().byteSize() != f.imageBytes()) {
+            throw new IllegalStateException("client " + c + ": trained " + t.result().examples() + " examples into "
+                    + t.image().byteSize() + " bytes, scheduled for " + f.examples() + " into " + f.imageBytes());
+        }
         pushed++;
-        bytesUp += f.image().byteSize();
-        TrainResult r = f.result();
+        bytesUp += t.image().byteSize();
+        TrainResult r = t.result();
         boolean published = false;
-        switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), f.image())) {
+        switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
             case Admission.Accepted acc -> {
                 staleness.add(acc.staleness());
                 published = acc.decision() instanceof Published;
@@ -362,6 +405,22 @@ public final class Simulation {
             loops[c].merge(global, version);
         }
         return loops[c].prepare().result();
+    }
+
+    /** Keeps {@code done} until it completes, so that the run waits for it before closing the trainers. */
+    private void training(CompletableFuture<Trained> done) {
+        if (!done.isDone()) {
+            running.add(done);
+            running.removeIf(CompletableFuture::isDone);
+        }
+    }
+
+    private void awaitPool() {
+        try {
+            pool.awaitTermination(1, TimeUnit.HOURS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void closeLoops() {

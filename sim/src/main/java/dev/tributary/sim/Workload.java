@@ -10,7 +10,8 @@ import dev.tributary.worker.TrainResult;
  * local training over its share of the data, and the test accuracy.
  *
  * <p>Call order: {@link #initialModel}, then {@link #train} and {@link #accuracy} in any order from one
- * thread, then {@link #close}.
+ * thread (or, for workloads that know {@link #examplesPerUpdate}, {@link #train} of different clients from
+ * several threads), then {@link #close}.
  */
 interface Workload extends AutoCloseable {
 
@@ -29,6 +30,14 @@ interface Workload extends AutoCloseable {
      * (DiLoCo's inner loop), over the same data and batch as {@link #train}.
      */
     Replica open(int client, TensorMap weights, InnerOptimizer optimizer, long seed);
+
+    /**
+     * The examples one {@link #train} of {@code client} processes, known before it runs, or -1 when only
+     * training tells; a workload that knows it trains different clients from several threads at once.
+     */
+    default long examplesPerUpdate(int client) {
+        return -1;
+    }
 
     /** Accuracy of {@code weights} on held-out data. */
     double accuracy(TensorMap weights);

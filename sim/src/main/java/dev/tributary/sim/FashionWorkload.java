@@ -10,6 +10,8 @@ import dev.tributary.train.djl.OptimizerConfig;
 import dev.tributary.train.djl.Standardization;
 import dev.tributary.train.djl.TrainerConfig;
 import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.InnerOptimizer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,14 +33,19 @@ final class FashionWorkload implements Workload {
     private final Architecture architecture;
     private final Evaluator evaluator;
     private final TrainerCache trainers;
+    private final int[] shareSizes;
+    private final int batch;
 
     private FashionWorkload(SimConfig config, Architecture architecture, TrainerConfig trainer, FashionMnist data,
             int[][] shares) {
+        this.shareSizes = java.util.Arrays.stream(shares).mapToInt(a -> a.length).toArray();
+        this.batch = trainer.batchSize();
         this.config = config;
         this.architecture = architecture;
         this.evaluator = new Evaluator(architecture, data.test(), trainer.inputs(), EVAL_BATCH);
         LabeledImages train = data.train();
-        this.trainers = new TrainerCache(TRAINERS, client -> new DjlTrainer(trainer, train.subset(shares[client])));
+        this.trainers = new TrainerCache(TrainerCache.capacity(config, TRAINERS),
+                client -> new DjlTrainer(trainer, train.subset(shares[client])));
     }
 
     static FashionWorkload open(SimConfig config) {
@@ -89,6 +96,24 @@ final class FashionWorkload implements Workload {
     @Override
     public TrainResult train(int client, TensorMap weights, long seed) {
         return trainers.get(client).train(weights, TaskWorkload.plan(config.local(), TrainPlan.epochs(1, seed), seed));
+    }
+
+    @Override
+    public Replica open(int client, TensorMap weights, InnerOptimizer optimizer, long seed) {
+        return trainers.get(client).open(weights, optimizer, seed);
+    }
+
+    /** DjlTrainer's count: whole epochs of the share, then full batches (the last batch of an epoch is short). */
+    @Override
+    public long examplesPerUpdate(int client) {
+        int n = shareSizes[client];
+        if (n == 0) {
+            return -1;
+        }
+        long perEpoch = (n + batch - 1) / batch;
+        TrainPlan plan = TaskWorkload.plan(config.local(), TrainPlan.epochs(1, 0), 0);
+        long steps = plan.steps() > 0 ? plan.steps() : plan.epochs() * perEpoch;
+        return steps / perEpoch * n + steps % perEpoch * batch;
     }
 
     @Override

@@ -12,6 +12,7 @@ final class Seeds {
     static final long PLAN = 3;
     static final long UPDATE_ID = 4;
     static final long MODEL = 5;
+    static final long SAMPLE = 6;
 
     private Seeds() {}
 

@@ -27,13 +27,17 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * speeds: {distribution: lognormal, spread: 10, median: 500}  # lognormal, loguniform or constant
  * network: {bandwidth_mbps: 0, latency_ms: 0}     # optional; 0 bandwidth: transfers take no time
  * churn: {mean_online_s: 600, mean_offline_s: 60} # optional; exponential on/off periods per client
+ * participation: {concurrency: 0}  # FedBuff's limit: at most this many clients train at once, each free slot
+ *                                  # going to an idle client drawn uniformly; 0: every client, always
  * strategy: {name: fedbuff, buffer_size: 10}      # handed to the coordinator's strategy as is
  * validation: {max_delta_norm: 1e6, norm_policy: refuse, max_update_bytes: 0}  # as the coordinator's
- * local: {epochs: 1, batch: 32, lr: 0.02, momentum: 0.9}  # or steps; batch, lr, momentum for fmnist tasks
+ * local: {epochs: 1, batch: 32, lr: 0.02, momentum: 0.9}  # or steps; batch, lr, momentum for fmnist tasks;
+ *                             # under diloco only batch: the strategy's inner_steps and inner_optimizer rule
  * budget: {virtual_seconds: 3000, updates: 0, versions: 0}  # virtual_seconds required; the others stop earlier
  * target: 0.85                # accuracy whose first crossing the report times
  * eval_every: 30              # default: 1/100 of the budget
  * tick_every: 1               # period of the strategy's clock ticks (round deadlines)
+ * threads: 2                  # clients training at once on real threads; default: the available cores
  * </pre>
  *
  * @param source         the file (or other origin) named in error messages
@@ -45,6 +49,7 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param speeds         how client speeds are drawn
  * @param network        transfer model
  * @param churn          availability model; null when clients are always available
+ * @param concurrency    clients training at once (drawn uniformly among the idle ones), 0 for all of them
  * @param strategy       the strategy's name
  * @param strategyConfig the strategy's settings, handed to {@code Strategies.create}
  * @param validation     the update validator's bounds
@@ -53,10 +58,12 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param target         the accuracy to time; NaN for none
  * @param evalEvery      virtual seconds between evaluations of the global model
  * @param tickEvery      virtual seconds between strategy clock ticks
+ * @param threads        real threads local training may use at once (the report does not depend on it)
  */
 public record SimConfig(String source, String task, Path data, int clients, long seed, Partition partition,
-        Speeds speeds, Network network, Churn churn, String strategy, Map<String, Object> strategyConfig,
-        Validation validation, Local local, Budget budget, double target, double evalEvery, double tickEvery) {
+        Speeds speeds, Network network, Churn churn, int concurrency, String strategy, Map<String, Object> strategyConfig,
+        Validation validation, Local local, Budget budget, double target, double evalEvery, double tickEvery,
+        int threads) {
 
     public SimConfig {
         Objects.requireNonNull(source, "source");
@@ -70,6 +77,12 @@ public record SimConfig(String source, String task, Path data, int clients, long
         strategyConfig = Map.copyOf(strategyConfig);
         if (clients < 1) {
             throw new IllegalArgumentException(source + ": clients: must be >= 1, got " + clients);
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException(source + ": threads: must be >= 1, got " + threads);
+        }
+        if (concurrency < 0) {
+            throw new IllegalArgumentException(source + ": participation: concurrency: must be >= 0, got " + concurrency);
         }
         if (!(evalEvery > 0) || !(tickEvery > 0)) {
             throw new IllegalArgumentException(source + ": eval_every " + evalEvery + " and tick_every " + tickEvery
@@ -146,10 +159,16 @@ public record SimConfig(String source, String task, Path data, int clients, long
      */
     public record Budget(double virtualSeconds, long updates, long versions) {}
 
+    /** Whether fewer than all clients train at once. */
+    public boolean limited() {
+        return concurrency > 0 && concurrency < clients;
+    }
+
     /** This configuration with another seed (the partition follows it unless it has its own). */
     public SimConfig withSeed(long s) {
-        return new SimConfig(source, task, data, clients, s, partition, speeds, network, churn, strategy, strategyConfig,
-                validation, local, budget, target, evalEvery, tickEvery);
+        return new SimConfig(source, task, data, clients, s, partition, speeds, network, churn, concurrency, strategy,
+                strategyConfig,
+                validation, local, budget, target, evalEvery, tickEvery, threads);
     }
 
     /** Reads a YAML file; relative paths in it start at its folder. */
@@ -198,6 +217,9 @@ public record SimConfig(String source, String task, Path data, int clients, long
         Network network = network(root.section("network"));
         Churn churn = root.has("churn") ? churn(root.section("churn")) : null;
         root.raw("churn");
+        Section participation = root.section("participation");
+        int concurrency = participation.count("concurrency", 0, 0);
+        participation.finish();
         Map<String, Object> strategyMap = new LinkedHashMap<>(root.map("strategy"));
         if (!root.has("strategy")) {
             throw root.error("strategy", "is required (a map with name and the strategy's settings)");
@@ -216,9 +238,10 @@ public record SimConfig(String source, String task, Path data, int clients, long
         }
         double evalEvery = root.positive("eval_every", budget.virtualSeconds() / 100);
         double tickEvery = root.positive("tick_every", 1);
+        int threads = root.count("threads", Runtime.getRuntime().availableProcessors(), 1);
         root.finish();
-        return new SimConfig(source, task, data, clients, seed, partition, speeds, network, churn, strategyName,
-                strategyMap, validation, local, budget, target, evalEvery, tickEvery);
+        return new SimConfig(source, task, data, clients, seed, partition, speeds, network, churn, concurrency, strategyName,
+                strategyMap, validation, local, budget, target, evalEvery, tickEvery, threads);
     }
 
     private static Partition partition(Section s) {

@@ -6,7 +6,10 @@ import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.tensor.TensorMap;
+import dev.tributary.coordinator.service.InnerLoops;
 import dev.tributary.worker.TrainResult;
+import dev.tributary.worker.diloco.DiLoCoLoop;
+import dev.tributary.worker.diloco.DiLoCoPlan;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -20,6 +23,10 @@ import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Many clients in one process on a virtual clock: the training is real, the time is simulated. A
@@ -31,8 +38,20 @@ import java.util.TreeMap;
  * the coordinator tells its workers to; the others pull again at once. With churn, a client that goes
  * offline loses the update it is working on.
  *
- * <p>Everything runs on the calling thread in event order, so the same configuration and seed give the
- * same report, {@code wall_seconds} aside (on one machine with one PyTorch thread setting: float sums
+ * <p>With {@code participation: {concurrency: C}} at most C clients work at once, as in FedBuff: each
+ * free slot goes to an idle online client drawn uniformly (seeded); under round strategies a client holds
+ * its slot until the round it pushed to closes, and a round expects C updates.
+ *
+ * <p>Under DiLoCo every client runs the worker's own inner loop ({@link DiLoCoLoop}, the plan handed over
+ * as registration hands it to real workers): a replica and inner optimizer kept across rounds, the
+ * round's share of H steps, the fragment's push, the overlap steps after it (the client merges the next
+ * version only once they are done), and the merge with α.
+ *
+ * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
+ * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
+ * the immutable published model, on its client's own trainer, while the clock moves on; its arrival
+ * waits for it. So the same configuration and seed give the same report whatever the thread count,
+ * {@code wall_seconds} aside (on one machine with one PyTorch thread setting: float sums
  * in native kernels depend on the thread count). Memory holds one delta per client in flight, not a
  * model per client.
  */
@@ -65,14 +84,16 @@ public final class Simulation {
      * @param pushed  pushes that arrived (accepted or refused)
      * @param lost    updates lost because their client went offline
      * @param refused refused pushes by the coordinator's reason code
+     * @param peakTraining the most clients training at once
      */
-    public record Result(SimReport report, long version, long pushed, long lost, Map<String, Long> refused) {
+    public record Result(SimReport report, long version, long pushed, long lost, Map<String, Long> refused,
+            int peakTraining) {
         public Result {
             refused = Map.copyOf(refused);
         }
     }
 
-    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle {}
+    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle, Resume {}
 
     /** A push reaching the coordinator; ignored when its client's generation moved on (it went offline). */
     private record Arrival(int client, long generation, Flight flight) implements Event {}
@@ -84,11 +105,22 @@ public final class Simulation {
     /** A client going offline or coming back. */
     private record Toggle(int client) implements Event {}
 
+    /** A DiLoCo client done with its overlap steps. */
+    private record Resume(int client) implements Event {}
+
     /** Ties in time go to pushes, ticks and churn before evaluations, then to the order of scheduling. */
     private record Scheduled(double time, int rank, long seq, Event event) {}
 
-    /** An update on its way: everything the push carries. */
-    private record Flight(String id, long base, TrainResult result, MemorySegment image) {}
+    /** An update on its way: everything the push carries, trained on a pool thread when {@code done} is pending. */
+    private record Flight(String id, long base, long examples, long imageBytes, CompletableFuture<Trained> done) {}
+
+    /** A trained update: the result without its delta, and the delta as the push carries it. */
+    private record Trained(TrainResult result, MemorySegment image) {
+        static Trained of(TrainResult r) {
+            return new Trained(new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics()),
+                    SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto()));
+        }
+    }
 
     private final SimConfig config;
     private final Listener listener;
@@ -111,6 +143,14 @@ public final class Simulation {
     private long[] rounds;
     private SplittableRandom[] churnRandom;
     private final BitSet waiting = new BitSet();
+    private boolean[] active;
+    private ExecutorService pool;
+    private final java.util.Set<CompletableFuture<Trained>> running = new java.util.HashSet<>();
+    private int activeCount;
+    private SplittableRandom sampler;
+    private DiLoCoPlan innerPlan;
+    private DiLoCoLoop[] loops;
+    private double[] busyUntil;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
     private final StalenessCounter staleness = new StalenessCounter();
@@ -122,6 +162,8 @@ public final class Simulation {
     private long lost;
     private long bytesUp;
     private long bytesDown;
+    private int training;
+    private int peakTraining;
 
     private Simulation(SimConfig config, Listener listener) {
         this.config = config;
@@ -135,22 +177,41 @@ public final class Simulation {
      * @throws IllegalArgumentException naming the configuration file and key for settings that do not work
      */
     public static Result run(SimConfig config, Listener listener) {
-        return new Simulation(config, listener).execute();
+        return run(config, Workload.of(config), listener);
     }
 
-    private Result execute() {
+    /** Runs {@code config} over {@code workload}, which it closes. */
+    static Result run(SimConfig config, Workload workload, Listener listener) {
+        return new Simulation(config, listener).execute(workload);
+    }
+
+    private Result execute(Workload opened) {
         long wall0 = System.nanoTime();
-        try (Workload w = Workload.of(config)) {
+        try (Workload w = opened) {
             workload = w;
             TensorMap initial = w.initialModel();
             strategy = createStrategy(initial);
             SimConfig.Validation v = config.validation();
+            boolean fragmented = strategy.innerLoop() != null && strategy.innerLoop().fragments().size() > 1;
             admission = new Admission(new UpdateValidator(initial.infos(), v.maxUpdateBytes(), v.maxDeltaNorm(),
-                    v.normPolicy()), strategy);
+                    v.normPolicy(), fragmented), strategy);
             modelBytes = SafetensorsBytes.encodedSize(initial, Map.of());
             waitForNewVersion = ROUND_BASED.contains(strategy.name());
             initClients();
-            double end = loop();
+            double end;
+            pool = config.threads() > 1 && workload.examplesPerUpdate(0) >= 0
+                    ? Executors.newFixedThreadPool(config.threads(), r -> Thread.ofPlatform().daemon().name("sim-train").unstarted(r))
+                    : null;
+            try {
+                end = loop();
+                running.forEach(CompletableFuture::join);
+            } finally {
+                if (pool != null) {
+                    pool.shutdown();
+                    awaitPool();
+                }
+                closeLoops();
+            }
             if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
                 evaluate(end);
             }
@@ -159,7 +220,7 @@ public final class Simulation {
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
                     bytesUp, bytesDown, staleness.summary(), curve);
-            return new Result(report, strategy.version(), pushed, lost, refused);
+            return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
 
@@ -167,7 +228,7 @@ public final class Simulation {
         Map<String, Object> settings = new LinkedHashMap<>(config.strategyConfig());
         if (ROUND_BASED.contains(config.strategy())) {
             // Full participation unless the configuration says otherwise: a round waits for every client.
-            settings.putIfAbsent("workers", config.clients());
+            settings.putIfAbsent("workers", config.limited() ? config.concurrency() : config.clients());
         }
         try {
             return Strategies.create(config.strategy(), settings, initial);
@@ -184,8 +245,15 @@ public final class Simulation {
         generation = new long[n];
         lastPushedBase = new long[n];
         rounds = new long[n];
+        active = new boolean[n];
         Arrays.fill(online, true);
         Arrays.fill(lastPushedBase, -1);
+        sampler = new SplittableRandom(Seeds.mix(config.seed(), Seeds.SAMPLE));
+        if (strategy.innerLoop() != null) {
+            innerPlan = DiLoCoPlan.of(InnerLoops.toProto(strategy.innerLoop()));
+            loops = new DiLoCoLoop[n];
+            busyUntil = new double[n];
+        }
         if (config.churn() != null) {
             churnRandom = new SplittableRandom[n];
             for (int i = 0; i < n; i++) {
@@ -199,8 +267,12 @@ public final class Simulation {
     private double loop() {
         double budget = config.budget().virtualSeconds();
         evaluate(0);
-        for (int i = 0; i < config.clients(); i++) {
-            start(i, 0);
+        if (config.limited()) {
+            fill(0);
+        } else {
+            for (int i = 0; i < config.clients(); i++) {
+                start(i, 0);
+            }
         }
         schedule(config.evalEvery(), new Evaluate(1));
         schedule(config.tickEvery(), new Tick(1));
@@ -220,6 +292,7 @@ public final class Simulation {
                     schedule((t.index() + 1) * config.tickEvery(), new Tick(t.index() + 1));
                 }
                 case Toggle t -> toggle(t.client(), now);
+                case Resume r -> start(r.client(), now);
             }
             if (budgetSpent()) {
                 return now;
@@ -244,17 +317,36 @@ public final class Simulation {
             waiting.set(c);
             return;
         }
+        if (busyUntil != null && busyUntil[c] > now) {
+            schedule(busyUntil[c], new Resume(c));
+            return;
+        }
         bytesDown += modelBytes;
         long round = rounds[c]++;
-        TrainResult r = workload.train(c, strategy.model(), Seeds.mix(config.seed(), Seeds.PLAN, c, round));
-        MemorySegment image = SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto());
-        TrainResult kept = new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics());
+        long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
+        long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
+        CompletableFuture<Trained> done;
+        long imageBytes;
+        if (examples >= 0) {
+            // The update's duration is known before training, so it trains on the pool while the clock runs;
+            // its own trainer and an immutable published model make the result the same as in order.
+            TensorMap model = strategy.model();
+            done = CompletableFuture.supplyAsync(() -> Trained.of(workload.train(c, model, seed)), pool);
+            imageBytes = modelBytes;
+        } else {
+            Trained t = Trained.of(loops == null ? workload.train(c, strategy.model(), seed) : innerRound(c, base));
+            done = CompletableFuture.completedFuture(t);
+            examples = t.result().examples();
+            imageBytes = t.image().byteSize();
+        }
         String id = Seeds.uuid(config.seed(), Seeds.UPDATE_ID, c, round).toString();
-        double compute = Math.max(1, r.examples()) / speed[c];
+        double compute = Math.max(1, examples) / speed[c];
         SimConfig.Network net = config.network();
-        double duration = net.seconds(modelBytes) + compute + net.seconds(image.byteSize());
+        double duration = net.seconds(modelBytes) + compute + net.seconds(imageBytes);
         inFlight[c] = true;
-        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, kept, image)));
+        peakTraining = Math.max(peakTraining, ++training);
+        training(done);
+        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, examples, imageBytes, done)));
     }
 
     private void arrive(Arrival a, double now) {
@@ -263,12 +355,18 @@ public final class Simulation {
             return;
         }
         inFlight[c] = false;
+        training--;
         Flight f = a.flight();
+        Trained t = f.done().join();
+        if (t.result().examples() != f.examples() || t.image().byteSize() != f.imageBytes()) {
+            throw new IllegalStateException("client " + c + ": trained " + t.result().examples() + " examples into "
+                    + t.image().byteSize() + " bytes, scheduled for " + f.examples() + " into " + f.imageBytes());
+        }
         pushed++;
-        bytesUp += f.image().byteSize();
-        TrainResult r = f.result();
+        bytesUp += t.image().byteSize();
+        TrainResult r = t.result();
         boolean published = false;
-        switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), f.image())) {
+        switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
             case Admission.Accepted acc -> {
                 staleness.add(acc.staleness());
                 published = acc.decision() instanceof Published;
@@ -276,17 +374,105 @@ public final class Simulation {
             case Admission.Rejected rej -> refused.merge(rej.reason(), 1L, Long::sum);
         }
         lastPushedBase[c] = f.base();
-        if (published) {
-            wakeWaiting(now);
+        if (loops != null && loops[c] != null) {
+            // The overlap steps run while the push travels; the next merge waits for them.
+            busyUntil[c] = now + Math.max(0, loops[c].overlap()) / speed[c];
         }
-        start(c, now);
+        if (!config.limited()) {
+            if (published) {
+                wakeWaiting(now);
+            }
+            start(c, now);
+        } else if (waitForNewVersion && !published) {
+            waiting.set(c); // holds its slot until the round it pushed to closes
+        } else {
+            release(c);
+            if (published) {
+                wakeWaiting(now);
+            }
+            fill(now);
+        }
         report(now);
+    }
+
+    /** DiLoCo: merges the current version into client {@code c}'s replica (opened at its first round) and runs to its push. */
+    private TrainResult innerRound(int c, long version) {
+        TensorMap global = strategy.model();
+        if (loops[c] == null) {
+            loops[c] = new DiLoCoLoop(innerPlan, workload.open(c, global, innerPlan.optimizer(),
+                    Seeds.mix(config.seed(), Seeds.PLAN, c)), global, version);
+        } else if (loops[c].awaitingMerge() || loops[c].version() != version) {
+            loops[c].merge(global, version);
+        }
+        return loops[c].prepare().result();
+    }
+
+    /** Keeps {@code done} until it completes, so that the run waits for it before closing the trainers. */
+    private void training(CompletableFuture<Trained> done) {
+        if (!done.isDone()) {
+            running.add(done);
+            running.removeIf(CompletableFuture::isDone);
+        }
+    }
+
+    private void awaitPool() {
+        try {
+            pool.awaitTermination(1, TimeUnit.HOURS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void closeLoops() {
+        if (loops != null) {
+            for (DiLoCoLoop l : loops) {
+                if (l != null) {
+                    l.close();
+                }
+            }
+        }
     }
 
     private void wakeWaiting(double now) {
         for (int i = waiting.nextSetBit(0); i >= 0; i = waiting.nextSetBit(i + 1)) {
             waiting.clear(i);
-            start(i, now);
+            if (config.limited()) {
+                release(i);
+            } else {
+                start(i, now);
+            }
+        }
+        if (config.limited()) {
+            fill(now);
+        }
+    }
+
+    /** Frees client {@code c}'s slot. */
+    private void release(int c) {
+        if (active[c]) {
+            active[c] = false;
+            activeCount--;
+        }
+    }
+
+    /** Gives every free slot to an idle online client drawn uniformly. */
+    private void fill(double now) {
+        while (activeCount < config.concurrency()) {
+            int idle = 0;
+            for (int i = 0; i < online.length; i++) {
+                idle += online[i] && !active[i] ? 1 : 0;
+            }
+            if (idle == 0) {
+                return;
+            }
+            int pick = sampler.nextInt(idle);
+            int c = 0;
+            while (!(online[c] && !active[c]) || pick-- > 0) {
+                c++;
+            }
+            active[c] = true;
+            activeCount++;
+            start(c, now);
         }
     }
 
@@ -295,16 +481,27 @@ public final class Simulation {
         if (online[c]) {
             online[c] = false;
             waiting.clear(c);
+            if (config.limited()) {
+                release(c);
+            }
             if (inFlight[c]) {
                 inFlight[c] = false;
+                training--;
                 generation[c]++;
                 lost++;
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
+            if (config.limited()) {
+                fill(now);
+            }
         } else {
             online[c] = true;
             schedule(now + exponential(churnRandom[c], churn.meanOnlineSeconds()), new Toggle(c));
-            start(c, now);
+            if (config.limited()) {
+                fill(now);
+            } else {
+                start(c, now);
+            }
         }
     }
 

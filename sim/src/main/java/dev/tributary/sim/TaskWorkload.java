@@ -4,6 +4,8 @@ import dev.tributary.tensor.TensorMap;
 import dev.tributary.train.Task;
 import dev.tributary.train.Tasks;
 import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.InnerOptimizer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainResult;
 
 /**
@@ -21,7 +23,8 @@ final class TaskWorkload implements Workload {
     private TaskWorkload(Task task, SimConfig config) {
         this.task = task;
         this.config = config;
-        this.trainers = new TrainerCache(TRAINERS, client -> task.trainer(client, config.clients(), config.seed()));
+        this.trainers = new TrainerCache(TrainerCache.capacity(config, TRAINERS),
+                client -> task.trainer(client, config.clients(), config.seed()));
     }
 
     static TaskWorkload open(SimConfig config) {
@@ -42,6 +45,11 @@ final class TaskWorkload implements Workload {
     @Override
     public TrainResult train(int client, TensorMap weights, long seed) {
         return trainers.get(client).train(weights, plan(config.local(), task.defaultPlan(seed), seed));
+    }
+
+    @Override
+    public Replica open(int client, TensorMap weights, InnerOptimizer optimizer, long seed) {
+        return trainers.get(client).open(weights, optimizer, seed);
     }
 
     @Override

@@ -22,8 +22,18 @@ final class TrainerCache implements AutoCloseable {
         this.factory = factory;
     }
 
+    /**
+     * Trainers a workload keeps for {@code config}: {@code dflt}, or every client's under DiLoCo, whose
+     * replicas live inside their trainers for the whole run, and when clients train on several threads
+     * (a trainer in use must not be evicted).
+     */
+    static int capacity(SimConfig config, int dflt) {
+        boolean all = config.strategy().equals("diloco") || config.threads() > 1;
+        return all ? Math.max(dflt, config.clients()) : dflt;
+    }
+
     /** Client {@code client}'s trainer, made if needed. */
-    LocalTrainer get(int client) {
+    synchronized LocalTrainer get(int client) {
         LocalTrainer t = open.get(client);
         if (t == null) {
             if (open.size() >= capacity) {
@@ -38,12 +48,12 @@ final class TrainerCache implements AutoCloseable {
     }
 
     /** Trainers held now. */
-    int size() {
+    synchronized int size() {
         return open.size();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         for (LocalTrainer t : open.values()) {
             t.close();
         }

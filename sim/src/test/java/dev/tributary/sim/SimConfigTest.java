@@ -81,9 +81,9 @@ class SimConfigTest {
         assertEquals(10, sync.speeds().spread());
         assertEquals(0.85, sync.target());
         SimConfig asyncWithSyncStrategy = new SimConfig(sync.source(), async.task(), async.data(), async.clients(),
-                async.seed(), async.partition(), async.speeds(), async.network(), async.churn(), sync.strategy(),
+                async.seed(), async.partition(), async.speeds(), async.network(), async.churn(), async.concurrency(), sync.strategy(),
                 sync.strategyConfig(), async.validation(), async.local(), async.budget(), async.target(),
-                async.evalEvery(), async.tickEvery());
+                async.evalEvery(), async.tickEvery(), async.threads());
         assertEquals(sync, asyncWithSyncStrategy);
     }
 }

@@ -169,4 +169,84 @@ class SimulationTest {
             assertTrue(seen.get(k).virtualSeconds() >= seen.get(k - 1).virtualSeconds(), "the clock went back");
         }
     }
+
+    @Test
+    void aConcurrencyLimitKeepsAtMostThatManyClientsTrainingAndDrawsThemFromEveryone() {
+        Map<String, Object> m = Configs.with(Configs.synthetic(20, Map.of("name", "fedbuff", "buffer_size", 2), 300),
+                "participation", Map.of("concurrency", 4));
+        Simulation.Result r = Simulation.run(Configs.parse(m), null);
+        assertEquals(4, r.peakTraining());
+        assertTrue(r.report().updates() > 40, "updates " + r.report().updates());
+        assertEquals(Reports.toJson(r.report().withWallSeconds(0)),
+                Reports.toJson(Simulation.run(Configs.parse(m), null).report().withWallSeconds(0)), "seeded draws");
+        Simulation.Result all = Simulation.run(Configs.parse(Configs.synthetic(20, Map.of("name", "fedbuff",
+                "buffer_size", 2), 300)), null);
+        assertEquals(20, all.peakTraining());
+    }
+
+    @Test
+    void roundStrategiesUnderALimitExpectThatManyUpdatesPerRound() {
+        for (String strategy : List.of("fedavg", "diloco")) {
+            Map<String, Object> s = strategy.equals("fedavg") ? Map.of("name", "fedavg")
+                    : Map.of("name", "diloco", "inner_steps", 5, "inner_optimizer", Map.of("name", "sgd", "lr", 0.1));
+            Map<String, Object> m = Configs.with(Configs.synthetic(12, s, 300), "participation", Map.of("concurrency", 3));
+            Simulation.Result r = Simulation.run(Configs.parse(m), null);
+            assertEquals(3, r.peakTraining(), strategy);
+            assertTrue(r.version() >= 5, strategy + " version " + r.version());
+            assertEquals(r.report().updates(), 3 * r.version() + (r.report().updates() % 3), strategy);
+            assertTrue(r.report().finalAccuracy() > 0.7, strategy + " accuracy " + r.report().finalAccuracy());
+        }
+    }
+
+    /** synthetic-logreg as the simulator runs it, telling the length of every update before it trains. */
+    private record Announced(Workload inner) implements Workload {
+        @Override
+        public TensorMap initialModel() {
+            return inner.initialModel();
+        }
+
+        @Override
+        public dev.tributary.worker.TrainResult train(int client, TensorMap weights, long seed) {
+            return inner.train(client, weights, seed);
+        }
+
+        @Override
+        public dev.tributary.worker.Replica open(int client, TensorMap weights, dev.tributary.worker.InnerOptimizer o,
+                long seed) {
+            return inner.open(client, weights, o, seed);
+        }
+
+        @Override
+        public long examplesPerUpdate(int client) {
+            return EXAMPLES_PER_UPDATE;
+        }
+
+        @Override
+        public double accuracy(TensorMap weights) {
+            return inner.accuracy(weights);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
+    @Test
+    void clientsTrainingOnSeveralThreadsGiveTheSameReportAsOne() {
+        Map<String, Object> m = Configs.with(Configs.synthetic(12, Map.of("name", "fedbuff"), 200), "network",
+                Map.of("bandwidth_mbps", 1, "latency_ms", 20));
+        String[] reports = new String[3];
+        for (int threads = 1; threads <= 3; threads++) {
+            SimConfig c = Configs.parse(Configs.with(m, "threads", threads));
+            Simulation.Result r = Simulation.run(c, new Announced(Workload.of(c)), null);
+            assertTrue(r.report().updates() > 50, "updates " + r.report().updates());
+            reports[threads - 1] = Reports.toJson(r.report().withWallSeconds(0));
+        }
+        assertEquals(reports[0], reports[1]);
+        assertEquals(reports[0], reports[2]);
+        SimConfig c = Configs.parse(Configs.with(m, "threads", 1));
+        assertEquals(reports[0], Reports.toJson(Simulation.run(c, null).report().withWallSeconds(0)),
+                "the same as training at the pull");
+    }
 }

@@ -60,7 +60,10 @@ public final class Assembly implements AutoCloseable {
         WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis, config.limits().maxWorkers());
         ReceiveBuffers buffers = new ReceiveBuffers(plan.budget(), plan.tokenShare(), plan.workerShare(), plan.budget(),
                 POOL_IDLE_MILLIS, () -> System.nanoTime() / 1_000_000);
-        Pushes pushes = new Pushes(sequencer, validator, metrics, buffers, config.limits(), warn);
+        boolean fragmented = sequencer.innerLoop() != null && sequencer.innerLoop().fragments().size() > 1;
+        UpdateValidator deltas = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
+                config.normPolicy(), fragmented);
+        Pushes pushes = new Pushes(sequencer, deltas, metrics, buffers, config.limits(), warn);
         CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
         metrics.gauges(() -> registry.live().size(), sequencer::version);
         metrics.memoryGauges(buffers::budget, buffers::committed, buffers::pooled, pushes::receiving);

@@ -2,6 +2,7 @@ package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.coordinator.validation.Refusal;
+import dev.tributary.coordinator.strategy.InnerLoop;
 import dev.tributary.protocol.Chunk;
 import dev.tributary.protocol.CoordinatorGrpc;
 import dev.tributary.protocol.HeartbeatReply;
@@ -54,13 +55,17 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase imple
             out.onError(r.toStatus());
             return;
         }
-        out.onNext(RegisterReply.newBuilder()
+        RegisterReply.Builder reply = RegisterReply.newBuilder()
                 .setWorkerId(w.id())
                 .setLeaseMillis(registry.lease().toMillis())
                 .setVersion(sequencer.version())
                 .setStrategy(sequencer.strategyName())
-                .setWaitForNewVersion(ROUND_BASED.contains(sequencer.strategyName()))
-                .build());
+                .setWaitForNewVersion(ROUND_BASED.contains(sequencer.strategyName()));
+        InnerLoop inner = sequencer.innerLoop();
+        if (inner != null) {
+            reply.setInnerLoop(InnerLoops.toProto(inner));
+        }
+        out.onNext(reply.build());
         out.onCompleted();
     }
 

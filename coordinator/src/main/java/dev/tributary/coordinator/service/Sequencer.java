@@ -113,6 +113,11 @@ final class Sequencer implements AutoCloseable {
         return strategy.name();
     }
 
+    /** The strategy's inner loop for workers (immutable, readable from any thread), or null. */
+    dev.tributary.coordinator.strategy.InnerLoop innerLoop() {
+        return strategy.innerLoop();
+    }
+
     long version() {
         return version;
     }

@@ -16,20 +16,27 @@ import java.util.TreeMap;
  * state: its size is up to max_staleness models). {@code mixing: delta} is θ ← θ + αₜ·δ, which keeps no
  * history; the two agree when τ = 0 and differ for stale updates by αₜ·(θ_base − θ), the pull of the
  * paper's rule back towards the old model.
+ *
+ * <p>With {@code alpha_scale: auto} (the default) α is capped at 1/Ĉ, Ĉ the concurrency observed from the
+ * updates ({@link ConcurrencyEstimate}): Ĉ updates, one round of every client in training, then move the
+ * model about as far as one FedAvg round over them, however many clients there are (docs/ASYNC.md).
  */
 final class FedAsyncStrategy extends BaseStrategy {
     private static final String HISTORY = "history/";
 
     private final double alpha;
+    private final boolean scaleAlpha;
+    private final ConcurrencyEstimate concurrency = new ConcurrencyEstimate();
     private final StalenessFunction staleness;
     private final boolean modelMixing;
     /** Models of versions before the current one that a stale update may be based on (model mixing only). */
     private final NavigableMap<Long, TensorMap> history = new TreeMap<>();
 
-    FedAsyncStrategy(TensorMap initialModel, long maxStaleness, double alpha, StalenessFunction staleness,
-            boolean modelMixing) {
+    FedAsyncStrategy(TensorMap initialModel, long maxStaleness, double alpha, boolean scaleAlpha,
+            StalenessFunction staleness, boolean modelMixing) {
         super("fedasync", initialModel, maxStaleness);
         this.alpha = alpha;
+        this.scaleAlpha = scaleAlpha;
         this.staleness = staleness;
         this.modelMixing = modelMixing;
     }
@@ -41,7 +48,9 @@ final class FedAsyncStrategy extends BaseStrategy {
             return refused;
         }
         long tau = version() - u.baseVersion();
-        double a = Math.min(1, alpha * staleness.weight(tau));
+        double c = concurrency.value();
+        double rate = scaleAlpha && !Double.isNaN(c) ? Math.min(alpha, 1 / c) : alpha;
+        double a = Math.min(1, rate * staleness.weight(tau));
         TensorMap next;
         TensorMap base = null;
         if (modelMixing) {
@@ -61,6 +70,7 @@ final class FedAsyncStrategy extends BaseStrategy {
         if (modelMixing) {
             history.put(version(), model());
         }
+        concurrency.published(List.of(u), version());
         publish(next);
         history.headMap(version() - maxStaleness(), false).clear();
         return new Published(version(), List.of(u.id()), averageMetrics(List.of(u)));
@@ -69,6 +79,7 @@ final class FedAsyncStrategy extends BaseStrategy {
     @Override
     void writeState(TensorMap state) {
         history.forEach((v, m) -> nest(HISTORY + v + "/", m, state));
+        concurrency.write(state);
     }
 
     @Override
@@ -97,6 +108,7 @@ final class FedAsyncStrategy extends BaseStrategy {
         }
         // A state exported under a larger max_staleness keeps more history than this configuration uses.
         restored.headMap(version - maxStaleness(), false).clear();
+        concurrency.read(state, version);
         history.clear();
         history.putAll(restored);
     }

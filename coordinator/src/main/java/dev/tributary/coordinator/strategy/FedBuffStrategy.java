@@ -14,9 +14,45 @@ import java.util.function.Supplier;
  * holds K updates the aggregator combines them (the weighted mean Σwₖδₖ/Σwₖ by default, or
  * {@code aggregator: sum} for the paper's Σwₖδₖ), the server optimizer takes one step on that Δ, and the
  * result is published. With the default SGD at lr 1 a publish adds the weighted mean delta to the model.
+ *
+ * <p>{@link Sizing} says how K and the step follow the population (docs/ASYNC.md): by default K is half
+ * the observed concurrency Ĉ ({@link ConcurrencyEstimate}) and the aggregate is scaled by K/Ĉ before the
+ * server optimizer, so that Ĉ updates (one round of every client in training) move the model about as far
+ * as one FedAvg round over them. Both follow the updates merged only, and are recomputed at each publish.
  */
 final class FedBuffStrategy extends BaseStrategy {
-    private final int bufferSize;
+    /**
+     * How the buffer and the step are sized.
+     *
+     * @param fixedBuffer   K when given (0: K = round(fraction·Ĉ), within [1, maxBuffer])
+     * @param fraction      K / Ĉ when the buffer follows the concurrency
+     * @param initialBuffer K before the first publish, when the buffer follows the concurrency
+     * @param maxBuffer     the largest K the rule picks
+     * @param scaleStep     scale the aggregate by K/Ĉ (capped at 1; {@code fraction} before Ĉ is known)
+     */
+    record Sizing(int fixedBuffer, double fraction, int initialBuffer, int maxBuffer, boolean scaleStep) {
+        static Sizing fixed(int k) {
+            return new Sizing(k, 0.5, k, k, false);
+        }
+
+        int buffer(double concurrency) {
+            if (fixedBuffer > 0) {
+                return fixedBuffer;
+            }
+            if (Double.isNaN(concurrency)) {
+                return initialBuffer;
+            }
+            return (int) Math.max(1, Math.min(maxBuffer, Math.round(fraction * concurrency)));
+        }
+
+        double step(int k, double concurrency) {
+            return Double.isNaN(concurrency) ? fraction : Math.min(1, k / concurrency);
+        }
+    }
+
+    private final Sizing sizing;
+    private final ConcurrencyEstimate concurrency = new ConcurrencyEstimate();
+    private int bufferSize;
     private final StalenessFunction staleness;
     private final boolean weightByExamples;
     private final Aggregator aggregator;
@@ -26,10 +62,11 @@ final class FedBuffStrategy extends BaseStrategy {
     private final List<Aggregator.Input> inputs = new ArrayList<>();
     private final Set<String> pendingIds = new HashSet<>();
 
-    FedBuffStrategy(TensorMap initialModel, long maxStaleness, int bufferSize, StalenessFunction staleness,
+    FedBuffStrategy(TensorMap initialModel, long maxStaleness, Sizing sizing, StalenessFunction staleness,
             boolean weightByExamples, Aggregator aggregator, Supplier<ServerOptimizer> optimizer) {
         super("fedbuff", initialModel, maxStaleness);
-        this.bufferSize = bufferSize;
+        this.sizing = sizing;
+        this.bufferSize = sizing.buffer(Double.NaN);
         this.staleness = staleness;
         this.weightByExamples = weightByExamples;
         this.aggregator = aggregator;
@@ -59,6 +96,10 @@ final class FedBuffStrategy extends BaseStrategy {
         }
         TensorMap saved = optimizer.exportState();
         TensorMap delta = aggregator.aggregate(model(), inputs);
+        if (sizing.scaleStep()) {
+            float scale = (float) sizing.step(bufferSize, concurrency.value());
+            delta = TensorOps.weightedSum(delta, List.of(delta), new float[] {scale});
+        }
         TensorMap next = optimizer.step(model(), delta);
         Refused overflow = nonFinite("update " + u.id(), next);
         if (overflow != null) {
@@ -70,6 +111,8 @@ final class FedBuffStrategy extends BaseStrategy {
             return overflow;
         }
         List<Update> merged = List.copyOf(pending);
+        concurrency.published(merged, version());
+        bufferSize = sizing.buffer(concurrency.value());
         publish(next);
         pending.clear();
         inputs.clear();
@@ -105,12 +148,20 @@ final class FedBuffStrategy extends BaseStrategy {
     @Override
     void writeState(TensorMap state) {
         nest("optimizer/", optimizer.exportState(), state);
+        concurrency.write(state);
+    }
+
+    /** The observed concurrency (NaN before the first publish). */
+    double concurrency() {
+        return concurrency.value();
     }
 
     @Override
     void readState(TensorMap state, long version) {
         ServerOptimizer restored = optimizerFactory.get();
         restored.restoreState(unnest("optimizer/", state));
+        concurrency.read(state, version);
+        bufferSize = sizing.buffer(concurrency.value());
         optimizer = restored;
         pending.clear();
         inputs.clear();

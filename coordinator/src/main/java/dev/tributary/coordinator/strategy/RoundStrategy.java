@@ -29,9 +29,10 @@ final class RoundStrategy extends BaseStrategy {
      * @param deadlineMillis   the deadline, 0 for none
      * @param weightByExamples weights are example counts, else all 1
      * @param fragments        the tensor names of each fragment, together the whole model
+     * @param innerLoop        what workers run between syncs (DiLoCo), or null
      */
     record Settings(int expected, int minWorkers, long deadlineMillis, boolean weightByExamples, Aggregator aggregator,
-            Supplier<ServerOptimizer> optimizer, List<List<String>> fragments) {}
+            Supplier<ServerOptimizer> optimizer, List<List<String>> fragments, InnerLoop innerLoop) {}
 
     private final Settings settings;
     private final ServerOptimizer[] optimizers;
@@ -104,6 +105,11 @@ final class RoundStrategy extends BaseStrategy {
             return d instanceof Published ? d : new Buffered(pending.size(), settings.expected());
         }
         return new Buffered(pending.size(), settings.expected());
+    }
+
+    @Override
+    public InnerLoop innerLoop() {
+        return settings.innerLoop();
     }
 
     @Override

@@ -100,7 +100,7 @@ final class Settings {
         return c.whole("max_staleness", dflt, 0);
     }
 
-    private static double unit(Config c, String key, double dflt) {
+    static double unit(Config c, String key, double dflt) {
         double v = c.number(key, dflt);
         if (!(v >= 0 && v < 1)) {
             throw new IllegalArgumentException(c.path(key) + ": must be in [0, 1), got " + v);

@@ -16,14 +16,22 @@ import java.util.function.Supplier;
  *       as Flower samples (min_workers without workers); {@code round_deadline_s} (none): after it a round closes with
  *       min_workers updates; {@code weighting} examples; {@code aggregator} mean; {@code optimizer} sgd lr 1
  *       (plain FedAvg; momentum, adam, yogi, adagrad give FedAvgM, FedAdam, FedYogi, FedAdagrad).</li>
- *   <li>{@code fedasync}: {@code alpha} 0.9; {@code staleness} constant (polynomial a 1, hinge a 1 b 10);
+ *   <li>{@code fedasync}: {@code alpha} 0.9; {@code alpha_scale} auto (αₜ = min(α, 1/Ĉ)·s(τ), Ĉ the observed
+ *       concurrency; the default unless alpha is given) or none (αₜ = α·s(τ), Xie et al. as published); {@code staleness} polynomial a 0.5 (constant, hinge a 1 b 10);
  *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing.</li>
- *   <li>{@code fedbuff}: {@code buffer_size} 10; {@code staleness} polynomial a 0.5 (1/√(1+τ));
- *       {@code weighting} examples; {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1.</li>
+ *   <li>{@code fedbuff}: {@code buffer_size} auto (K = round(buffer_fraction·Ĉ) within [1, max_buffer_size],
+ *       recomputed at each publish; initial_buffer_size before the first) or a number; {@code buffer_fraction}
+ *       0.5; {@code initial_buffer_size} 10; {@code max_buffer_size} 1000; {@code step_scale} auto (the
+ *       aggregate times K/Ĉ, at most 1; the default with buffer_size auto) or none (the default with a fixed
+ *       buffer_size, FedBuff's and FLSim's formulas as published); {@code staleness} polynomial a 0.5 (1/√(1+τ));
+ *       {@code weighting} examples; {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1. See
+ *       docs/ASYNC.md.</li>
  *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
- *       workers and {@code round_deadline_s} as for fedavg; {@code inner_steps} 500 (H, handed to
- *       workers); {@code fragments} 1 (Streaming DiLoCo when more); {@code weighting} uniform;
- *       {@code aggregator} mean; {@code optimizer} momentum lr 0.7, momentum 0.9, nesterov true.</li>
+ *       workers and {@code round_deadline_s} as for fedavg; {@code fragments} 1 (Streaming DiLoCo when more);
+ *       {@code weighting} uniform; {@code aggregator} mean; {@code optimizer} momentum lr 0.7, momentum 0.9,
+ *       nesterov true. Handed to the workers ({@link InnerLoop}): {@code inner_steps} 500 (H);
+ *       {@code mixing_alpha} 0; {@code sync_delay} 0; {@code inner_optimizer} adamw lr 4e-4,
+ *       weight_decay 0.1, beta1 0.9, beta2 0.95, eps 1e-8 (or sgd lr 0.01, momentum 0, weight_decay 0).</li>
  * </ul>
  *
  * All take {@code max_staleness} (unbounded unless said otherwise), and all but fedasync take
@@ -117,7 +125,7 @@ public final class Strategies {
         }
         int expected = population ? Math.max(minWorkers, (int) (fraction * workers)) : minWorkers;
         return rounds("fedavg", c, model, expected, minWorkers, "examples",
-                Map.of("name", "sgd", "lr", 1.0), List.of(model.names()));
+                Map.of("name", "sgd", "lr", 1.0), List.of(model.names()), null);
     }
 
     private static Strategy diloco(Config c, TensorMap model) {
@@ -127,15 +135,15 @@ public final class Strategies {
             throw new IllegalArgumentException(c.path("min_workers") + ": must be <= workers " + workers + ", got "
                     + minWorkers);
         }
-        c.count("inner_steps", 500, 1);
         int fragments = c.count("fragments", 1, 1);
+        List<List<String>> split = RoundStrategy.fragments(model, fragments);
+        InnerLoop inner = InnerLoop.parse(c, split);
         return rounds("diloco", c, model, workers, minWorkers, "uniform",
-                Map.of("name", "momentum", "lr", 0.7, "momentum", 0.9, "nesterov", true),
-                RoundStrategy.fragments(model, fragments));
+                Map.of("name", "momentum", "lr", 0.7, "momentum", 0.9, "nesterov", true), split, inner);
     }
 
     private static Strategy rounds(String name, Config c, TensorMap model, int expected, int minWorkers,
-            String weighting, Map<String, Object> optimizerDefaults, List<List<String>> fragments) {
+            String weighting, Map<String, Object> optimizerDefaults, List<List<String>> fragments, InnerLoop inner) {
         double deadlineS = c.nonNegative("round_deadline_s", 0);
         long deadlineMillis = deadlineS == 0 ? 0 : Math.max(1, Math.round(deadlineS * 1000));
         boolean byExamples = Settings.weightByExamples(c, weighting);
@@ -143,17 +151,40 @@ public final class Strategies {
         Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, optimizerDefaults);
         long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
         return new RoundStrategy(name, model, maxStaleness, new RoundStrategy.Settings(expected, minWorkers,
-                deadlineMillis, byExamples, aggregator, optimizer, fragments));
+                deadlineMillis, byExamples, aggregator, optimizer, fragments, inner));
     }
 
     private static Strategy fedbuff(Config c, TensorMap model) {
-        int bufferSize = c.count("buffer_size", 10, 1);
+        boolean auto = c.raw("buffer_size") == null || "auto".equals(c.raw("buffer_size"));
+        int bufferSize = auto ? 0 : c.count("buffer_size", 10, 1);
+        double fraction = c.number("buffer_fraction", 0.5);
+        if (!(fraction > 0 && fraction <= 1)) {
+            throw new IllegalArgumentException(c.path("buffer_fraction") + ": must be in (0, 1], got " + fraction);
+        }
+        int initial = c.count("initial_buffer_size", 10, 1);
+        int max = c.count("max_buffer_size", 1000, 1);
+        Object step = c.raw("step_scale");
+        if (step != null && !"auto".equals(step) && !"none".equals(step)) {
+            throw new IllegalArgumentException(c.path("step_scale") + ": must be auto (K / observed concurrency) or none, got \""
+                    + step + "\"");
+        }
+        if (!auto && (c.has("buffer_fraction") || c.has("initial_buffer_size") || c.has("max_buffer_size"))) {
+            throw new IllegalArgumentException(c.path("buffer_size") + ": " + bufferSize
+                    + " fixes the buffer; buffer_fraction, initial_buffer_size and max_buffer_size apply to buffer_size: auto");
+        }
+        boolean scaleStep = step == null ? auto : step.equals("auto");
+        FedBuffStrategy.Sizing sizing = new FedBuffStrategy.Sizing(bufferSize, fraction, initial, max, scaleStep);
         StalenessFunction staleness = Settings.staleness(c, "polynomial", 0.5);
         boolean byExamples = Settings.weightByExamples(c, "examples");
-        Aggregator aggregator = Settings.aggregator(c, "mean", bufferSize);
+        String aggregatorName = c.text("aggregator", "mean");
+        if (auto && !aggregatorName.equals("mean") && !aggregatorName.equals("sum")) {
+            throw new IllegalArgumentException(c.path("aggregator") + ": " + aggregatorName
+                    + " is checked against a fixed number of updates: give buffer_size a number");
+        }
+        Aggregator aggregator = Settings.aggregator(c, "mean", auto ? new int[] {initial} : new int[] {bufferSize});
         Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, Map.of("name", "sgd", "lr", 1.0));
         long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
-        return new FedBuffStrategy(model, maxStaleness, bufferSize, staleness, byExamples, aggregator, optimizer);
+        return new FedBuffStrategy(model, maxStaleness, sizing, staleness, byExamples, aggregator, optimizer);
     }
 
     private static Strategy fedasync(Config c, TensorMap model) {
@@ -165,13 +196,19 @@ public final class Strategies {
         if (!(alpha > 0 && alpha <= 1)) {
             throw new IllegalArgumentException(c.path("alpha") + ": must be in (0, 1], got " + alpha);
         }
-        StalenessFunction staleness = Settings.staleness(c, "constant", 1.0);
+        Object scale = c.raw("alpha_scale");
+        if (scale != null && !"auto".equals(scale) && !"none".equals(scale)) {
+            throw new IllegalArgumentException(c.path("alpha_scale") + ": must be auto (alpha capped at 1 / observed "
+                    + "concurrency) or none, got \"" + scale + "\"");
+        }
+        StalenessFunction staleness = Settings.staleness(c, "polynomial", 0.5);
         String mixing = c.text("mixing", "model");
         if (!mixing.equals("model") && !mixing.equals("delta")) {
             throw new IllegalArgumentException(c.path("mixing") + ": must be model or delta, got \"" + mixing + "\"");
         }
         boolean modelMixing = mixing.equals("model");
         long maxStaleness = Settings.maxStaleness(c, modelMixing ? 16 : Long.MAX_VALUE);
-        return new FedAsyncStrategy(model, maxStaleness, alpha, staleness, modelMixing);
+        boolean scaleAlpha = scale == null ? !c.has("alpha") : scale.equals("auto");
+        return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing);
     }
 }

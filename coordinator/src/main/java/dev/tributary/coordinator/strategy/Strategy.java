@@ -55,6 +55,14 @@ public interface Strategy {
         return deadlineDue(nowMillis) ? onDeadline() : new Buffered(pending().size(), needed());
     }
 
+    /**
+     * What workers run between pushes when the strategy prescribes it (DiLoCo's inner loop), else null.
+     * A strategy with more than one fragment takes deltas that hold only the fragment due.
+     */
+    default InnerLoop innerLoop() {
+        return null;
+    }
+
     /** Updates the next publish waits for (a deadline may close a round with fewer). */
     default int needed() {
         return 1;

@@ -33,6 +33,7 @@ public final class UpdateValidator {
     private final long maxBytes;
     private final double maxNorm;
     private final NormPolicy policy;
+    private final boolean partial;
 
     /**
      * @param model    the model's tensors
@@ -40,6 +41,15 @@ public final class UpdateValidator {
      * @param maxNorm  L2 bound; 0 for none
      */
     public UpdateValidator(List<TensorInfo> model, long maxBytes, double maxNorm, NormPolicy policy) {
+        this(model, maxBytes, maxNorm, policy, false);
+    }
+
+    /**
+     * @param partial a delta may hold only some of the model's tensors (Streaming DiLoCo pushes the fragment
+     *                due; the strategy checks that it is there)
+     */
+    public UpdateValidator(List<TensorInfo> model, long maxBytes, double maxNorm, NormPolicy policy, boolean partial) {
+        this.partial = partial;
         long data = 0;
         for (TensorInfo t : model) {
             this.model.put(t.name(), t);
@@ -158,6 +168,9 @@ public final class UpdateValidator {
         for (TensorInfo want : model.values()) {
             String name = want.name();
             if (!delta.contains(name)) {
+                if (partial) {
+                    continue;
+                }
                 throw Refusal.invalid("missing_tensor", "tensor " + name + ": missing from the update");
             }
             Tensor t = delta.tensor(name);

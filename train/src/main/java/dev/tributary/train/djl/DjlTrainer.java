@@ -12,7 +12,9 @@ import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorInfo;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.train.data.LabeledImages;
+import dev.tributary.worker.InnerOptimizer;
 import dev.tributary.worker.LocalTrainer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
 import java.lang.foreign.Arena;
@@ -82,7 +84,52 @@ public final class DjlTrainer implements LocalTrainer {
      */
     public Run start(TensorMap weights, long seed) {
         config.architecture().check(weights);
-        return new Run(weights, seed);
+        return new Run(weights, seed, config.optimizer());
+    }
+
+    /**
+     * A replica whose weights and {@code optimizer} state persist across calls: one {@link Run} that goes
+     * on for as long as the replica is open (the optimizer's step count, and so AdamW's bias correction,
+     * included).
+     */
+    @Override
+    public Replica open(TensorMap weights, InnerOptimizer optimizer, long seed) {
+        config.architecture().check(weights);
+        OptimizerConfig inner = optimizer.isAdamW()
+                ? new OptimizerConfig.AdamW((float) optimizer.lr(), (float) optimizer.beta1(), (float) optimizer.beta2(),
+                        (float) optimizer.eps(), (float) optimizer.weightDecay())
+                : new OptimizerConfig.Sgd((float) optimizer.lr(), (float) optimizer.momentum(),
+                        (float) optimizer.weightDecay());
+        Run run = new Run(weights, seed, inner);
+        return new Replica() {
+            @Override
+            public TrainResult train(int steps) {
+                int steps0 = run.steps();
+                long examples0 = run.examples();
+                float loss0 = run.lossSum.getFloat();
+                for (int i = 0; i < steps; i++) {
+                    run.step();
+                }
+                int n = run.steps() - steps0;
+                double loss = n == 0 ? Double.NaN : (run.lossSum.getFloat() - (double) loss0) / n;
+                return new TrainResult(new TensorMap(), run.examples() - examples0, n, Map.of("loss", loss));
+            }
+
+            @Override
+            public TensorMap weights(List<String> names) {
+                return run.weights(names);
+            }
+
+            @Override
+            public void assign(TensorMap tensors) {
+                run.assign(tensors);
+            }
+
+            @Override
+            public void close() {
+                run.close();
+            }
+        };
     }
 
     @Override
@@ -110,7 +157,7 @@ public final class DjlTrainer implements LocalTrainer {
         private int steps;
         private long examples;
 
-        private Run(TensorMap weights, long seed) {
+        private Run(TensorMap weights, long seed, OptimizerConfig optimizerConfig) {
             this.runManager = manager.newSubManager();
             this.given = weights;
             this.infos = config.architecture().parameters();
@@ -123,7 +170,7 @@ public final class DjlTrainer implements LocalTrainer {
                     params[i].setRequiresGradient(true);
                 }
                 this.paramList = List.of(params);
-                this.optimizer = new OptimizerState(config.optimizer(), params, runManager);
+                this.optimizer = new OptimizerState(optimizerConfig, params, runManager);
                 this.one = runManager.ones(new Shape());
                 this.lossSum = runManager.zeros(new Shape());
                 this.cursor = data.size;
@@ -176,11 +223,38 @@ public final class DjlTrainer implements LocalTrainer {
 
         /** A copy of the current weights, f32, in {@link Architecture#parameters()} order. */
         public TensorMap weights() {
+            return weights(infos.stream().map(TensorInfo::name).toList());
+        }
+
+        /** Copies of the current weights of {@code names}, f32. */
+        public TensorMap weights(List<String> names) {
             TensorMap out = new TensorMap();
-            for (int i = 0; i < params.length; i++) {
-                out.put(infos.get(i).name(), WeightBridge.copyOut(params[i], Arena.ofAuto()));
+            for (String name : names) {
+                out.put(name, WeightBridge.copyOut(params[index(name)], Arena.ofAuto()));
             }
             return out;
+        }
+
+        /** Overwrites the parameters named in {@code tensors} in place; the optimizer state stays. */
+        public void assign(TensorMap tensors) {
+            for (String name : tensors.names()) {
+                NDArray p = params[index(name)];
+                Tensor t = tensors.tensor(name);
+                if (!java.util.Arrays.equals(t.shape(), p.getShape().getShape())) {
+                    throw new IllegalArgumentException("tensor " + name + ": shape "
+                            + java.util.Arrays.toString(t.shape()) + " != " + p.getShape());
+                }
+                p.set(t.toFloatArray());
+            }
+        }
+
+        private int index(String name) {
+            for (int i = 0; i < infos.size(); i++) {
+                if (infos.get(i).name().equals(name)) {
+                    return i;
+                }
+            }
+            throw new IllegalArgumentException("tensor " + name + ": not a parameter of " + config.architecture().name());
         }
 
         /**

@@ -3,11 +3,14 @@ package dev.tributary.train.synthetic;
 import dev.tributary.tensor.DType;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.InnerOptimizer;
 import dev.tributary.worker.LocalTrainer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -25,43 +28,94 @@ final class LogRegTrainer implements LocalTrainer {
 
     @Override
     public TrainResult train(TensorMap weights, TrainPlan plan) {
-        float[] w = read(weights, "linear.weight", SyntheticLogReg.FEATURES);
-        float[] b = read(weights, "linear.bias", 1);
-        float[] w0 = w.clone();
-        float b0 = b[0];
+        Run run = new Run(weights, plan.seed(), InnerOptimizer.sgd(lr, 0, 0));
         int steps = plan.steps() > 0 ? plan.steps() : plan.epochs() * Math.max(1, data.size() / batch);
-        SplittableRandom r = new SplittableRandom(plan.seed());
-        double lossSum = 0;
-        float[] grad = new float[w.length];
-        for (int s = 0; s < steps; s++) {
-            Arrays.fill(grad, 0f);
-            float gb = 0;
-            for (int k = 0; k < batch; k++) {
-                int i = r.nextInt(data.size());
-                double z = b[0] + dot(w, data.x()[i]);
-                double p = 1 / (1 + Math.exp(-z));
-                float err = (float) (p - data.y()[i]);
-                for (int j = 0; j < w.length; j++) {
-                    grad[j] += err * data.x()[i][j];
-                }
-                gb += err;
-                lossSum += bce(p, data.y()[i]);
-            }
-            for (int j = 0; j < w.length; j++) {
-                w[j] -= lr * grad[j] / batch;
-            }
-            b[0] -= lr * gb / batch;
-        }
-        float[] dw = new float[w.length];
-        for (int j = 0; j < w.length; j++) {
-            dw[j] = w[j] - w0[j];
+        TrainResult r = run.train(steps);
+        float[] dw = run.w.clone();
+        float[] w0 = read(weights, "linear.weight", SyntheticLogReg.FEATURES);
+        for (int j = 0; j < dw.length; j++) {
+            dw[j] -= w0[j];
         }
         TensorMap delta = new TensorMap()
                 .put("linear.weight", Tensor.ofFloats(new long[] {1, SyntheticLogReg.FEATURES}, dw))
-                .put("linear.bias", Tensor.ofFloats(new long[] {1}, b[0] - b0));
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        metrics.put("loss", lossSum / ((long) steps * batch));
-        return new TrainResult(delta, (long) steps * batch, steps, metrics);
+                .put("linear.bias", Tensor.ofFloats(new long[] {1}, run.b[0] - read(weights, "linear.bias", 1)[0]));
+        return new TrainResult(delta, r.examples(), r.steps(), r.metrics());
+    }
+
+    /** A replica whose weights and optimizer state carry on across calls (DiLoCo's inner loop). */
+    @Override
+    public Replica open(TensorMap weights, InnerOptimizer optimizer, long seed) {
+        return new Run(weights, seed, optimizer);
+    }
+
+    /** Weights, optimizer state and sampler of one run of minibatch steps. */
+    private final class Run implements Replica {
+        final float[] w;
+        final float[] b;
+        private final SplittableRandom r;
+        private final ArrayOptimizer optimizer;
+        private final float[] grad = new float[SyntheticLogReg.FEATURES + 1];
+
+        Run(TensorMap weights, long seed, InnerOptimizer o) {
+            this.w = read(weights, "linear.weight", SyntheticLogReg.FEATURES);
+            this.b = read(weights, "linear.bias", 1);
+            this.r = new SplittableRandom(seed);
+            this.optimizer = new ArrayOptimizer(o, w.length + 1);
+        }
+
+        @Override
+        public TrainResult train(int steps) {
+            double lossSum = 0;
+            float[] params = new float[w.length + 1];
+            for (int s = 0; s < steps; s++) {
+                Arrays.fill(grad, 0f);
+                for (int k = 0; k < batch; k++) {
+                    int i = r.nextInt(data.size());
+                    double z = b[0] + dot(w, data.x()[i]);
+                    double p = 1 / (1 + Math.exp(-z));
+                    float err = (float) (p - data.y()[i]);
+                    for (int j = 0; j < w.length; j++) {
+                        grad[j] += err * data.x()[i][j];
+                    }
+                    grad[w.length] += err;
+                    lossSum += bce(p, data.y()[i]);
+                }
+                System.arraycopy(w, 0, params, 0, w.length);
+                params[w.length] = b[0];
+                optimizer.step(params, grad, batch);
+                System.arraycopy(params, 0, w, 0, w.length);
+                b[0] = params[w.length];
+            }
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            metrics.put("loss", steps == 0 ? Double.NaN : lossSum / ((long) steps * batch));
+            return new TrainResult(new TensorMap(), (long) steps * batch, steps, metrics);
+        }
+
+        @Override
+        public TensorMap weights(List<String> names) {
+            TensorMap out = new TensorMap();
+            for (String n : names) {
+                switch (n) {
+                    case "linear.weight" -> out.put(n, Tensor.ofFloats(new long[] {1, SyntheticLogReg.FEATURES}, w.clone()));
+                    case "linear.bias" -> out.put(n, Tensor.ofFloats(new long[] {1}, b[0]));
+                    default -> throw new IllegalArgumentException("tensor " + n + ": not in synthetic-logreg");
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public void assign(TensorMap tensors) {
+            if (tensors.contains("linear.weight")) {
+                System.arraycopy(read(tensors, "linear.weight", SyntheticLogReg.FEATURES), 0, w, 0, w.length);
+            }
+            if (tensors.contains("linear.bias")) {
+                b[0] = read(tensors, "linear.bias", 1)[0];
+            }
+        }
+
+        @Override
+        public void close() {}
     }
 
     /** Loss and accuracy of {@code weights} on {@code data}. */

@@ -10,6 +10,8 @@ import dev.tributary.tensor.DType;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.train.data.LabeledImages;
+import dev.tributary.worker.InnerOptimizer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
 import java.lang.foreign.Arena;
@@ -148,5 +150,34 @@ class DjlTrainerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new DjlTrainer(TrainerConfig.fashion(MLP), small));
         assertEquals("images of 8x8 = 64 pixels do not fit a network of 256 inputs", e.getMessage());
+    }
+
+    @Test
+    void aReplicaKeepsItsAdamWStateAcrossCallsAndTakesAssignedTensors() {
+        TensorMap initial = MLP.init(2);
+        InnerOptimizer adamw = InnerOptimizer.diloco();
+        TensorMap split;
+        try (Replica r = trainer.open(initial, adamw, 5)) {
+            assertEquals(4, r.train(4).steps());
+            assertEquals(6, r.train(6).steps());
+            split = r.weights(initial.names());
+        }
+        TensorMap whole;
+        try (Replica r = trainer.open(initial, adamw, 5)) {
+            r.train(10);
+            whole = r.weights(initial.names());
+        }
+        // Ten steps in two calls are ten steps of one optimizer: bit-identical.
+        for (String name : initial.names()) {
+            assertTrue(whole.tensor(name).contentEquals(split.tensor(name)), name);
+        }
+        try (Replica r = trainer.open(initial, adamw, 5)) {
+            String first = initial.names().getFirst();
+            TensorMap one = new TensorMap().put(first, whole.tensor(first));
+            r.assign(one);
+            assertTrue(whole.tensor(first).contentEquals(r.weights(java.util.List.of(first)).tensor(first)));
+            assertTrue(initial.tensor(initial.names().get(1)).contentEquals(
+                    r.weights(java.util.List.of(initial.names().get(1))).tensor(initial.names().get(1))));
+        }
     }
 }

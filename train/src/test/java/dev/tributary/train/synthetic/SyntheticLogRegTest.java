@@ -74,4 +74,30 @@ class SyntheticLogRegTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Tasks.byName("nope")).getMessage().contains("synthetic-logreg"));
         assertThrows(IllegalArgumentException.class, () -> task.trainer(2, 2, 0));
     }
+
+    @Test
+    void aReplicaWithPlainSgdTrainsAsTrainDoesAndAdamWLearnsToo() {
+        TensorMap w = task.initialModel(0);
+        try (LocalTrainer t = task.trainer(0, 2, 1)) {
+            TrainResult r = t.train(w, TrainPlan.steps(12, 3));
+            TensorMap viaTrain = plus(w, r.delta());
+            try (dev.tributary.worker.Replica replica = t.open(w, dev.tributary.worker.InnerOptimizer.sgd(0.1, 0, 0), 3)) {
+                replica.train(5);
+                replica.train(7);
+                TensorMap viaReplica = replica.weights(w.names());
+                for (String n : w.names()) {
+                    float[] a = viaTrain.tensor(n).toFloatArray();
+                    float[] b = viaReplica.tensor(n).toFloatArray();
+                    for (int i = 0; i < a.length; i++) {
+                        assertEquals(a[i], b[i], 1e-6f, n + "[" + i + "]");
+                    }
+                }
+            }
+            double before = task.evaluate(w).get("loss");
+            try (dev.tributary.worker.Replica replica = t.open(w, dev.tributary.worker.InnerOptimizer.adamw(0.05, 0.1, 0.9, 0.95), 3)) {
+                replica.train(200);
+                assertTrue(task.evaluate(replica.weights(w.names())).get("loss") < before * 0.7);
+            }
+        }
+    }
 }

@@ -9,11 +9,14 @@ import dev.tributary.tensor.TensorMap;
 import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
+import dev.tributary.worker.diloco.DiLoCoLoop;
+import dev.tributary.worker.diloco.DiLoCoPlan;
 import io.grpc.Channel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,6 +35,11 @@ import java.util.function.Consumer;
  * the coordinator answers busy (a refusal with a retry pushback: out of memory budget, too many streams)
  * the loop waits at least that long, with jitter, and pushes the same update again; an update refused
  * for what it is (its shape, its staleness, its size) is dropped with one line in the log.
+ *
+ * <p>Under DiLoCo the coordinator hands over the inner loop at registration and the worker runs it
+ * ({@link DiLoCoLoop}): a replica that keeps its weights and inner optimizer across rounds, the round's
+ * share of the {@code inner_steps} (the plan in the options is not used), a push of the fragment due,
+ * the overlap steps, then the merge of the next version into the replica.
  *
  * <p>Call order: construct, {@link #run} once, {@link #close}.
  */
@@ -60,6 +68,8 @@ public final class Worker implements AutoCloseable {
     private SafetensorsFile held;
     private Pending pending;
     private long lastPushedBase = -1;
+    private DiLoCoPlan innerPlan;
+    private DiLoCoLoop loop;
 
     /** An update trained and saved, not yet acknowledged. */
     private record Pending(String id, long baseVersion, TrainResult result, Path file) {}
@@ -170,11 +180,19 @@ public final class Worker implements AutoCloseable {
         leaseMillis = r.getLeaseMillis();
         latestVersion = Math.max(latestVersion, r.getVersion());
         waitForNewVersion = r.getWaitForNewVersion();
+        DiLoCoPlan plan = r.hasInnerLoop() ? DiLoCoPlan.of(r.getInnerLoop()) : null;
+        if (!java.util.Objects.equals(plan, innerPlan)) {
+            closeLoop();
+            innerPlan = plan;
+        }
         reregister = false;
     }
 
     /** Pulls if needed and trains; false when it should wait for a newer version first. */
     private boolean prepare(int round) throws IOException, InterruptedException {
+        if (loop != null) {
+            loop.overlap();
+        }
         if (waitForNewVersion && lastPushedBase >= 0 && latestVersion <= lastPushedBase) {
             Thread.sleep(Math.max(20, Math.min(500, leaseMillis / 10)));
             latestVersion = Math.max(latestVersion, client.heartbeat(workerId).getVersion());
@@ -196,15 +214,44 @@ public final class Worker implements AutoCloseable {
         for (String n : held.names()) {
             weights.put(n, held.tensor(n));
         }
+        if (innerPlan != null) {
+            prepareInnerLoop(weights);
+            return true;
+        }
         TrainPlan plan = options.plan().steps() > 0
                 ? TrainPlan.steps(options.plan().steps(), options.plan().seed() + round)
                 : TrainPlan.epochs(options.plan().epochs(), options.plan().seed() + round);
-        TrainResult result = trainer.train(weights, plan);
+        save(heldVersion, trainer.train(weights, plan));
+        return true;
+    }
+
+    /** DiLoCo: takes the held version into the replica (opened at the first round) and runs up to the push. */
+    private void prepareInnerLoop(TensorMap held) throws IOException {
+        // The loop keeps the global model until the next merge; the pulled file goes away before that.
+        TensorMap global = new TensorMap();
+        held.asMap().forEach((n, t) -> global.put(n, t.toF32(Arena.ofAuto())));
+        if (loop == null) {
+            loop = new DiLoCoLoop(innerPlan, trainer.open(global, innerPlan.optimizer(), options.plan().seed()), global,
+                    heldVersion);
+        } else if (loop.awaitingMerge() || loop.version() != heldVersion) {
+            loop.merge(global, heldVersion);
+        }
+        DiLoCoLoop.Outgoing out = loop.prepare();
+        save(out.baseVersion(), out.result());
+    }
+
+    private void save(long base, TrainResult result) throws IOException {
         String id = UUID.randomUUID().toString();
         Path file = options.workDir().resolve("delta-" + id + ".safetensors");
         Safetensors.write(file, result.delta());
-        pending = new Pending(id, heldVersion, result, file);
-        return true;
+        pending = new Pending(id, base, result, file);
+    }
+
+    private void closeLoop() {
+        if (loop != null) {
+            loop.close();
+            loop = null;
+        }
     }
 
     private void dropPending() throws IOException {
@@ -244,6 +291,7 @@ public final class Worker implements AutoCloseable {
     /** Closes the model file and the ack log; a pending update's delta file is removed. */
     @Override
     public void close() throws IOException {
+        closeLoop();
         closeHeld();
         dropPending();
         if (ackLog != null) {

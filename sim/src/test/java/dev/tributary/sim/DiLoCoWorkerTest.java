@@ -1,0 +1,104 @@
+package dev.tributary.sim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.tributary.coordinator.Coordinator;
+import dev.tributary.coordinator.CoordinatorConfig;
+import dev.tributary.coordinator.auth.Tokens;
+import dev.tributary.tensor.SafetensorsFile;
+import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.client.CoordinatorClient;
+import dev.tributary.worker.client.Worker;
+import dev.tributary.worker.client.WorkerOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * torchft's Streaming DiLoCo regression through the shipped worker: two {@link Worker}s with the
+ * constant-gradient trainer against a real in-process coordinator running diloco; the inner loop (H,
+ * fragments, α, delay, inner optimizer) comes from the registration reply.
+ */
+class DiLoCoWorkerTest {
+    static final String TOKEN = "diloco-fixture-token";
+
+    @TempDir
+    Path dir;
+
+    /** The global f0 and f1 after {@code rounds} rounds, and what the first replica was assigned at its merges. */
+    record Outcome(float f0, float f1, List<Map<String, Float>> assigned) {}
+
+    Outcome run(double alpha, int delay, int rounds) throws Exception {
+        String name = InProcessServerBuilder.generateName();
+        CoordinatorConfig config = CoordinatorConfig.defaults("diloco")
+                .withStrategyConfig(ConstantGradient.strategy(alpha, delay));
+        ConstantGradient trainer = new ConstantGradient();
+        Path state = dir.resolve("state-" + alpha + "-" + delay);
+        try (Coordinator coordinator = Coordinator.start(InProcessServerBuilder.forName(name), state,
+                ConstantGradient.model(), config, Tokens.of(List.of(TOKEN)), m -> { })) {
+            ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+            ExecutorService threads = Executors.newFixedThreadPool(2);
+            try {
+                List<Future<Worker.Summary>> runs = new ArrayList<>();
+                for (int i = 0; i < 2; i++) {
+                    WorkerOptions d = WorkerOptions.of("w" + i, TrainPlan.steps(1, 0), rounds, null, state.resolve("w" + i));
+                    WorkerOptions o = new WorkerOptions(d.name(), d.capabilities(), d.plan(), rounds, null, d.workDir(),
+                            Duration.ofMillis(5), Duration.ofMillis(50), i);
+                    runs.add(threads.submit(() -> {
+                        try (Worker w = new Worker(channel, TOKEN, trainer, o, m -> { })) {
+                            return w.run();
+                        }
+                    }));
+                }
+                for (Future<Worker.Summary> f : runs) {
+                    assertEquals(rounds, f.get().acknowledged());
+                }
+                assertEquals(rounds, coordinator.version());
+                CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
+                CoordinatorClient.Pulled p = client.pull("reader", -1, dir.resolve("pulled"));
+                try (SafetensorsFile model = SafetensorsFile.open(p.file())) {
+                    return new Outcome(model.tensor("f0").getFloat(0), model.tensor("f1").getFloat(0),
+                            List.copyOf(trainer.assigned.getFirst()));
+                }
+            } finally {
+                threads.shutdownNow();
+                channel.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void alpha0() throws Exception {
+        Outcome o = run(0, 0, 4);
+        // Each fragment's pseudo-gradient covers all 6 steps since its last sync: −11, −23, −35, −47.
+        assertEquals(List.of(Map.of("f0", -11f), Map.of("f1", -23f), Map.of("f0", -35f)), o.assigned());
+        assertEquals(-35f, o.f0());
+        assertEquals(-47f, o.f1());
+    }
+
+    @Test
+    void alphaHalfAndOne() throws Exception {
+        Outcome half = run(0.5, 0, 3);
+        assertEquals(Map.of("f0", -8f), half.assigned().getFirst());
+        assertEquals(-29f, half.f0());
+        Outcome one = run(1, 0, 3);
+        assertEquals(Map.of("f0", -5f), one.assigned().getFirst());
+        assertEquals(-23f, one.f0());
+    }
+
+    @Test
+    void delayOne() throws Exception {
+        Outcome o = run(0, 1, 2);
+        assertEquals(Map.of("f0", -7f), o.assigned().getFirst());
+    }
+}

@@ -86,7 +86,10 @@ class ActorLearnerTest {
         assertTrue(learner.meanReturn() >= 100, "mean return " + learner.meanReturn() + " (reached 150: " + reached
                 + "): " + status + " " + log);
         assertTrue(learner.version() >= 10, status);
-        assertEquals(0, learner.rejected(), status + " " + log);
+        // The only refusals an honest run may see: the slow actor's items that fell beyond max_lag while the
+        // learner trained on (refusing them is the bound working, and the slow actor's share is small).
+        assertTrue(log.stream().filter(l -> l.contains("refused")).allMatch(l -> l.contains("> max_lag")), log.toString());
+        assertTrue(learner.rejected() <= learner.accepted() / 10, status);
         for (Actor a : actors) {
             assertTrue(a.version() > 1, "actor picked up new versions: " + a.version());
         }

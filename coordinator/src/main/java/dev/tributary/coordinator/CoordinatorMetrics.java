@@ -47,12 +47,17 @@ public final class CoordinatorMetrics {
 
     private final ConcurrentHashMap<String, Double> evaluation = new ConcurrentHashMap<>();
 
+    /** {@code name} with everything but letters, digits and '_' replaced by '_': fit for metric and JSON keys. */
+    public static String safeName(String name) {
+        return name.replaceAll("[^A-Za-z0-9_]", "_");
+    }
+
     /** The newest evaluation of a published model, as gauges {@code tributary_eval_<metric>} and {@code tributary_eval_version}. */
     public void evaluation(long version, java.util.Map<String, Double> values) {
         java.util.Map<String, Double> all = new java.util.TreeMap<>(values);
         all.put("version", (double) version);
         all.forEach((k, v) -> {
-            String name = "tributary.eval." + k.replaceAll("[^A-Za-z0-9_]", "_");
+            String name = "tributary.eval." + safeName(k);
             if (evaluation.put(name, v) == null) {
                 Gauge.builder(name, () -> evaluation.getOrDefault(name, Double.NaN))
                         .description("evaluation of the newest evaluated version: " + k).register(registry);

@@ -3,6 +3,7 @@ package dev.tributary.store;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -53,7 +54,7 @@ public final class LogSalvage {
                     }
                     long end = next < 0 ? size : next;
                     Path saved = file.resolveSibling(file.getFileName() + ".salvaged-" + at);
-                    Files.write(saved, log.asSlice(at, end - at).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    Files.write(saved, log.asSlice(at, end - at).toArray(ValueLayout.JAVA_BYTE));
                     Durables.fsyncFile(saved);
                     plan.add(new Dropped(at, end - at, next < 0, e.getMessage(), id, saved));
                     if (next < 0) {

@@ -28,12 +28,8 @@ public final class Tasks {
                 throw new IllegalStateException("task \"" + t.name() + "\" of " + p.type().getName()
                         + " has the name of a task already known");
             }
-            TASKS.put(t.name(), () -> newInstance(p));
+            TASKS.put(t.name(), p::get);
         }
-    }
-
-    private static Task newInstance(ServiceLoader.Provider<Task> p) {
-        return p.get();
     }
 
     private Tasks() {}

@@ -61,7 +61,7 @@ public final class StatusServer implements AutoCloseable {
 
     private static String evaluationJson(Coordinator.Evaluation e) {
         StringBuilder b = new StringBuilder(",\"evaluation\":{\"version\":").append(e.version());
-        new java.util.TreeMap<>(e.metrics()).forEach((k, v) -> b.append(",\"").append(k.replaceAll("[^A-Za-z0-9_]", "_"))
+        new java.util.TreeMap<>(e.metrics()).forEach((k, v) -> b.append(",\"").append(dev.tributary.coordinator.CoordinatorMetrics.safeName(k))
                 .append("\":").append(Double.isFinite(v) ? Double.toString(v) : "null"));
         return b.append('}').toString();
     }

@@ -70,6 +70,8 @@ final class Recovery {
         long acceptedBeforeCheckpoint;
         long publishEnd;
         int publishes;
+        /** The strategy runs under the current configuration because the log named none before it. */
+        boolean unlogged;
 
         Replay(String name, Map<String, Object> wanted, TensorMap initialModel, Optional<Checkpoints.Loaded> ck) {
             this.name = name;
@@ -174,8 +176,6 @@ final class Recovery {
             strategy = s;
             return s;
         }
-
-        boolean unlogged;
 
         static Strategy reconfigure(Strategy s, StrategyConfig c) {
             try {

@@ -1,9 +1,11 @@
 package dev.tributary.cli;
 
+import dev.tributary.codec.Codec;
 import dev.tributary.train.Task;
 import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.client.Worker;
+import dev.tributary.worker.client.WireOptions;
 import dev.tributary.worker.client.WorkerOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -18,6 +20,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code tributary work}: a worker that trains a task and pushes its updates to a coordinator. */
@@ -79,6 +82,23 @@ final class WorkCommand implements Callable<Integer> {
             description = "emulate a slower device: after each local training, wait (X-1) times as long as it took (default ${DEFAULT-VALUE})")
     double slowdown;
 
+    @Option(names = "--codec", paramLabel = "NAME[:k=v,...]",
+            description = "encode pushed deltas: f16, bf16, int8[:group=G], int4[:group=G], fp8, topk[:fraction=F][+VALUE_CODEC], "
+                    + "lossless[:level=L]; default: plain safetensors")
+    String codec;
+
+    @Option(names = "--error-feedback",
+            description = "with a lossy --codec: carry what the codec dropped into the next update (EF), reset with a log line "
+                    + "when the base goes back or jumps more than --ef-max-jump pushes ahead, or an update is refused")
+    boolean errorFeedback;
+
+    @Option(names = "--ef-max-jump", defaultValue = "4", paramLabel = "J",
+            description = "pushes the base may move ahead with the residual still carried (default ${DEFAULT-VALUE})")
+    int efMaxJump;
+
+    @Option(names = "--no-pull-delta", description = "always pull whole models, never only what changed since the version held")
+    boolean noPullDelta;
+
     @Mixin
     TlsClientOptions tls = new TlsClientOptions();
 
@@ -99,13 +119,14 @@ final class WorkCommand implements Callable<Integer> {
         if (workers < 1 || worker < 0 || worker >= workers) {
             throw new UserException("--worker " + worker + " --workers " + workers + ": needs 0 <= worker < workers");
         }
+        WireOptions wire = wireOptions();
         String who = name != null ? name : hostName() + "-" + worker;
         Path dir = workDir != null ? workDir : Files.createTempDirectory("tributary-worker-");
         TrainPlan plan = steps > 0 ? TrainPlan.steps(steps, seed) : t.defaultPlan(seed);
         WorkerOptions defaults = WorkerOptions.of(who, plan, updates, ackLog, dir);
         Duration cap = Duration.ofMillis(Math.max(100, (long) (maxBackoff * 1000)));
         WorkerOptions options = new WorkerOptions(who, defaults.capabilities(), plan, updates, ackLog, dir,
-                Duration.ofMillis(Math.min(100, cap.toMillis())), cap, seed ^ worker);
+                Duration.ofMillis(Math.min(100, cap.toMillis())), cap, seed ^ worker, wire);
         ManagedChannel channel = NettyChannelBuilder.forTarget(coordinator, tls.credentials())
                 .maxInboundMessageSize(8 << 20)
                 .flowControlWindow(16 << 20)
@@ -126,6 +147,26 @@ final class WorkCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The wire options of the flags; a bad codec or combination is a usage error naming it. */
+    private WireOptions wireOptions() {
+        Codec c = null;
+        if (codec != null) {
+            try {
+                c = Codec.parse(codec);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), "--codec: " + e.getMessage());
+            }
+        }
+        if (errorFeedback && (c == null || c.isLossless())) {
+            throw new ParameterException(spec.commandLine(), "--error-feedback needs a lossy --codec, not "
+                    + (c == null ? "plain safetensors" : c.spec()));
+        }
+        if (efMaxJump < 1) {
+            throw new ParameterException(spec.commandLine(), "--ef-max-jump " + efMaxJump + ": must be at least 1");
+        }
+        return new WireOptions(c, errorFeedback, efMaxJump, !noPullDelta);
     }
 
     static String hostName() {

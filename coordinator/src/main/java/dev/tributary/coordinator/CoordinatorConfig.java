@@ -26,7 +26,8 @@ import java.util.TreeSet;
  *
  * and the memory, stream and registration limits of {@link ServiceLimits} (memory_budget_bytes,
  * push_idle_timeout_seconds, push_timeout_seconds, push_min_bytes_per_second, max_push_streams_per_token,
- * max_push_streams_per_worker, token_memory_share, worker_memory_share, max_workers).
+ * max_push_streams_per_worker, token_memory_share, worker_memory_share, max_workers) and the wire settings
+ * of {@link WireSettings} (codecs, pull_delta_versions, pull_delta_max_bytes).
  *
  * @param strategy        fedavg, fedasync, fedbuff or diloco
  * @param strategyConfig  the strategy's own settings
@@ -38,10 +39,11 @@ import java.util.TreeSet;
  * @param normPolicy      what happens to a delta over the bound
  * @param tick            period of {@code Strategy.onTick}
  * @param limits          what clients may hold: memory, push streams, registrations
+ * @param wire            push codecs accepted, versions kept for version-delta pulls
  */
 public record CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery,
         int keepCheckpoints, Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy,
-        Duration tick, ServiceLimits limits) {
+        Duration tick, ServiceLimits limits, WireSettings wire) {
 
     /**
      * The default bound on a delta's L2 norm: far above what training moves a model by in one update, far
@@ -53,7 +55,8 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
     public enum NormPolicy { REFUSE, CLIP }
 
     private static final Set<String> KEYS = union(Set.of("strategy", "checkpoint_every", "keep_checkpoints",
-            "lease_seconds", "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis"), ServiceLimits.KEYS);
+            "lease_seconds", "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis"),
+            union(ServiceLimits.KEYS, WireSettings.KEYS));
 
     public CoordinatorConfig {
         Objects.requireNonNull(strategy, "strategy");
@@ -62,6 +65,7 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
         Objects.requireNonNull(normPolicy, "normPolicy");
         Objects.requireNonNull(tick, "tick");
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(wire, "wire");
         if (checkpointEvery < 1) {
             throw new IllegalArgumentException("checkpoint_every: must be at least 1, got " + checkpointEvery);
         }
@@ -80,6 +84,13 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
         if (tick.toMillis() < 1) {
             throw new IllegalArgumentException("tick_millis: must be at least 1, got " + tick.toMillis());
         }
+    }
+
+    /** A configuration with the default wire settings. */
+    public CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery, int keepCheckpoints,
+            Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy, Duration tick, ServiceLimits limits) {
+        this(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm, normPolicy, tick,
+                limits, WireSettings.DEFAULTS);
     }
 
     /** Defaults for {@code strategy} with its own defaults. */
@@ -121,7 +132,16 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
                 number(file, values, "max_delta_norm", d.maxDeltaNorm()),
                 np,
                 Duration.ofMillis((long) number(file, values, "tick_millis", d.tick().toMillis())),
-                ServiceLimits.from(values, (key, dflt) -> number(file, values, key, dflt)));
+                ServiceLimits.from(values, (key, dflt) -> number(file, values, key, dflt)),
+                wire(file, values));
+    }
+
+    private static WireSettings wire(Path file, Map<String, Object> values) {
+        try {
+            return WireSettings.from(values, (key, dflt) -> number(file, values, key, dflt));
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith(file.toString()) ? e : new IllegalArgumentException(file + ": " + e.getMessage());
+        }
     }
 
     private static Set<String> union(Set<String> a, Set<String> b) {
@@ -143,21 +163,26 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
 
     public CoordinatorConfig withStrategyConfig(Map<String, Object> c) {
         return new CoordinatorConfig(strategy, c, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
-                normPolicy, tick, limits);
+                normPolicy, tick, limits, wire);
     }
 
     public CoordinatorConfig withCheckpointEvery(int n) {
         return new CoordinatorConfig(strategy, strategyConfig, n, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
-                normPolicy, tick, limits);
+                normPolicy, tick, limits, wire);
     }
 
     public CoordinatorConfig withLimits(ServiceLimits l) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
-                maxDeltaNorm, normPolicy, tick, l);
+                maxDeltaNorm, normPolicy, tick, l, wire);
     }
 
     public CoordinatorConfig withNormBound(double bound, NormPolicy policy) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
-                bound, policy, tick, limits);
+                bound, policy, tick, limits, wire);
+    }
+
+    public CoordinatorConfig withWire(WireSettings w) {
+        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
+                maxDeltaNorm, normPolicy, tick, limits, w);
     }
 }

@@ -28,6 +28,11 @@ public final class CoordinatorMetrics {
     private final AtomicLong refusedTotal = new AtomicLong();
     private final ConcurrentHashMap<String, Counter> refused = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> registrationsRefused = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> wireBytes = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> decodedBytes = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Timer> decodeTime = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> pullBytes = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> pulls = new ConcurrentHashMap<>();
 
     public CoordinatorMetrics() {
         accepted = Counter.builder("tributary.updates.accepted").description("updates made durable and taken in").register(registry);
@@ -124,6 +129,63 @@ public final class CoordinatorMetrics {
 
     public void bytesOut(long n) {
         bytesOut.increment(n);
+    }
+
+    /**
+     * A push that arrived complete: {@code wire} bytes as sent, {@code decoded} bytes of the safetensors delta
+     * they stand for; {@code tributary_update_wire_bytes_total} and {@code tributary_update_decoded_bytes_total},
+     * labelled by codec family ({@code safetensors}, {@code int4}, {@code topk+int8}, …).
+     */
+    public void updateBytes(String codec, long wire, long decoded) {
+        wireBytes.computeIfAbsent(codec, c -> Counter.builder("tributary.update.wire").baseUnit("bytes")
+                .description("bytes of pushed updates as they came over the wire, by codec").tag("codec", c)
+                .register(registry)).increment(wire);
+        decodedBytes.computeIfAbsent(codec, c -> Counter.builder("tributary.update.decoded").baseUnit("bytes")
+                .description("bytes of pushed updates once decoded (their safetensors images), by codec").tag("codec", c)
+                .register(registry)).increment(decoded);
+    }
+
+    /** Time spent decoding one coded push ({@code tributary_update_decode_seconds}, by codec family). */
+    public void decoded(String codec, long nanos) {
+        decodeTime.computeIfAbsent(codec, c -> Timer.builder("tributary.update.decode")
+                .description("time the coordinator takes to decode one coded push, by codec").tag("codec", c)
+                .register(registry)).record(Duration.ofNanos(nanos));
+    }
+
+    /**
+     * A pull answered as {@code kind}: {@code full} (the whole model), {@code delta} (a version delta),
+     * {@code unchanged} (a header alone); {@code bytes} of chunks sent ({@code tributary_pulls_total} and
+     * {@code tributary_pull_bytes_total}, by kind).
+     */
+    public void pulled(String kind, long bytes) {
+        pulls.computeIfAbsent(kind, k -> Counter.builder("tributary.pulls")
+                .description("pulls answered, by kind: full, delta, unchanged").tag("kind", k).register(registry)).increment();
+        pullBytes.computeIfAbsent(kind, k -> Counter.builder("tributary.pull").baseUnit("bytes")
+                .description("model bytes sent to pulls, by kind: full, delta").tag("kind", k).register(registry)).increment(bytes);
+    }
+
+    /** Bytes of pushed updates on the wire so far under {@code codec}. */
+    public double wireBytes(String codec) {
+        Counter c = wireBytes.get(codec);
+        return c == null ? 0 : c.count();
+    }
+
+    /** Bytes of pushed updates once decoded so far under {@code codec}. */
+    public double decodedBytes(String codec) {
+        Counter c = decodedBytes.get(codec);
+        return c == null ? 0 : c.count();
+    }
+
+    /** Pulls answered so far as {@code kind}. */
+    public long pulls(String kind) {
+        Counter c = pulls.get(kind);
+        return c == null ? 0 : (long) c.count();
+    }
+
+    /** Chunk bytes sent so far to pulls answered as {@code kind}. */
+    public double pullBytes(String kind) {
+        Counter c = pullBytes.get(kind);
+        return c == null ? 0 : c.count();
     }
 
     public void aggregation(Duration d) {

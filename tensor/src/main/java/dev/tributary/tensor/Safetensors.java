@@ -44,6 +44,14 @@ public final class Safetensors {
         return out;
     }
 
+    /**
+     * The bytes before the data of the image {@link #encode} makes of tensors with these {@code infos}, in
+     * their order: for filling an image in place (the data follows back to back, in the same order).
+     */
+    public static byte[] header(List<TensorInfo> infos, Map<String, String> metadata) {
+        return SafetensorsHeader.encode(infos, metadata);
+    }
+
     /** The size in bytes of the image {@link #encode} makes of {@code src} with {@code metadata}. */
     public static long encodedSize(TensorSource src, Map<String, String> metadata) {
         long size = SafetensorsHeader.encode(src.infos(), metadata).length;

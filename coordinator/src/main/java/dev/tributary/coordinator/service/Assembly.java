@@ -48,7 +48,7 @@ public final class Assembly implements AutoCloseable {
         Recovery.Recovered r = Recovery.recover(config.strategy(), config.strategyConfig(), initialModel, checkpoints,
                 logFile, warn);
         UpdateLog log = UpdateLog.open(logFile, r.scan().validEnd());
-        Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn);
+        Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn, config.wire());
         if (r.configToLog() != null) {
             try {
                 sequencer.logConfig(r.configToLog());
@@ -63,7 +63,9 @@ public final class Assembly implements AutoCloseable {
         boolean fragmented = sequencer.innerLoop() != null && sequencer.innerLoop().fragments().size() > 1;
         UpdateValidator deltas = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
                 config.normPolicy(), fragmented);
-        Pushes pushes = new Pushes(sequencer, deltas, metrics, buffers, config.limits(), warn);
+        PushDecoder decoder = new PushDecoder(initialModel.infos(),
+                fragmented ? sequencer.innerLoop().fragments() : java.util.List.of(), config.wire(), buffers, validator.maxBytes());
+        Pushes pushes = new Pushes(sequencer, deltas, decoder, metrics, buffers, config.limits(), warn);
         CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
         metrics.gauges(() -> registry.live().size(), sequencer::version);
         metrics.memoryGauges(buffers::budget, buffers::committed, buffers::pooled, pushes::receiving);

@@ -82,7 +82,8 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase imple
 
     @Override
     public void pullModel(PullRequest req, StreamObserver<ModelPart> out) {
-        ModelSender.serve(out, req.getKnownVersion(), sequencer.image(), metrics::bytesOut);
+        ModelSender.serve(out, req.getKnownVersion(), sequencer.pull(req.getKnownVersion(), req.getAcceptVersionDelta()),
+                metrics::bytesOut, metrics::pulled);
     }
 
     @Override

@@ -12,24 +12,45 @@ import io.grpc.stub.StreamObserver;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.LongConsumer;
+import java.util.function.ObjLongConsumer;
 
 /**
  * Answers a pull of a versioned model: one {@link ModelHeader} (with {@code unchanged} and nothing else
- * when the caller's known version is current), then the image's chunks with their CRC32C, as fast as the
- * transport is ready for them. Shared by every service that publishes versions (models, policies).
+ * when the caller's known version is current), then the chunks of the image, or of a version delta from
+ * the caller's known version, with their CRC32C, as fast as the transport is ready for them. Shared by
+ * every service that publishes versions (models, policies).
  */
 public final class ModelSender {
+    /**
+     * What to answer a pull with.
+     *
+     * @param model     the current version's image (its SHA-256 and size go in the header)
+     * @param delta     a version delta from {@code deltaBase} to the model, sent instead of it; or null
+     * @param deltaBase the version the delta applies to
+     */
+    public record Answer(ModelImage model, ModelImage delta, long deltaBase) {
+        /** The whole model. */
+        public static Answer full(ModelImage model) {
+            return new Answer(model, null, -1);
+        }
+    }
+
     private final ServerCallStreamObserver<ModelPart> out;
     private final long knownVersion;
     private final LongConsumer bytesOut;
-    private ModelImage image;
+    private final ObjLongConsumer<String> answered;
+    private ModelImage body;
+    private String kind;
+    private long sent;
     private int next;
     private boolean done;
 
-    private ModelSender(ServerCallStreamObserver<ModelPart> out, long knownVersion, LongConsumer bytesOut) {
+    private ModelSender(ServerCallStreamObserver<ModelPart> out, long knownVersion, LongConsumer bytesOut,
+            ObjLongConsumer<String> answered) {
         this.out = out;
         this.knownVersion = knownVersion;
         this.bytesOut = bytesOut;
+        this.answered = answered;
     }
 
     /**
@@ -38,56 +59,76 @@ public final class ModelSender {
      */
     public static void serve(StreamObserver<ModelPart> plain, long knownVersion, CompletionStage<ModelImage> image,
             LongConsumer bytesOut) {
+        serve(plain, knownVersion, image.thenApply(Answer::full), bytesOut, (kind, bytes) -> { });
+    }
+
+    /**
+     * Streams {@code answer} once it is there; {@code bytesOut} counts the chunk bytes as they are sent,
+     * {@code answered} is told once, when the stream completes, how the pull was answered ({@code full},
+     * {@code delta} or {@code unchanged}) and the chunk bytes it took.
+     */
+    public static void serve(StreamObserver<ModelPart> plain, long knownVersion, CompletionStage<Answer> answer,
+            LongConsumer bytesOut, ObjLongConsumer<String> answered) {
         ServerCallStreamObserver<ModelPart> out = (ServerCallStreamObserver<ModelPart>) plain;
-        ModelSender sender = new ModelSender(out, knownVersion, bytesOut);
+        ModelSender sender = new ModelSender(out, knownVersion, bytesOut, answered);
         out.setOnReadyHandler(sender::pump);
         out.setOnCancelHandler(() -> {});
-        image.whenComplete((img, error) -> {
+        answer.whenComplete((a, error) -> {
             if (error != null) {
                 Throwable t = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
                 out.onError(Status.UNAVAILABLE.withDescription("model not available: " + t.getMessage()).asRuntimeException());
             } else {
-                sender.start(img);
+                sender.start(a);
             }
         });
     }
 
-    private synchronized void start(ModelImage image) {
+    private synchronized void start(Answer a) {
+        ModelImage image = a.model();
         boolean unchanged = image.version() == knownVersion;
-        out.onNext(ModelPart.newBuilder().setHeader(ModelHeader.newBuilder()
+        boolean delta = !unchanged && a.delta() != null;
+        ModelHeader.Builder h = ModelHeader.newBuilder()
                 .setVersion(image.version())
                 .setSha256(ByteString.copyFrom(image.sha256()))
                 .setTotalBytes(image.size())
-                .setUnchanged(unchanged)).build());
+                .setUnchanged(unchanged);
+        if (delta) {
+            h.setVersionDelta(true).setDeltaBaseVersion(a.deltaBase()).setDeltaBytes(a.delta().size());
+        }
+        out.onNext(ModelPart.newBuilder().setHeader(h).build());
         if (unchanged) {
             done = true;
             out.onCompleted();
+            answered.accept("unchanged", 0);
             return;
         }
-        this.image = image;
+        this.kind = delta ? "delta" : "full";
+        this.body = delta ? a.delta() : image;
         pump();
     }
 
     private synchronized void pump() {
-        if (image == null || done) {
+        if (body == null || done) {
             return;
         }
         if (out.isCancelled()) {
             done = true;
             return;
         }
-        while (next < image.chunkCount() && out.isReady()) {
-            byte[] c = image.chunk(next);
+        while (next < body.chunkCount() && out.isReady()) {
+            byte[] c = body.chunk(next);
             out.onNext(ModelPart.newBuilder().setChunk(Chunk.newBuilder()
                     .setOffset((long) next * ModelImage.CHUNK_BYTES)
                     .setData(UnsafeByteOperations.unsafeWrap(c))
-                    .setCrc32C(image.chunkCrc(next))).build());
+                    .setCrc32C(body.chunkCrc(next))).build());
             bytesOut.accept(c.length);
+            sent += c.length;
             next++;
         }
-        if (next == image.chunkCount()) {
+        if (next == body.chunkCount()) {
             done = true;
             out.onCompleted();
+            answered.accept(kind, sent);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.tributary.coordinator.service;
 
+import dev.tributary.codec.Codec;
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.coordinator.ServiceLimits;
 import dev.tributary.coordinator.auth.BearerAuth;
@@ -41,6 +42,7 @@ final class Pushes implements AutoCloseable {
 
     private final Sequencer sequencer;
     private final UpdateValidator validator;
+    private final PushDecoder decoder;
     private final CoordinatorMetrics metrics;
     private final ReceiveBuffers buffers;
     private final ServiceLimits limits;
@@ -51,10 +53,11 @@ final class Pushes implements AutoCloseable {
     private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(
             r -> Thread.ofPlatform().name("tributary-push-deadlines").daemon().unstarted(r));
 
-    Pushes(Sequencer sequencer, UpdateValidator validator, CoordinatorMetrics metrics, ReceiveBuffers buffers,
-            ServiceLimits limits, Consumer<String> warn) {
+    Pushes(Sequencer sequencer, UpdateValidator validator, PushDecoder decoder, CoordinatorMetrics metrics,
+            ReceiveBuffers buffers, ServiceLimits limits, Consumer<String> warn) {
         this.sequencer = sequencer;
         this.validator = validator;
+        this.decoder = decoder;
         this.metrics = metrics;
         this.buffers = buffers;
         this.limits = limits;
@@ -144,6 +147,7 @@ final class Pushes implements AutoCloseable {
         private long lastMessage = opened;
         private long deadline = opened + limits.pushTimeout().toMillis();
         private UpdateHeader header;
+        private Codec codec;
         private String worker;
         private ReceiveBuffers.Buffer buffer;
         private long received;
@@ -181,6 +185,7 @@ final class Pushes implements AutoCloseable {
                 throw Refusal.invalid("malformed", "a second update header");
             }
             validator.checkHeader(h);
+            codec = decoder.codecOf(h.getCodec());
             if (!workerStreams.tryOpen(h.getWorkerId())) {
                 throw Refusal.retryLater(Status.Code.RESOURCE_EXHAUSTED, "streams", "worker " + h.getWorkerId() + " has "
                         + workerStreams.max() + " push streams open (max_push_streams_per_worker): retry later",
@@ -243,9 +248,21 @@ final class Pushes implements AutoCloseable {
                     throw Refusal.invalid("malformed", "received " + received + " of delta_bytes " + header.getDeltaBytes());
                 }
                 MemorySegment image = buffer.image();
+                ReceiveBuffers.Buffer owned = buffer;
+                String family = PushDecoder.family(codec);
+                if (codec != null) {
+                    long t0 = System.nanoTime();
+                    PushDecoder.Decoded d = decoder.decode(codec, image, token, worker);
+                    metrics.decoded(family, System.nanoTime() - t0);
+                    // The message is not needed any more: the decoded image is the update from here on.
+                    buffer = d.buffer();
+                    owned.release();
+                    owned = d.buffer();
+                    image = d.image();
+                }
+                metrics.updateBytes(family, received, image.byteSize());
                 TensorMap delta = validator.checkDelta(image);
                 UpdateHeader h = header;
-                ReceiveBuffers.Buffer owned = buffer;
                 buffer = null;
                 active = false;
                 owned.handOver();

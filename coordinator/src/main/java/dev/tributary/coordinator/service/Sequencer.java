@@ -85,8 +85,26 @@ final class Sequencer implements AutoCloseable {
     private double nanosSinceRelease;
     private volatile String broken;
 
+    /** A published model kept to answer pulls from it with a version delta. */
+    private record Kept(long version, TensorMap model) {}
+
+    // Owned by the sequencer thread: the current model last, past ones before it, oldest first.
+    private final java.util.ArrayDeque<Kept> kept = new java.util.ArrayDeque<>();
+    /** Version deltas to the current version, by base version; dropped at each publish. */
+    private final Map<Long, CompletableFuture<ModelImage>> deltas = new HashMap<>();
+    private final int keepVersions;
+    private final long keepBytes;
+
     Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
             CoordinatorMetrics metrics, Consumer<String> warn) {
+        this(r, log, checkpoints, checkpointEvery, metrics, warn, dev.tributary.coordinator.WireSettings.DEFAULTS);
+    }
+
+    /**
+     * @param wire how many past versions (and bytes of them) to keep for version-delta pulls
+     */
+    Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
+            CoordinatorMetrics metrics, Consumer<String> warn, dev.tributary.coordinator.WireSettings wire) {
         this.strategy = r.strategy();
         this.log = log;
         this.checkpoints = checkpoints;
@@ -107,6 +125,57 @@ final class Sequencer implements AutoCloseable {
         this.modelBytes = modelBytes;
         this.collectAfter = Math.max(256L << 20, 4 * modelBytes);
         this.image = CompletableFuture.completedFuture(r.image());
+        this.keepVersions = wire.pullDeltaVersions();
+        this.keepBytes = wire.pullDeltaMaxBytes() > 0 ? wire.pullDeltaMaxBytes() : Long.MAX_VALUE;
+        keep(strategy.version(), strategy.model());
+    }
+
+    /**
+     * Keeps {@code model} as the current version and as many past ones as the settings allow. Past models
+     * are kept by reference: a publish makes a new model and never changes an old one.
+     */
+    private void keep(long v, TensorMap model) {
+        deltas.clear();
+        if (!kept.isEmpty() && kept.peekLast().version() == v) {
+            kept.pollLast();
+        }
+        kept.addLast(new Kept(v, model));
+        while (kept.size() > 1 && (kept.size() - 1 > keepVersions
+                || (double) (kept.size() - 1) * modelBytes > keepBytes)) {
+            kept.pollFirst();
+        }
+    }
+
+    /**
+     * The answer to a pull from a worker that holds {@code known}: the current image, with a version delta
+     * from {@code known} when the worker accepts one, that version is still kept, and the delta is smaller
+     * than the model. Both once the current version is durable.
+     */
+    CompletableFuture<ModelSender.Answer> pull(long known, boolean acceptDelta) {
+        return CompletableFuture.supplyAsync(() -> answer(known, acceptDelta), thread).thenCompose(x -> x);
+    }
+
+    private CompletableFuture<ModelSender.Answer> answer(long known, boolean acceptDelta) {
+        CompletableFuture<ModelImage> img = currentImage();
+        long current = strategy.version();
+        Kept base = null;
+        if (acceptDelta && known >= 0 && known != current) {
+            for (Kept k : kept) {
+                if (k.version() == known) {
+                    base = k;
+                }
+            }
+        }
+        if (base == null) {
+            return img.thenApply(ModelSender.Answer::full);
+        }
+        TensorMap model = strategy.model();
+        TensorMap from = base.model();
+        CompletableFuture<ModelImage> delta = deltas.computeIfAbsent(known, b -> publishDurable.thenApplyAsync(
+                x -> ModelImage.of(current, java.lang.foreign.MemorySegment.ofArray(
+                        dev.tributary.codec.VersionDelta.encode(model, from))), hashing));
+        return img.thenCombine(delta, (m, d) -> d.size() < m.size() ? new ModelSender.Answer(m, d, known)
+                : ModelSender.Answer.full(m));
     }
 
     String strategyName() {
@@ -252,6 +321,7 @@ final class Sequencer implements AutoCloseable {
         stalenessSinceRelease = 0;
         nanosSinceRelease = 0;
         releaseRetained();
+        keep(published, strategy.model());
         publishEnd = a.end();
         acceptedAtPublish = accepted;
         image = null;

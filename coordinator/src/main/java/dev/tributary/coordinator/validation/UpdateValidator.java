@@ -1,5 +1,6 @@
 package dev.tributary.coordinator.validation;
 
+import dev.tributary.codec.Codec;
 import dev.tributary.coordinator.CoordinatorConfig.NormPolicy;
 import dev.tributary.store.ModelImage;
 import dev.tributary.tensor.DType;
@@ -28,6 +29,11 @@ public final class UpdateValidator {
     public static final int MAX_WORKER_ID_BYTES = 256;
     /** Longest metric name, in UTF-8 bytes. */
     public static final int MAX_METRIC_NAME_BYTES = 128;
+
+    /** The codec name of plain safetensors deltas (also what an empty codec means). */
+    public static final String SAFETENSORS = "safetensors";
+    /** Longest codec spec, in UTF-8 bytes (a canonical spec fits in 255). */
+    public static final int MAX_CODEC_BYTES = 255;
 
     private final Map<String, TensorInfo> model = new LinkedHashMap<>();
     private final long maxBytes;
@@ -125,8 +131,16 @@ public final class UpdateValidator {
         if (metricCount > MAX_METRICS) {
             throw Refusal.invalid("malformed", "metrics: " + metricCount + " entries > " + MAX_METRICS);
         }
-        if (!codec.isEmpty() && !codec.equals("safetensors")) {
-            throw Refusal.invalid("codec", "codec \"" + codec + "\": not supported (supported: safetensors)");
+        if (!codec.isEmpty() && !codec.equals(SAFETENSORS)) {
+            if (utf8Length(codec) > MAX_CODEC_BYTES) {
+                throw Refusal.invalid("codec", "codec of " + utf8Length(codec) + " bytes \"" + abbreviate(codec)
+                        + "\": longer than " + MAX_CODEC_BYTES);
+            }
+            try {
+                Codec.parse(codec);
+            } catch (IllegalArgumentException e) {
+                throw Refusal.invalid("codec", e.getMessage() + "; or safetensors");
+            }
         }
         if (deltaBytes <= 0) {
             throw Refusal.invalid("malformed", "delta_bytes " + deltaBytes + ": must be > 0");

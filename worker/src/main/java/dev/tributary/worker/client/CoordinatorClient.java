@@ -15,6 +15,12 @@ import dev.tributary.protocol.RegisterReply;
 import dev.tributary.protocol.RegisterRequest;
 import dev.tributary.protocol.UpdateHeader;
 import dev.tributary.protocol.UpdatePart;
+import dev.tributary.codec.CodecException;
+import dev.tributary.codec.DecodeLimits;
+import dev.tributary.codec.VersionDelta;
+import dev.tributary.tensor.Safetensors;
+import dev.tributary.tensor.TensorMap;
+import dev.tributary.tensor.TensorSource;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -74,9 +80,16 @@ public final class CoordinatorClient {
     /**
      * A pulled model.
      *
-     * @param file the model's safetensors file, or null when the known version was current
+     * @param file      the model's safetensors file, or null when the known version was current
+     * @param wireBytes chunk bytes that came over the wire for it (a version delta's, or the whole model's)
+     * @param delta     true when it was rebuilt from a version delta and the SHA-256 matched
+     * @param fallback  why a version delta was not used and the whole model pulled instead, or null
      */
-    public record Pulled(long version, String sha256, long bytes, Path file) {
+    public record Pulled(long version, String sha256, long bytes, Path file, long wireBytes, boolean delta, String fallback) {
+        public Pulled(long version, String sha256, long bytes, Path file) {
+            this(version, sha256, bytes, file, file == null ? 0 : bytes, false, null);
+        }
+
         public boolean unchanged() {
             return file == null;
         }
@@ -88,8 +101,18 @@ public final class CoordinatorClient {
      * and leaves no file behind.
      */
     public Pulled pull(String workerId, long knownVersion, Path dir) throws IOException {
-        Iterator<ModelPart> parts = blocking.pullModel(
-                PullRequest.newBuilder().setWorkerId(workerId).setKnownVersion(knownVersion).build());
+        return pull(workerId, knownVersion, dir, null);
+    }
+
+    /**
+     * {@link #pull(String, long, Path)}, asking for only what changed since {@code knownVersion} when
+     * {@code known} (the tensors of that version, exactly as pulled) is given: a version delta is applied to
+     * it and the result checked against the published SHA-256; when that fails (the held bytes are not the
+     * version's, the delta is damaged) the whole model is pulled again and {@link Pulled#fallback} says why.
+     */
+    public Pulled pull(String workerId, long knownVersion, Path dir, TensorSource known) throws IOException {
+        Iterator<ModelPart> parts = blocking.pullModel(PullRequest.newBuilder().setWorkerId(workerId)
+                .setKnownVersion(knownVersion).setAcceptVersionDelta(known != null && knownVersion >= 0).build());
         if (!parts.hasNext()) {
             throw dataLoss("the model stream ended before its header");
         }
@@ -101,35 +124,28 @@ public final class CoordinatorClient {
         Files.createDirectories(dir);
         Path target = dir.resolve("model-" + h.getVersion() + ".safetensors");
         Path part = dir.resolve(target.getFileName() + ".part");
+        if (h.getVersionDelta()) {
+            String problem = applyDelta(h, parts, known, knownVersion, part);
+            if (problem == null) {
+                Files.move(part, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                return new Pulled(h.getVersion(), hex(h.getSha256()), h.getTotalBytes(), target, h.getDeltaBytes(), true, null);
+            }
+            Files.deleteIfExists(part);
+            Pulled full = pull(workerId, -1, dir, null);
+            return new Pulled(full.version(), full.sha256(), full.bytes(), full.file(), h.getDeltaBytes() + full.wireBytes(),
+                    false, problem);
+        }
         MessageDigest sha = sha256();
-        CRC32C crc = new CRC32C();
         long at = 0;
         try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            byte[] scratch = new byte[0];
-            while (parts.hasNext()) {
-                Chunk c = parts.next().getChunk();
-                if (c.getOffset() != at) {
-                    throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
+            at = receive(parts, (data, n) -> {
+                sha.update(data, 0, n);
+                ByteBuffer b = ByteBuffer.wrap(data, 0, n);
+                while (b.hasRemaining()) {
+                    out.write(b);
                 }
-                int n = c.getData().size();
-                if (scratch.length < n) {
-                    scratch = new byte[n];
-                }
-                // One copy into an array we own; checksums and digest run fastest over arrays.
-                c.getData().copyTo(scratch, 0);
-                crc.reset();
-                crc.update(scratch, 0, n);
-                if ((int) crc.getValue() != c.getCrc32C()) {
-                    throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
-                }
-                sha.update(scratch, 0, n);
-                ByteBuffer data = ByteBuffer.wrap(scratch, 0, n);
-                while (data.hasRemaining()) {
-                    out.write(data);
-                }
-                at += n;
-            }
+            });
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(part);
             throw e;
@@ -144,15 +160,110 @@ public final class CoordinatorClient {
         return new Pulled(h.getVersion(), digest, at, target);
     }
 
+    /** Where received chunk data goes: {@code data[0, n)}, valid during the call only. */
+    @FunctionalInterface
+    private interface ChunkSink {
+        void accept(byte[] data, int n) throws IOException;
+    }
+
+    /** Receives the chunks in order, checking offsets and CRC32C; returns the bytes received. */
+    private static long receive(Iterator<ModelPart> parts, ChunkSink sink) throws IOException {
+        CRC32C crc = new CRC32C();
+        long at = 0;
+        byte[] scratch = new byte[0];
+        while (parts.hasNext()) {
+            Chunk c = parts.next().getChunk();
+            if (c.getOffset() != at) {
+                throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
+            }
+            int n = c.getData().size();
+            if (scratch.length < n) {
+                scratch = new byte[n];
+            }
+            // One copy into an array we own; checksums and digest run fastest over arrays.
+            c.getData().copyTo(scratch, 0);
+            crc.reset();
+            crc.update(scratch, 0, n);
+            if ((int) crc.getValue() != c.getCrc32C()) {
+                throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
+            }
+            sink.accept(scratch, n);
+            at += n;
+        }
+        return at;
+    }
+
+    /**
+     * Receives a version delta, applies it to {@code known} and writes the result to {@code part}; null when
+     * the result has the published size and SHA-256, else why not (the stream is drained either way).
+     */
+    private static String applyDelta(ModelHeader h, Iterator<ModelPart> parts, TensorSource known, long knownVersion,
+            Path part) throws IOException {
+        if (known == null || h.getDeltaBaseVersion() != knownVersion) {
+            drain(parts);
+            return "a version delta from v" + h.getDeltaBaseVersion() + " for a worker holding v" + knownVersion;
+        }
+        long limit = DecodeLimits.forLayout(known.infos()).maxEncodedBytes();
+        if (h.getDeltaBytes() < 0 || h.getDeltaBytes() > Math.min(limit, Integer.MAX_VALUE - 16)) {
+            drain(parts);
+            return "version delta of " + h.getDeltaBytes() + " bytes: more than " + limit + " for this model";
+        }
+        byte[] bytes = new byte[(int) h.getDeltaBytes()];
+        long[] at = {0};
+        long got = receive(parts, (data, n) -> {
+            if (at[0] + n > bytes.length) {
+                throw dataLoss("version delta runs past its delta_bytes " + bytes.length);
+            }
+            System.arraycopy(data, 0, bytes, (int) at[0], n);
+            at[0] += n;
+        });
+        if (got != bytes.length) {
+            throw dataLoss("version delta: received " + got + " of " + bytes.length + " bytes");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            TensorMap next;
+            try {
+                next = VersionDelta.decode(MemorySegment.ofArray(bytes), known, DecodeLimits.forLayout(known.infos()), arena);
+            } catch (CodecException e) {
+                return "version delta from v" + knownVersion + " refused: " + e.getMessage();
+            }
+            Safetensors.write(part, next);
+        }
+        String digest;
+        try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(part, StandardOpenOption.READ)) {
+            if (ch.size() != h.getTotalBytes()) {
+                return "model rebuilt from v" + knownVersion + " has " + ch.size() + " bytes, published " + h.getTotalBytes();
+            }
+            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            MessageDigest sha = sha256();
+            for (long off = 0; off < file.byteSize(); off += 1L << 30) {
+                sha.update(file.asSlice(off, Math.min(1L << 30, file.byteSize() - off)).asByteBuffer());
+            }
+            digest = HexFormat.of().formatHex(sha.digest());
+        }
+        if (!digest.equals(hex(h.getSha256()))) {
+            return "model rebuilt from v" + knownVersion + " has SHA-256 " + digest + ", published " + hex(h.getSha256())
+                    + " (the held model differs from v" + knownVersion + ")";
+        }
+        return null;
+    }
+
     /**
      * One update to push.
      *
-     * @param delta the delta's safetensors file (trained − pulled weights)
+     * @param delta the delta's file (trained − pulled weights): a safetensors image, or a message of {@code codec}
+     * @param codec "safetensors" or the spec of the codec that encoded it
      */
     public record Update(String updateId, String workerId, long baseVersion, long examples, int localSteps,
-            Map<String, Double> metrics, Path delta) {
+            Map<String, Double> metrics, Path delta, String codec) {
         public Update {
             metrics = Map.copyOf(metrics);
+        }
+
+        /** A safetensors update. */
+        public Update(String updateId, String workerId, long baseVersion, long examples, int localSteps,
+                Map<String, Double> metrics, Path delta) {
+            this(updateId, workerId, baseVersion, examples, localSteps, metrics, delta, "safetensors");
         }
     }
 
@@ -168,7 +279,7 @@ public final class CoordinatorClient {
             sender.send(UpdatePart.newBuilder().setHeader(UpdateHeader.newBuilder()
                     .setUpdateId(u.updateId()).setWorkerId(u.workerId()).setBaseVersion(u.baseVersion())
                     .setExamples(u.examples()).setLocalSteps(u.localSteps()).putAllMetrics(u.metrics())
-                    .setDeltaBytes(size).setCodec("safetensors")).build());
+                    .setDeltaBytes(size).setCodec(u.codec())).build());
             CRC32C crc = new CRC32C();
             for (long at = 0; at < size && !result.isDone(); at += CHUNK_BYTES) {
                 // A heap array goes to the transport in one copy; a mapped buffer would take a detour.

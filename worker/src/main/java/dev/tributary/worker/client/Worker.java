@@ -3,7 +3,6 @@ package dev.tributary.worker.client;
 import dev.tributary.protocol.Capabilities;
 import dev.tributary.protocol.PushAck;
 import dev.tributary.protocol.RegisterReply;
-import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.SafetensorsFile;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.worker.LocalTrainer;
@@ -70,9 +69,10 @@ public final class Worker implements AutoCloseable {
     private long lastPushedBase = -1;
     private DiLoCoPlan innerPlan;
     private DiLoCoLoop loop;
+    private DeltaEncoder encoder;
 
-    /** An update trained and saved, not yet acknowledged. */
-    private record Pending(String id, long baseVersion, TrainResult result, Path file) {}
+    /** An update trained and saved (as it goes on the wire), not yet acknowledged; slot: its fragment. */
+    private record Pending(String id, long baseVersion, TrainResult result, Path file, int slot, String codec) {}
 
     /** What {@link #run} did. */
     public record Summary(int acknowledged, int duplicates, int refused, int retries) {}
@@ -85,6 +85,7 @@ public final class Worker implements AutoCloseable {
         this.random = new SplittableRandom(options.seed());
         this.backoff = new Backoff(options.initialBackoff(), options.maxBackoff(), random.split());
         this.ackLog = options.ackLog() == null ? null : new AckLog(options.ackLog());
+        this.encoder = new DeltaEncoder(options.wire(), 1, log);
         Files.createDirectories(options.workDir());
     }
 
@@ -109,7 +110,8 @@ public final class Worker implements AutoCloseable {
                         round++;
                     }
                     PushAck ack = client.push(new CoordinatorClient.Update(pending.id(), workerId, pending.baseVersion(),
-                            pending.result().examples(), pending.result().steps(), pending.result().metrics(), pending.file()));
+                            pending.result().examples(), pending.result().steps(), pending.result().metrics(), pending.file(),
+                            pending.codec()));
                     if (ackLog != null) {
                         ackLog.append(pending.id());
                     }
@@ -130,6 +132,9 @@ public final class Worker implements AutoCloseable {
                         refused++;
                         log.accept("update " + (pending == null ? "" : pending.id() + " ") + "refused, dropped: "
                                 + describe(e.getStatus()));
+                        if (pending != null) {
+                            encoder.refused(pending.slot(), describe(e.getStatus()));
+                        }
                         dropPending();
                         continue;
                     }
@@ -184,6 +189,9 @@ public final class Worker implements AutoCloseable {
         if (!java.util.Objects.equals(plan, innerPlan)) {
             closeLoop();
             innerPlan = plan;
+            // Residuals belong to the tensors and cadence of the old plan.
+            encoder.close();
+            encoder = new DeltaEncoder(options.wire(), plan == null ? 1 : plan.fragments().size(), log);
         }
         reregister = false;
     }
@@ -198,7 +206,11 @@ public final class Worker implements AutoCloseable {
             latestVersion = Math.max(latestVersion, client.heartbeat(workerId).getVersion());
             return false;
         }
-        CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir());
+        CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir(),
+                options.wire().pullDeltas() ? held : null);
+        if (p.fallback() != null) {
+            log.accept("pulled the whole model v" + p.version() + ": " + p.fallback());
+        }
         if (!p.unchanged()) {
             SafetensorsFile next = SafetensorsFile.open(p.file());
             closeHeld();
@@ -221,7 +233,7 @@ public final class Worker implements AutoCloseable {
         TrainPlan plan = options.plan().steps() > 0
                 ? TrainPlan.steps(options.plan().steps(), options.plan().seed() + round)
                 : TrainPlan.epochs(options.plan().epochs(), options.plan().seed() + round);
-        save(heldVersion, trainer.train(weights, plan));
+        save(0, heldVersion, trainer.train(weights, plan));
         return true;
     }
 
@@ -237,14 +249,14 @@ public final class Worker implements AutoCloseable {
             loop.merge(global, heldVersion);
         }
         DiLoCoLoop.Outgoing out = loop.prepare();
-        save(out.baseVersion(), out.result());
+        save(out.fragment(), out.baseVersion(), out.result());
     }
 
-    private void save(long base, TrainResult result) throws IOException {
+    private void save(int slot, long base, TrainResult result) throws IOException {
         String id = UUID.randomUUID().toString();
-        Path file = options.workDir().resolve("delta-" + id + ".safetensors");
-        Safetensors.write(file, result.delta());
-        pending = new Pending(id, base, result, file);
+        Path file = options.workDir().resolve("delta-" + id + (options.wire().codec() == null ? ".safetensors" : ".trbc"));
+        DeltaEncoder.Encoded e = encoder.encode(slot, base, result.delta(), file);
+        pending = new Pending(id, base, result, e.file(), slot, e.codec());
     }
 
     private void closeLoop() {
@@ -292,6 +304,7 @@ public final class Worker implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closeLoop();
+        encoder.close();
         closeHeld();
         dropPending();
         if (ackLog != null) {

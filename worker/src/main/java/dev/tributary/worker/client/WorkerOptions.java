@@ -18,17 +18,29 @@ import java.util.Objects;
  * @param initialBackoff first wait after the coordinator became unreachable
  * @param maxBackoff     longest wait between attempts
  * @param seed           seed of the backoff jitter
+ * @param wire           push codec, error feedback, version-delta pulls
  */
 public record WorkerOptions(String name, Capabilities capabilities, TrainPlan plan, int updates, Path ackLog, Path workDir,
-        Duration initialBackoff, Duration maxBackoff, long seed) {
+        Duration initialBackoff, Duration maxBackoff, long seed, WireOptions wire) {
     public WorkerOptions {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(capabilities, "capabilities");
         Objects.requireNonNull(plan, "plan");
         Objects.requireNonNull(workDir, "workDir");
+        Objects.requireNonNull(wire, "wire");
         if (updates < 0) {
             throw new IllegalArgumentException("updates < 0: " + updates);
         }
+    }
+
+    /** Options with the default wire options. */
+    public WorkerOptions(String name, Capabilities capabilities, TrainPlan plan, int updates, Path ackLog, Path workDir,
+            Duration initialBackoff, Duration maxBackoff, long seed) {
+        this(name, capabilities, plan, updates, ackLog, workDir, initialBackoff, maxBackoff, seed, WireOptions.DEFAULTS);
+    }
+
+    public WorkerOptions withWire(WireOptions w) {
+        return new WorkerOptions(name, capabilities, plan, updates, ackLog, workDir, initialBackoff, maxBackoff, seed, w);
     }
 
     /** Defaults: backoff from 100 ms up to 5 s. */

@@ -1,0 +1,31 @@
+package dev.tributary.worker.client;
+
+import dev.tributary.codec.Codec;
+
+/**
+ * How a worker's updates and models travel.
+ *
+ * @param codec         the codec pushes are encoded with; null for plain safetensors
+ * @param errorFeedback whether a lossy codec's error is fed back (EF: what the codec dropped is added to the
+ *                      next update; see {@link DeltaEncoder} for when that residual is reset)
+ * @param efMaxJump     the residual is kept while the next update's base is at most this many pushes
+ *                      (of the same tensors) ahead of the last one's
+ * @param pullDeltas    whether pulls ask for only what changed since the version held
+ */
+public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas) {
+    /** The default bound on how far the base may move with a residual still carried. */
+    public static final int DEFAULT_EF_MAX_JUMP = 4;
+
+    /** Plain safetensors pushes, version-delta pulls. */
+    public static final WireOptions DEFAULTS = new WireOptions(null, false, DEFAULT_EF_MAX_JUMP, true);
+
+    public WireOptions {
+        if (efMaxJump < 1) {
+            throw new IllegalArgumentException("ef max jump < 1: " + efMaxJump);
+        }
+        if (errorFeedback && (codec == null || codec.isLossless())) {
+            throw new IllegalArgumentException("error feedback needs a lossy codec, not "
+                    + (codec == null ? "safetensors" : codec.spec()));
+        }
+    }
+}

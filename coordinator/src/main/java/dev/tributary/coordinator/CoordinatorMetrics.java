@@ -176,6 +176,13 @@ public final class CoordinatorMetrics {
         return c == null ? 0 : c.count();
     }
 
+    /** Coded pushes decoded so far under {@code codec}, and their mean decode time in milliseconds (NaN for none). */
+    public double[] decodeStats(String codec) {
+        Timer t = decodeTime.get(codec);
+        return t == null ? new double[] {0, Double.NaN}
+                : new double[] {t.count(), t.mean(java.util.concurrent.TimeUnit.NANOSECONDS) / 1e6};
+    }
+
     /** Pulls answered so far as {@code kind}. */
     public long pulls(String kind) {
         Counter c = pulls.get(kind);

@@ -1,6 +1,10 @@
 package dev.tributary.sim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tributary.codec.Codec;
+import dev.tributary.worker.client.WireOptions;
 
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
@@ -39,11 +43,16 @@ class DiLoCoWorkerTest {
     record Outcome(float f0, float f1, List<Map<String, Float>> assigned) {}
 
     Outcome run(double alpha, int delay, int rounds) throws Exception {
+        return run(alpha, delay, rounds, WireOptions.DEFAULTS, null);
+    }
+
+    /** {@code codecFamily}: when set, checks that every push came through that codec. */
+    Outcome run(double alpha, int delay, int rounds, WireOptions wire, String codecFamily) throws Exception {
         String name = InProcessServerBuilder.generateName();
         CoordinatorConfig config = CoordinatorConfig.defaults("diloco")
                 .withStrategyConfig(ConstantGradient.strategy(alpha, delay));
         ConstantGradient trainer = new ConstantGradient();
-        Path state = dir.resolve("state-" + alpha + "-" + delay);
+        Path state = dir.resolve("state-" + alpha + "-" + delay + (codecFamily == null ? "" : "-" + codecFamily));
         try (Coordinator coordinator = Coordinator.start(InProcessServerBuilder.forName(name), state,
                 ConstantGradient.model(), config, Tokens.of(List.of(TOKEN)), m -> { })) {
             ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
@@ -53,7 +62,7 @@ class DiLoCoWorkerTest {
                 for (int i = 0; i < 2; i++) {
                     WorkerOptions d = WorkerOptions.of("w" + i, TrainPlan.steps(1, 0), rounds, null, state.resolve("w" + i));
                     WorkerOptions o = new WorkerOptions(d.name(), d.capabilities(), d.plan(), rounds, null, d.workDir(),
-                            Duration.ofMillis(5), Duration.ofMillis(50), i);
+                            Duration.ofMillis(5), Duration.ofMillis(50), i, wire);
                     runs.add(threads.submit(() -> {
                         try (Worker w = new Worker(channel, TOKEN, trainer, o, m -> { })) {
                             return w.run();
@@ -64,6 +73,11 @@ class DiLoCoWorkerTest {
                     assertEquals(rounds, f.get().acknowledged());
                 }
                 assertEquals(rounds, coordinator.version());
+                assertEquals(0, coordinator.refused());
+                if (codecFamily != null) {
+                    assertTrue(coordinator.metrics().wireBytes(codecFamily) > 0, coordinator.metrics().scrape());
+                    assertEquals(0, coordinator.metrics().wireBytes("safetensors"), 0.0);
+                }
                 CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
                 CoordinatorClient.Pulled p = client.pull("reader", -1, dir.resolve("pulled"));
                 try (SafetensorsFile model = SafetensorsFile.open(p.file())) {
@@ -94,6 +108,18 @@ class DiLoCoWorkerTest {
         Outcome one = run(1, 0, 3);
         assertEquals(Map.of("f0", -5f), one.assigned().getFirst());
         assertEquals(-23f, one.f0());
+    }
+
+    @Test
+    void fragmentsPushedThroughACodecWithErrorFeedbackGiveTheSameRounds() throws Exception {
+        // bf16 holds these small integers exactly, so the residual stays zero and the rounds must match
+        // alpha0 step for step: each fragment is decoded against its own layout, per fragment.
+        Outcome o = run(0, 0, 4, new WireOptions(Codec.parse("bf16"), true, 4, true), "bf16");
+        assertEquals(List.of(Map.of("f0", -11f), Map.of("f1", -23f), Map.of("f0", -35f)), o.assigned());
+        assertEquals(-35f, o.f0());
+        assertEquals(-47f, o.f1());
+        Outcome lossless = run(0.5, 0, 3, new WireOptions(Codec.parse("lossless"), false, 4, true), "lossless");
+        assertEquals(-29f, lossless.f0());
     }
 
     @Test

@@ -184,6 +184,25 @@ class CodedPushTest {
         assertEquals(1, pushCoded(c, "int8", Codec.parse("int8").encode(model(3, 0.01f)), 0).getVersion());
     }
 
+    @Test
+    void anAcknowledgedCodedUpdateReplaysIdenticallyFromTheLogWithoutTheCodec() throws Exception {
+        TestClient c = start(fedasync());
+        Codec int4 = Codec.parse("int4:group=32");
+        for (int i = 0; i < 3; i++) {
+            pushCoded(c, int4.spec(), int4.encode(model(40 + i, 0.02f)), i);
+        }
+        String sha = java.util.HexFormat.of().formatHex(c.pull(-1).header().getSha256().toByteArray());
+        // As after kill -9: the running coordinator has not checkpointed, its state is read again as it is,
+        // by a coordinator that accepts no codec at all: the log holds the decoded deltas.
+        CoordinatorConfig none = fedasync().withWire(fedasync().wire().withCodecs(Set.of()));
+        try (Assembly back = Assembly.open(state, model(1, 1f), none, new dev.tributary.coordinator.CoordinatorMetrics(),
+                warnings::add)) {
+            assertEquals(3, back.recoveredUpdates());
+            assertEquals(3, back.version());
+            assertEquals(sha, back.modelSha256());
+        }
+    }
+
     /** {@code message} with the dimensions of tensor {@code name} replaced (same rank) and its CRC32C fixed. */
     static byte[] withDims(byte[] message, String name, long[] dims) {
         byte[] out = message.clone();

@@ -186,7 +186,9 @@ class CoordinatorServiceTest {
                 () -> c.push(TestClient.header("update-1", 0, img.byteSize()).build(), img, 16, false));
         assertRefused(Status.Code.RESOURCE_EXHAUSTED, "size", "> limit",
                 () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, 1L << 40).build(), img, 16, false));
-        assertRefused(Status.Code.INVALID_ARGUMENT, "codec", "codec \"int8\"",
+        assertRefused(Status.Code.INVALID_ARGUMENT, "codec", "unknown codec \"zip9\"",
+                () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, img.byteSize()).setCodec("zip9").build(), img, 16, false));
+        assertRefused(Status.Code.INVALID_ARGUMENT, "codec_malformed", "int8:group=64 delta refused: malformed: not a TRBC message",
                 () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, img.byteSize()).setCodec("int8").build(), img, 16, false));
         assertRefused(Status.Code.INVALID_ARGUMENT, "malformed", "received",
                 () -> c.push(TestClient.header(UUID.randomUUID().toString(), 0, img.byteSize() + 8).build(), img, 16, false));

@@ -48,9 +48,16 @@ final class TestClient {
     }
 
     Pulled pull(long known) {
-        Iterator<ModelPart> it = blocking.pullModel(PullRequest.newBuilder().setKnownVersion(known).build());
+        return pull(known, false);
+    }
+
+    /** A pull; with {@code acceptDelta} the bytes may be a version delta (see the header). */
+    Pulled pull(long known, boolean acceptDelta) {
+        Iterator<ModelPart> it = blocking.pullModel(PullRequest.newBuilder().setKnownVersion(known)
+                .setAcceptVersionDelta(acceptDelta).build());
         ModelHeader h = it.next().getHeader();
-        MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getTotalBytes());
+        MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getVersionDelta() ? h.getDeltaBytes()
+                : h.getTotalBytes());
         long at = 0;
         while (it.hasNext()) {
             Chunk c = it.next().getChunk();

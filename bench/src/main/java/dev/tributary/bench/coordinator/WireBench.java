@@ -15,6 +15,9 @@ import dev.tributary.worker.client.CoordinatorClient;
 import dev.tributary.worker.client.DeltaEncoder;
 import dev.tributary.worker.client.WireOptions;
 import io.grpc.InsecureChannelCredentials;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -72,16 +75,70 @@ public final class WireBench {
                 System.err.printf(Locale.ROOT, "  delta %d/%d trained (loss %.3f)%n", r + 1, rounds, t.metrics().getOrDefault("loss", Double.NaN));
             }
         }
-        System.out.println("| codec | bytes per push (median) | decoded bytes | ratio | coordinator decode ms (mean) "
-                + "| pull, consecutive versions (median) | pull, 3 versions apart | whole model |");
-        System.out.println("|---|---|---|---|---|---|---|---|");
+        System.out.println("| codec | bytes per push (median) | decoded bytes | ratio | coordinator decode ms, mean of "
+                + rounds + " (cold) | decode ms, median of 50 warm | pull, consecutive versions (median) "
+                + "| pull, 3 versions apart | whole model |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        List<Result> results = new ArrayList<>();
         for (String spec : CODECS) {
             System.err.println("codec " + spec + ": " + rounds + " pushes and pulls over loopback...");
-            System.out.println(run(spec, init, deltas, dir.resolve(spec.replaceAll("[^a-z0-9]", "_"))));
+            Result r = run(spec, init, deltas, dir.resolve(spec.replaceAll("[^a-z0-9]", "_")));
+            results.add(r);
+            System.out.println(r.row());
+        }
+        Path png = dir.resolve("wire-bytes.png");
+        plot(results, png);
+        System.err.println("plot: " + png);
+    }
+
+    /** One codec's figures. */
+    record Result(String spec, long pushBytes, long decodedBytes, double ratio, double coldDecodeMillis,
+            double warmDecodeMillis, long pullConsecutive, long pullApart, long whole) {
+        String row() {
+            return String.format(Locale.ROOT, "| %s | %,d | %,d | %.2f× | %s | %s | %,d (%.1f %%) | %s | %,d |", spec,
+                    pushBytes, decodedBytes, ratio,
+                    Double.isNaN(coldDecodeMillis) ? "—" : String.format(Locale.ROOT, "%.2f", coldDecodeMillis),
+                    Double.isNaN(warmDecodeMillis) ? "—" : String.format(Locale.ROOT, "%.3f", warmDecodeMillis),
+                    pullConsecutive, 100.0 * pullConsecutive / whole,
+                    pullApart < 0 ? "full" : String.format(Locale.ROOT, "%,d (%.1f %%)", pullApart, 100.0 * pullApart / whole),
+                    whole);
         }
     }
 
-    static String run(String spec, TensorMap init, List<TensorMap> deltas, Path dir) throws Exception {
+    static void plot(List<Result> results, Path png) throws java.io.IOException {
+        CategoryChart chart = new CategoryChartBuilder().width(1000).height(520)
+                .title("fmnist-mlp over loopback gRPC: bytes per push and per pull (KiB)")
+                .xAxisTitle("push codec").yAxisTitle("KiB").build();
+        chart.getStyler().setXAxisLabelRotation(20);
+        List<String> names = results.stream().map(Result::spec).toList();
+        chart.addSeries("push (wire)", names, results.stream().map(r -> r.pushBytes() / 1024.0).toList());
+        chart.addSeries("pull, next version (delta)", names, results.stream().map(r -> r.pullConsecutive() / 1024.0).toList());
+        chart.addSeries("pull, 3 versions apart (delta)", names,
+                results.stream().map(r -> (r.pullApart() < 0 ? r.whole() : r.pullApart()) / 1024.0).toList());
+        chart.addSeries("whole model", names, results.stream().map(r -> r.whole() / 1024.0).toList());
+        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    /** Median milliseconds of decoding {@code message} as the coordinator does, after warming up. */
+    static double warmDecode(Codec codec, byte[] message, TensorMap layout) throws Exception {
+        java.lang.foreign.MemorySegment m = java.lang.foreign.Arena.global().allocate(message.length, 64);
+        java.lang.foreign.MemorySegment.copy(message, 0, m, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, message.length);
+        dev.tributary.codec.DecodeLimits limits = dev.tributary.codec.DecodeLimits.forLayout(layout.infos());
+        double[] t = new double[50];
+        for (int i = -20; i < t.length; i++) {
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                long t0 = System.nanoTime();
+                codec.decode(m, layout.infos(), limits, a);
+                if (i >= 0) {
+                    t[i] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+        }
+        Arrays.sort(t);
+        return t[t.length / 2];
+    }
+
+    static Result run(String spec, TensorMap init, List<TensorMap> deltas, Path dir) throws Exception {
         Files.createDirectories(dir);
         CoordinatorConfig config = CoordinatorConfig.defaults("fedasync")
                 .withStrategyConfig(Map.of("alpha", 0.5, "alpha_scale", "none", "max_staleness", 100));
@@ -99,10 +156,14 @@ public final class WireBench {
                 List<Long> consecutive = new ArrayList<>();
                 long apart = -1;
                 long whole = 0;
+                double warm = Double.NaN;
                 for (int v = 0; v < deltas.size(); v++) {
                     Path file = dir.resolve("delta-" + v);
                     DeltaEncoder.Encoded e = encoder.encode(0, v, deltas.get(v), file);
                     pushBytes[v] = Files.size(file);
+                    if (v == deltas.size() - 1 && codec != null) {
+                        warm = warmDecode(codec, Files.readAllBytes(file), init);
+                    }
                     client.push(new CoordinatorClient.Update(UUID.randomUUID().toString(), "bench", v, 100, 1, Map.of(), file,
                             e.codec()));
                     try (SafetensorsFile held = SafetensorsFile.open(versions.get(v))) {
@@ -128,11 +189,8 @@ public final class WireBench {
                 Arrays.sort(sorted);
                 List<Long> cs = new ArrayList<>(consecutive);
                 cs.sort(null);
-                return String.format(Locale.ROOT, "| %s | %,d | %,d | %.2f× | %s | %,d (%.1f %%) | %s | %,d |", spec,
-                        sorted[sorted.length / 2], (long) (decoded / deltas.size()), decoded / wire,
-                        codec == null ? "—" : String.format(Locale.ROOT, "%.2f", stats[1]),
-                        cs.get(cs.size() / 2), 100.0 * cs.get(cs.size() / 2) / whole,
-                        apart < 0 ? "full" : String.format(Locale.ROOT, "%,d (%.1f %%)", apart, 100.0 * apart / whole), whole);
+                return new Result(spec, sorted[sorted.length / 2], (long) (decoded / deltas.size()), decoded / wire,
+                        codec == null ? Double.NaN : stats[1], warm, cs.get(cs.size() / 2), apart, whole);
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }

@@ -20,9 +20,10 @@ import java.util.function.Consumer;
  *
  * <p>Each slot (the fragment under Streaming DiLoCo, else slot 0) has its own residual, for its own tensors.
  * The residual of a slot last pushed from base b is carried into the next update of that slot, from base b',
- * only when {@code b < b' <= b + efMaxJump × stride} (stride: the versions between two pushes of the same
- * slot, the fragment count under Streaming DiLoCo, else 1). Otherwise it is reset with one log line: a base
- * that went back (the coordinator restored an older state: what the residual made up for may or may not be
+ * only when {@code b <= b' <= b + efMaxJump × stride} (stride: the versions between two pushes of the same
+ * slot, the fragment count under Streaming DiLoCo, else 1); the same base again is normal under FedBuff,
+ * whose version moves only when its buffer fills. Otherwise it is reset with one log line: a base that
+ * went back (the coordinator restored an older state: what the residual made up for may or may not be
  * in the model) or jumped far (the model moved on so far that the missing part no longer fits it). It is
  * also reset when the coordinator refuses an update outright: the message never reached the model, so the
  * residual no longer measures what the model misses.
@@ -60,7 +61,7 @@ public final class DeltaEncoder implements AutoCloseable {
         if (options.errorFeedback()) {
             ErrorFeedback ef = feedback.computeIfAbsent(slot, s -> ErrorFeedback.of(options.codec()));
             Long last = lastBase.get(slot);
-            if (last != null && (baseVersion <= last || baseVersion > last + (long) options.efMaxJump() * stride)) {
+            if (last != null && (baseVersion < last || baseVersion > last + (long) options.efMaxJump() * stride)) {
                 log.accept(ef.reset("base jumped from v" + last + " to v" + baseVersion
                         + (slot == 0 && stride == 1 ? "" : " for fragment " + slot)));
             } else if (ef.steps() > 0 && !delta.infos().equals(layouts.get(slot))) {

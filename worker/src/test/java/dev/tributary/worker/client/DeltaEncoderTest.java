@@ -85,8 +85,9 @@ class DeltaEncoderTest {
     void theResidualIsResetWithALogLineWhenTheBaseGoesBackJumpsFarOrAnUpdateIsRefused() throws Exception {
         try (DeltaEncoder e = encoder("int4:group=16", true, 1)) {
             e.encode(0, 5, delta(1), dir.resolve("a"));
+            e.encode(0, 5, delta(6), dir.resolve("a2"));  // the same base (FedBuff between publishes): carried
             e.encode(0, 9, delta(2), dir.resolve("b"));   // 4 ahead: within --ef-max-jump 4, carried
-            assertEquals(2, e.residualSteps(0));
+            assertEquals(3, e.residualSteps(0));
             assertTrue(log.isEmpty(), log.toString());
             e.encode(0, 14, delta(3), dir.resolve("c"));  // 5 ahead: reset
             assertEquals(1, e.residualSteps(0));

@@ -65,6 +65,7 @@ public final class Assembly implements AutoCloseable {
                 config.normPolicy(), fragmented);
         Pushes pushes = new Pushes(sequencer, deltas, metrics, buffers, config.limits(), warn);
         CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
+        metrics.recovered(r.accepted());
         metrics.gauges(() -> registry.live().size(), sequencer::version);
         metrics.memoryGauges(buffers::budget, buffers::committed, buffers::pooled, pushes::receiving);
         return new Assembly(sequencer, registry, service, r);

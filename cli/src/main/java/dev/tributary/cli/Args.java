@@ -101,15 +101,26 @@ final class Args {
         return p;
     }
 
-    /** A file to write: not a folder, and in a folder that exists. */
+    /** A file to write: not a folder; the folders it goes in are made when missing, but none may be a file. */
     static Path fileToWrite(String flag, Path p) {
         if (Files.isDirectory(p)) {
             throw new UserException(flag + " " + p + ": is a folder; give a file");
         }
         Path parent = p.toAbsolutePath().getParent();
-        if (parent != null && !Files.isDirectory(parent)) {
-            throw new UserException(flag + " " + p + ": " + (Files.exists(parent) ? parent + " is a file, not a folder"
-                    : "no such folder " + parent));
+        for (Path q = parent; q != null; q = q.getParent()) {
+            if (Files.exists(q)) {
+                if (!Files.isDirectory(q)) {
+                    throw new UserException(flag + " " + p + ": " + q + " is a file, not a folder");
+                }
+                break;
+            }
+        }
+        if (parent != null) {
+            try {
+                Files.createDirectories(parent);
+            } catch (java.io.IOException e) {
+                throw new UserException(flag + " " + p + ": cannot make its folder (" + Errors.message(e) + ")", e);
+            }
         }
         return p;
     }

@@ -104,7 +104,8 @@ class CliErrorsTest {
     @Test
     void aFolderWhereAFileIsExpectedAndTheReverseForWorkMergeAndInit() throws Exception {
         fails(1, work("--ack-log", folder.toString()), "--ack-log " + folder + ": is a folder; give a file");
-        fails(1, work("--ack-log", dir.resolve("no/such/acks.txt").toString()), "--ack-log", "no such folder");
+        fails(1, work("--ack-log", file.resolve("acks.txt").toString()), "--ack-log " + file.resolve("acks.txt") + ": " + file
+                + " is a file, not a folder");
         fails(1, work("--work-dir", file.toString()), "--work-dir " + file + ": is a file; give a folder");
         fails(1, work("--data", file.toString()), "--data " + file + ": is a file; give a folder");
         fails(1, work("--tls-ca", folder.toString()), "--tls-ca " + folder + ": is a folder; give a file");

@@ -94,6 +94,8 @@ final class DemoMonitor implements AutoCloseable {
         String workerId = client.register("demo-monitor", Capabilities.newBuilder().setDeviceKind("monitor").build()).getWorkerId();
         long start = System.nanoTime();
         List<double[]> curve = new ArrayList<>();
+        out.println("demo: evaluating the initial model on the test set (the first point of the curve)…");
+        out.flush();
         curve.add(new double[] {0, evaluate(Safetensors.readAll(modelFile(workerId, -1)))});
         long lastVersion = 0;
         double accuracy = curve.getFirst()[1];

@@ -173,6 +173,13 @@ final class WorkCommand implements Callable<Integer> {
             }
         } catch (UnreachableException e) {
             throw new UserException(e.getMessage() + " after --give-up-after " + giveUpAfter, e);
+        } catch (io.grpc.StatusRuntimeException e) {
+            io.grpc.Status.Code code = e.getStatus().getCode();
+            if (code == io.grpc.Status.Code.UNAUTHENTICATED || code == io.grpc.Status.Code.PERMISSION_DENIED) {
+                throw new UserException("--token: coordinator " + coordinator + " refused it (" + code
+                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()) + ")", e);
+            }
+            throw e;
         } finally {
             done.set(true);
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

@@ -159,6 +159,18 @@ class CliErrorsTest {
     }
 
     @Test
+    void aTokenTheCoordinatorRefusesIsNamed() throws Exception {
+        try (dev.tributary.coordinator.Coordinator c = dev.tributary.coordinator.Coordinator.start(
+                dev.tributary.coordinator.Coordinator.netty(new java.net.InetSocketAddress("127.0.0.1", 0),
+                        io.grpc.InsecureServerCredentials.create()),
+                dir.resolve("token-state"), Safetensors.readAll(model), dev.tributary.coordinator.CoordinatorConfig.defaults("fedasync"),
+                dev.tributary.coordinator.auth.Tokens.of(List.of("the-right-token-0123456789")), w -> {})) {
+            fails(1, work("--coordinator", "127.0.0.1:" + c.port(), "--token", "a-wrong-token-0123456789"),
+                    "--token: coordinator 127.0.0.1:" + c.port() + " refused it (UNAUTHENTICATED");
+        }
+    }
+
+    @Test
     void aPortInUseIsNamedForBothPortsOfServeAndLearn() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             int p = taken.getLocalPort();

@@ -74,19 +74,19 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (workers < 1 || workers > 16) {
-            throw new UserException("--workers " + workers + ": must be between 1 and 16");
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers " + workers + ": must be between 1 and 16");
         }
         if (!(target > 0 && target <= 1)) {
-            throw new UserException("--target " + target + ": must be in (0, 1]");
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--target " + target + ": must be in (0, 1]");
         }
         if (!(spread >= 1)) {
-            throw new UserException("--spread " + spread + ": must be at least 1");
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--spread " + spread + ": must be at least 1");
         }
         if (maxSeconds < 1) {
-            throw new UserException("--max-seconds " + maxSeconds + ": must be at least 1");
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--max-seconds " + maxSeconds + ": must be at least 1");
         }
         if (!dev.tributary.coordinator.strategy.Strategies.NAMES.contains(strategy)) {
-            throw new UserException("--strategy \"" + strategy + "\": expected one of "
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--strategy \"" + strategy + "\": expected one of "
                     + String.join(", ", dev.tributary.coordinator.strategy.Strategies.NAMES));
         }
         if (!task.startsWith("fmnist-")) {

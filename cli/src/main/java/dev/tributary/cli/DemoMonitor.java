@@ -2,6 +2,7 @@ package dev.tributary.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tributary.coordinator.http.PrometheusText;
 import dev.tributary.protocol.Capabilities;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
@@ -21,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -84,26 +84,50 @@ final class DemoMonitor implements AutoCloseable {
         return "see " + log;
     }
 
+    /**
+     * Watches until the target accuracy or the time limit. The curve gets a point every second (the accuracy of
+     * the newest version then), so a version that stays a while is a flat stretch, not a single point. A worker
+     * that exits is reported once and shown as exited; the run goes on while any worker is left.
+     */
     Outcome run(PrintWriter out, double target, int maxSeconds, List<Process> processes, List<Path> logs)
             throws IOException, InterruptedException {
         String workerId = client.register("demo-monitor", Capabilities.newBuilder().setDeviceKind("monitor").build()).getWorkerId();
         long start = System.nanoTime();
         List<double[]> curve = new ArrayList<>();
+        out.println("demo: evaluating the initial model on the test set (the first point of the curve)…");
+        out.flush();
         curve.add(new double[] {0, evaluate(Safetensors.readAll(modelFile(workerId, -1)))});
         long lastVersion = 0;
         double accuracy = curve.getFirst()[1];
         long accepted = 0;
         boolean terminal = ProgressBar.isTerminal();
-        long lastPrint = 0;
+        long lastPrint = -5; // the first line at once
+        int workers = processes.size() - 1;
+        boolean[] exited = new boolean[workers];
         while (true) {
             Thread.sleep(1000);
             double seconds = (System.nanoTime() - start) / 1e9;
-            for (int i = 0; i < processes.size(); i++) {
-                Process p = processes.get(i);
-                if (!p.isAlive()) {
-                    throw new UserException((i == 0 ? "the coordinator" : "worker " + (i - 1)) + " exited early (status "
-                            + p.exitValue() + "): " + lastError(logs.get(i)));
+            if (!processes.getFirst().isAlive()) {
+                throw new UserException("the coordinator exited early (status " + processes.getFirst().exitValue() + "): "
+                        + lastError(logs.getFirst()));
+            }
+            int[] updates = new int[workers];
+            boolean[] alive = new boolean[workers];
+            for (int i = 0; i < workers; i++) {
+                Process p = processes.get(i + 1);
+                alive[i] = p.isAlive();
+                updates[i] = acceptedIn(logs.get(i + 1));
+                if (!alive[i] && !exited[i]) {
+                    exited[i] = true;
+                    if (terminal) {
+                        System.err.println();
+                    }
+                    out.println("demo: worker " + i + " exited (status " + p.exitValue() + "): " + lastError(logs.get(i + 1)));
+                    out.flush();
                 }
+            }
+            if (workers > 0 && allTrue(exited)) {
+                throw new UserException("every worker exited; the last: " + lastError(logs.getLast()));
             }
             JsonNode st = status();
             if (st == null) {
@@ -114,16 +138,16 @@ final class DemoMonitor implements AutoCloseable {
             if (version != lastVersion) {
                 accuracy = evaluate(Safetensors.readAll(modelFile(workerId, lastVersion)));
                 lastVersion = version;
-                curve.add(new double[] {seconds, accuracy});
             }
-            Map<String, Double> m = metrics();
+            curve.add(new double[] {seconds, accuracy});
+            PrometheusText m = metrics();
             String line = String.format(Locale.ROOT,
-                    "%6.1fs  version %4d  accuracy %.4f  updates %d (refused %d)  staleness mean %.2f  bytes up %s down %s  workers %d",
+                    "%6.1fs  version %4d  accuracy %.4f  updates %d (refused %d)  staleness mean %.2f  bytes up %s down %s  %s",
                     seconds, version, accuracy, accepted, st.path("rejected").asLong(),
-                    ratio(m.get("tributary_update_staleness_sum"), m.get("tributary_update_staleness_count")),
-                    Human.bytes(m.getOrDefault("tributary_bytes_in_bytes_total", 0.0).longValue()),
-                    Human.bytes(m.getOrDefault("tributary_bytes_out_bytes_total", 0.0).longValue()),
-                    Math.max(0, st.path("workers").asInt() - 1));
+                    ratio(m.value("tributary_update_staleness_sum", 0), m.value("tributary_update_staleness_count", 0)),
+                    Human.bytes((long) m.value("tributary_update_received_bytes_total", 0)),
+                    Human.bytes((long) m.value("tributary_model_sent_bytes_total", 0)),
+                    workersColumn(updates, alive));
             if (terminal) {
                 System.err.print("\r" + line + "\u001b[K");
                 System.err.flush();
@@ -144,6 +168,41 @@ final class DemoMonitor implements AutoCloseable {
         }
     }
 
+    private static boolean allTrue(boolean[] b) {
+        for (boolean x : b) {
+            if (!x) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Every worker, in order: its accepted updates, {@code waiting} while it has none, {@code exited} once its
+     * process is gone, e.g. {@code workers 4: w0 12, w1 9, w2 waiting, w3 exited after 2}.
+     */
+    static String workersColumn(int[] accepted, boolean[] alive) {
+        StringBuilder b = new StringBuilder("workers ").append(accepted.length).append(':');
+        for (int i = 0; i < accepted.length; i++) {
+            b.append(i == 0 ? " w" : ", w").append(i).append(' ');
+            if (!alive[i]) {
+                b.append("exited").append(accepted[i] > 0 ? " after " + accepted[i] : "");
+            } else {
+                b.append(accepted[i] > 0 ? Integer.toString(accepted[i]) : "waiting");
+            }
+        }
+        return b.toString();
+    }
+
+    /** The updates a worker's log says were accepted (its progress lines). */
+    static int acceptedIn(Path log) {
+        try (var lines = Files.lines(log)) {
+            return (int) lines.filter(l -> l.startsWith("update ") && l.contains(" accepted at version ")).count();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0;
+        }
+    }
+
     private Path modelFile(String workerId, long known) throws IOException {
         CoordinatorClient.Pulled p = client.pull(workerId, known, modelDir);
         Path f = p.file();
@@ -161,8 +220,8 @@ final class DemoMonitor implements AutoCloseable {
         return task.evaluate(weights).getOrDefault("accuracy", Double.NaN);
     }
 
-    private static double ratio(Double sum, Double count) {
-        return sum == null || count == null || count == 0 ? 0 : sum / count;
+    private static double ratio(double sum, double count) {
+        return count == 0 ? 0 : sum / count;
     }
 
     private JsonNode status() {
@@ -178,33 +237,18 @@ final class DemoMonitor implements AutoCloseable {
         }
     }
 
-    /** Prometheus samples without labels, by metric name. */
-    private Map<String, Double> metrics() {
-        Map<String, Double> m = new java.util.HashMap<>();
+    /** What {@code /metrics} serves now (nothing when it does not answer). */
+    private PrometheusText metrics() {
         try {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/metrics"))
                     .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
-            for (String line : r.body().split("\n")) {
-                if (line.startsWith("#") || line.isBlank()) {
-                    continue;
-                }
-                int sp = line.lastIndexOf(' ');
-                String name = line.substring(0, sp);
-                if (name.contains("{")) {
-                    name = name.substring(0, name.indexOf('{'));
-                }
-                try {
-                    m.merge(name, Double.parseDouble(line.substring(sp + 1)), Double::sum);
-                } catch (NumberFormatException ignored) {
-                    // a sample we do not read
-                }
-            }
-        } catch (IOException e) {
-            return m;
+            return PrometheusText.parse(r.statusCode() == 200 ? r.body() : "");
+        } catch (IOException | IllegalArgumentException e) {
+            return PrometheusText.parse("");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return PrometheusText.parse("");
         }
-        return m;
     }
 
     @Override

@@ -40,10 +40,7 @@ final class InitCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserException(e.getMessage());
         }
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null && !Files.isDirectory(parent)) {
-            throw new UserException("no such folder: " + parent);
-        }
+        Args.fileToWrite("--out", out);
         TensorMap model = t.initialModel(seed);
         Safetensors.write(out, model);
         PrintWriter o = spec.commandLine().getOut();

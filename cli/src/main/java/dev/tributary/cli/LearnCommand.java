@@ -77,9 +77,16 @@ final class LearnCommand implements Callable<Integer> {
         if (!ClassicControl.ids().contains(env)) {
             throw new UserException("--env \"" + env + "\": expected one of " + String.join(", ", ClassicControl.ids()));
         }
-        if (config != null && !Files.isRegularFile(config)) {
-            throw new UserException("no such file: " + config);
+        Args.port(spec, "--port", port, "picks a free port");
+        Args.port(spec, "--http-port", httpPort, "serves no HTTP");
+        Args.folder("--state", state);
+        if (tokens != null) {
+            Args.existingFile("--tokens", tokens);
         }
+        if (config != null) {
+            Args.existingFile("--config", config);
+        }
+        tls.check();
         LearnerConfig cfg = config == null ? LearnerConfig.defaults(algo) : LearnerConfig.fromYaml(algo, config);
         Files.createDirectories(state);
         Tokens accepted = ServerTokens.tokens(tokens, state, out);
@@ -93,16 +100,30 @@ final class LearnCommand implements Callable<Integer> {
         Environment e = ClassicControl.make(env);
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, port),
                 tls.credentials()).flowControlWindow(16 << 20);
-        Learner learner = Learner.start(builder, env, e.observationSpace(), e.actionSpace(), cfg,
-                DurableBuffer.open(state, cfg.bufferItems(), m -> {
-                    err.println("warning: " + m);
-                    err.flush();
-                }), accepted, m -> {
-                    err.println("warning: " + m);
-                    err.flush();
-                });
-        StatusServer http = httpPort == 0 ? null
-                : StatusServer.start(new InetSocketAddress(host, httpPort), learner::statusJson, learner.metrics()::scrape);
+        Learner learner;
+        DurableBuffer buffer = DurableBuffer.open(state, cfg.bufferItems(), m -> {
+            err.println("warning: " + m);
+            err.flush();
+        });
+        try {
+            learner = Learner.start(builder, env, e.observationSpace(), e.actionSpace(), cfg, buffer, accepted, m -> {
+                err.println("warning: " + m);
+                err.flush();
+            });
+        } catch (java.io.IOException | RuntimeException ex) {
+            buffer.close();
+            lockChannel.close();
+            throw Args.portInUse(ex) ? Args.inUse("--port", host, port, ex) : ex;
+        }
+        StatusServer http;
+        try {
+            http = httpPort == 0 ? null
+                    : StatusServer.start(new InetSocketAddress(host, httpPort), learner::statusJson, learner.metrics()::scrape);
+        } catch (java.io.IOException ex) {
+            learner.close();
+            lockChannel.close();
+            throw Args.portInUse(ex) ? Args.inUse("--http-port", host, httpPort, ex) : ex;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (http != null) {
                 http.close();

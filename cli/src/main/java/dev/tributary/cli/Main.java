@@ -31,6 +31,8 @@ import picocli.CommandLine.Command;
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
+    /** Held so that the level set on it stays (loggers are only weakly kept). */
+    private static final java.util.logging.Logger GRPC_LOG = java.util.logging.Logger.getLogger("io.grpc");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -58,6 +60,8 @@ public final class Main implements Runnable {
     /** As {@link #run(String...)} with explicit streams (tests). */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         boolean debug = Arrays.asList(args).contains("--debug");
+        // gRPC logs a failed name resolution or connection with a stack trace; the commands say it in one line.
+        GRPC_LOG.setLevel(debug ? java.util.logging.Level.INFO : java.util.logging.Level.SEVERE);
         String[] rest = Arrays.stream(args).filter(a -> !a.equals("--debug")).toArray(String[]::new);
         CommandLine cl = new CommandLine(new Main());
         Help.polish(cl);

@@ -55,15 +55,8 @@ final class MergeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path target = target();
-        if (Files.isDirectory(config)) {
-            throw new UserException(config + " is a folder; give the YAML merge config file");
-        }
-        if (!Files.isRegularFile(config)) {
-            throw new UserException("no such config file: " + config);
-        }
-        if (Files.exists(target) && !Files.isDirectory(target)) {
-            throw new UserException("output " + target + " is a file; give a folder");
-        }
+        Args.existingFile("CONFIG.yaml", config);
+        Args.folder(outDir != null ? "OUT_DIR" : "--out", target);
         long start = System.nanoTime();
         MergeRunner.Result result;
         try (ProgressBar bar = new ProgressBar("merge")) {

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code tributary serve}: the coordinator, until stopped. */
@@ -79,14 +80,21 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (!Strategies.NAMES.contains(strategy)) {
-            throw new UserException("--strategy \"" + strategy + "\": expected one of " + String.join(", ", Strategies.NAMES));
+            throw new ParameterException(spec.commandLine(), "--strategy \"" + strategy + "\": expected one of "
+                    + String.join(", ", Strategies.NAMES));
         }
-        if (!Files.isRegularFile(init)) {
-            throw new UserException("no such file: " + init);
+        Args.port(spec, "--port", port, "picks a free port");
+        Args.port(spec, "--http-port", httpPort, "serves no HTTP");
+        Args.atLeast(spec, "--eval-every", evalEvery, 1);
+        Args.folder("--state", state);
+        Args.safetensorsFile("--init", init);
+        if (tokens != null) {
+            Args.existingFile("--tokens", tokens);
         }
-        if (evalEvery < 1) {
-            throw new UserException("--eval-every " + evalEvery + ": must be at least 1");
+        if (config != null) {
+            Args.existingFile("--config", config);
         }
+        tls.check();
         dev.tributary.train.Task evalTask = task == null ? null : TaskOptions.resolve(task, null, null);
         CoordinatorConfig cfg = config == null ? CoordinatorConfig.defaults(strategy) : CoordinatorConfig.fromYaml(strategy, config);
         TensorMap model = Safetensors.readAll(init);
@@ -102,13 +110,24 @@ final class ServeCommand implements Callable<Integer> {
             err.flush();
         }
         NettyServerBuilder builder = Coordinator.netty(address, tls.credentials());
-        Coordinator c = Coordinator.start(builder, state, model, cfg, accepted, m -> {
-            err.println("warning: " + m);
-            err.flush();
-        });
+        Coordinator c;
+        try {
+            c = Coordinator.start(builder, state, model, cfg, accepted, m -> {
+                err.println("warning: " + m);
+                err.flush();
+            });
+        } catch (IOException e) {
+            throw Args.portInUse(e) ? Args.inUse("--port", host, port, e) : e;
+        }
+        StatusServer http;
+        try {
+            http = httpPort == 0 ? null : StatusServer.start(new InetSocketAddress(host, httpPort), c);
+        } catch (IOException e) {
+            c.close();
+            throw Args.portInUse(e) ? Args.inUse("--http-port", host, httpPort, e) : e;
+        }
         PublishReporter reporter = new PublishReporter(c, evalTask, evalEvery, quiet, out);
         c.onPublish(reporter::published);
-        StatusServer http = httpPort == 0 ? null : StatusServer.start(new InetSocketAddress(host, httpPort), c);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             reporter.close();
             if (http != null) {

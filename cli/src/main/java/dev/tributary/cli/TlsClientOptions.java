@@ -18,6 +18,14 @@ final class TlsClientOptions {
     @Option(names = "--tls-key", paramLabel = "PEM", description = "client private key for mTLS, PKCS#8")
     Path key;
 
+    /** Fails with one line when a given file is missing or a folder. */
+    void check() {
+        for (var e : java.util.Map.of("--tls-ca", java.util.Optional.ofNullable(ca), "--tls-cert", java.util.Optional.ofNullable(cert),
+                "--tls-key", java.util.Optional.ofNullable(key)).entrySet()) {
+            e.getValue().ifPresent(p -> Args.existingFile(e.getKey(), p));
+        }
+    }
+
     /** Plain, TLS (trusting {@code --tls-ca}) or mTLS (presenting {@code --tls-cert} and {@code --tls-key}). */
     ChannelCredentials credentials() throws IOException {
         if (ca == null) {

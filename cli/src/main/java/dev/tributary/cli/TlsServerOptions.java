@@ -18,6 +18,14 @@ final class TlsServerOptions {
     @Option(names = "--tls-client-ca", paramLabel = "PEM", description = "require client certificates signed by this CA (mTLS)")
     Path clientCa;
 
+    /** Fails with one line when a given file is missing or a folder. */
+    void check() {
+        for (var e : java.util.Map.of("--tls-cert", java.util.Optional.ofNullable(cert), "--tls-key", java.util.Optional.ofNullable(key),
+                "--tls-client-ca", java.util.Optional.ofNullable(clientCa)).entrySet()) {
+            e.getValue().ifPresent(p -> Args.existingFile(e.getKey(), p));
+        }
+    }
+
     /** Plain, TLS ({@code --tls-cert} and {@code --tls-key}) or mTLS (with {@code --tls-client-ca}) credentials. */
     ServerCredentials credentials() throws IOException {
         if (cert == null && key == null) {

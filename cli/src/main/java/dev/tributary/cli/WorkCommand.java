@@ -4,6 +4,8 @@ import dev.tributary.codec.Codec;
 import dev.tributary.train.Task;
 import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.TrainPlan;
+import dev.tributary.worker.client.Progress;
+import dev.tributary.worker.client.UnreachableException;
 import dev.tributary.worker.client.Worker;
 import dev.tributary.worker.client.WireOptions;
 import dev.tributary.worker.client.WorkerOptions;
@@ -16,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -105,20 +108,41 @@ final class WorkCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Option(names = "--give-up-after", paramLabel = "DURATION",
+            description = "exit with an error once the coordinator has not answered for this long, e.g. 30s or 5m "
+                    + "(default: retry forever)")
+    String giveUpAfter;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Task t = TaskOptions.resolve(task, data, partition);
-        if (updates < 0 || steps < 0 || maxBackoff <= 0) {
-            throw new UserException("--updates and --steps must be >= 0 and --max-backoff > 0");
+        Args.hostPort(spec, "--coordinator", coordinator);
+        Args.atLeast(spec, "--updates", updates, 0);
+        Args.atLeast(spec, "--steps", steps, 0);
+        if (!(maxBackoff > 0) || Double.isInfinite(maxBackoff)) {
+            throw new ParameterException(spec.commandLine(), "--max-backoff " + maxBackoff + ": must be a finite number > 0");
         }
         if (!(slowdown >= 1) || Double.isInfinite(slowdown)) {
-            throw new UserException("--slowdown " + slowdown + ": must be a finite number >= 1");
+            throw new ParameterException(spec.commandLine(), "--slowdown " + slowdown + ": must be a finite number >= 1");
         }
-        if (workers < 1 || worker < 0 || worker >= workers) {
-            throw new UserException("--worker " + worker + " --workers " + workers + ": needs 0 <= worker < workers");
+        Args.atLeast(spec, "--workers", workers, 1);
+        if (worker < 0 || worker >= workers) {
+            throw new ParameterException(spec.commandLine(), "--worker " + worker + " --workers " + workers
+                    + ": needs 0 <= worker < workers");
         }
+        Duration giveUp = giveUpAfter == null ? null : Args.duration(spec, "--give-up-after", giveUpAfter);
+        if (ackLog != null) {
+            Args.fileToWrite("--ack-log", ackLog);
+        }
+        if (workDir != null) {
+            Args.folder("--work-dir", workDir);
+        }
+        if (data != null) {
+            Args.existingFolder("--data", data);
+        }
+        tls.check();
+        Task t = TaskOptions.resolve(task, data, partition);
         WireOptions wire = wireOptions();
         String who = name != null ? name : hostName() + "-" + worker;
         Path dir = workDir != null ? workDir : Files.createTempDirectory("tributary-worker-");
@@ -131,16 +155,53 @@ final class WorkCommand implements Callable<Integer> {
                 .maxInboundMessageSize(8 << 20)
                 .flowControlWindow(16 << 20)
                 .build();
+        // Ctrl-C (or a plain kill) ends the run: the summary is printed once, by whichever comes first.
+        AtomicBoolean done = new AtomicBoolean();
         try (LocalTrainer trainer = SlowedTrainer.wrap(t.trainer(worker, workers, seed), slowdown);
                 Worker w = new Worker(channel, token, trainer, options, m -> {
-                    err.println(m);
-                    err.flush();
+                    if (!done.get()) {
+                        err.println(m);
+                        err.flush();
+                    }
                 })) {
-            Worker.Summary s = w.run();
-            out.printf("%d updates acknowledged (%d duplicates), %d refused, %d retries%n", s.acknowledged(),
-                    s.duplicates(), s.refused(), s.retries());
-            out.flush();
+            w.giveUpAfter(giveUp);
+            w.onPushed(p -> {
+                if (!done.get()) {
+                    out.println(Progress.line(p));
+                    out.flush();
+                }
+            });
+            Thread hook = new Thread(() -> {
+                if (done.compareAndSet(false, true)) {
+                    out.println("stopped; " + w.progress().summary());
+                    out.flush();
+                }
+            }, "tributary-work-summary");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                w.run();
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException stopping) {
+                    // the hook runs, or ran, and prints the summary
+                }
+            }
+            if (done.compareAndSet(false, true)) {
+                out.println(w.progress().summary());
+                out.flush();
+            }
+        } catch (UnreachableException e) {
+            throw new UserException(e.getMessage() + " after --give-up-after " + giveUpAfter, e);
+        } catch (io.grpc.StatusRuntimeException e) {
+            io.grpc.Status.Code code = e.getStatus().getCode();
+            if (code == io.grpc.Status.Code.UNAUTHENTICATED || code == io.grpc.Status.Code.PERMISSION_DENIED) {
+                throw new UserException("--token: coordinator " + coordinator + " refused it (" + code
+                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()) + ")", e);
+            }
+            throw e;
         } finally {
+            done.set(true);
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             if (workDir == null) {
                 deleteTree(dir);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tributary.worker.client.Progress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -17,16 +18,32 @@ class DemoCommandTest {
     @Test
     void badFlagsAreRefusedBeforeAnythingStarts() {
         Path out = dir.resolve("demo");
+        // A value out of its range or not among the allowed ones is bad usage (2); a task or partition that does not resolve is bad input (1).
         String[][] cases = {
-            {"--strategy", "fedbuf"}, {"--task", "synthetic-logreg"}, {"--workers", "0"}, {"--target", "1.5"},
-            {"--spread", "0.5"}, {"--max-seconds", "0"}, {"--partition", "dirichlet:-1"}
+            {"--strategy", "fedbuf", "2"}, {"--task", "synthetic-logreg", "1"}, {"--workers", "0", "2"}, {"--target", "1.5", "2"},
+            {"--spread", "0.5", "2"}, {"--max-seconds", "0", "2"}, {"--partition", "dirichlet:-1", "1"}
         };
         for (String[] c : cases) {
             CliRunner r = CliRunner.run("demo", "--out", out.toString(), c[0], c[1]);
-            assertEquals(1, r.status(), String.join(" ", c) + ": " + r.err());
+            assertEquals(Integer.parseInt(c[2]), r.status(), String.join(" ", c) + ": " + r.err());
             String line = r.err().lines().findFirst().orElseThrow();
             assertTrue(line.startsWith("error: " + c[0]), String.join(" ", c) + " -> " + line);
             assertFalse(Files.exists(out), String.join(" ", c) + ": wrote " + out);
         }
+    }
+
+    @Test
+    void theProgressLineCountsEveryWorkerThoseWaitingAndThoseGoneToo() throws Exception {
+        assertEquals("workers 4: w0 12, w1 waiting, w2 exited after 3, w3 exited",
+                DemoMonitor.workersColumn(new int[] {12, 0, 3, 0}, new boolean[] {true, true, false, false}));
+        java.time.Duration t = java.time.Duration.ofMillis(100);
+        Path log = Files.writeString(dir.resolve("worker-0.log"), String.join("\n",
+                Progress.line(new Progress.Pushed(1, 0, 0.69, 32, 1200, 1, 0, false, null, t)),
+                "coordinator 127.0.0.1:1 unavailable (UNAVAILABLE: io exception); retrying in 80 ms",
+                Progress.line(new Progress.Pushed(2, 1, 0.6, 32, 1200, -1, 0, false, "staleness: FAILED_PRECONDITION: x", t)),
+                Progress.line(new Progress.Pushed(3, 1, 0.5, 32, 1200, 4, 2, true, null, t)),
+                Progress.line(new Progress.Pushed(4, 1, 0.5, 32, 1200, 5, 2, false, null, t)), ""));
+        assertEquals(3, DemoMonitor.acceptedIn(log), Files.readString(log));
+        assertEquals(0, DemoMonitor.acceptedIn(dir.resolve("no-such.log")));
     }
 }

@@ -131,7 +131,7 @@ class MergeCommandTest {
         model("a.safetensors", 1);
         CliRunner r = CliRunner.run("merge", dir.toString(), dir.resolve("out").toString());
         assertEquals(1, r.status());
-        assertTrue(r.err().contains(dir + " is a folder; give the YAML merge config file"), r.err());
+        assertTrue(r.err().contains("CONFIG.yaml " + dir + ": is a folder; give a file"), r.err());
         String passthrough = """
                 merge_method: passthrough
                 models:
@@ -140,7 +140,7 @@ class MergeCommandTest {
         Path yaml = config(passthrough);
         r = CliRunner.run("merge", yaml.toString(), dir.resolve("a.safetensors").toString());
         assertEquals(1, r.status());
-        assertTrue(r.err().contains("a.safetensors is a file; give a folder"), r.err());
+        assertTrue(r.err().contains("OUT_DIR " + dir.resolve("a.safetensors") + ": is a file; give a folder"), r.err());
         Files.createDirectories(dir.resolve("empty"));
         Path tok = config(passthrough + "tokenizer_source: a.safetensors\n");
         r = CliRunner.run("merge", tok.toString(), dir.resolve("out").toString());

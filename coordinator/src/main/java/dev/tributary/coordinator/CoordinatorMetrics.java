@@ -1,12 +1,16 @@
 package dev.tributary.coordinator;
 
+import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -15,10 +19,32 @@ import java.util.function.Supplier;
 /**
  * The coordinator's counters, in a Prometheus registry: updates accepted and refused by reason, staleness
  * of accepted updates, bytes in and out, time the strategy takes per update, live workers, model version.
+ *
+ * <p>Names follow Prometheus conventions: {@code tributary_} first, the unit once as a suffix
+ * ({@code _bytes}, {@code _seconds}), {@code _total} on counters. Every meter and its meaning is listed in
+ * {@code docs/METRICS.md}. The accepted-updates counter starts from the updates recovered at start (see
+ * {@link #recovered}), so it equals {@code /status} after a restart; refusals, duplicates and bytes count
+ * from this process's start. Histograms are cumulative, and so is their {@code _max}: no decaying window,
+ * so buckets, sum, count and max describe the same updates.
  */
 public final class CoordinatorMetrics {
-    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final Counter accepted;
+    /** Staleness buckets, in versions: {@code le="0.5"} holds staleness 0. */
+    private static final double[] STALENESS_BUCKETS = {0.5, 1, 2, 4, 8, 16, 32, 64, 128};
+    /** Aggregation-time buckets, from 100 µs to 10 s. */
+    private static final List<Duration> AGGREGATION_BUCKETS = List.of(Duration.ofNanos(100_000), Duration.ofMillis(1),
+            Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(50), Duration.ofMillis(100),
+            Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(10));
+    /**
+     * Long enough that a histogram's max never decays while the process lives: Micrometer's Prometheus
+     * buckets are cumulative (five years), and the max must cover the same updates as they do.
+     */
+    private static final Duration NEVER = Duration.ofDays(5 * 365);
+    /** A refusal reason shown at 0 before the first one, so that alerts on it have a series to watch. */
+    public static final String INTERNAL = "internal";
+
+    private final PrometheusMeterRegistry registry;
+    private final AtomicLong acceptedBefore = new AtomicLong();
+    private final AtomicLong acceptedHere = new AtomicLong();
     private final Counter duplicates;
     private final Counter unauthenticated;
     private final Counter bytesIn;
@@ -33,24 +59,34 @@ public final class CoordinatorMetrics {
     private final ConcurrentHashMap<String, Timer> decodeTime = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> pullBytes = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> pulls = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Double> evaluation = new ConcurrentHashMap<>();
 
     public CoordinatorMetrics() {
-        accepted = Counter.builder("tributary.updates.accepted").description("updates made durable and taken in").register(registry);
-        duplicates = Counter.builder("tributary.updates.duplicate").description("pushes of an already accepted update id").register(registry);
-        unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
-        bytesIn = Counter.builder("tributary.bytes.in").baseUnit("bytes").description("update bytes received").register(registry);
-        bytesOut = Counter.builder("tributary.bytes.out").baseUnit("bytes").description("model bytes sent").register(registry);
-        staleness = DistributionSummary.builder("tributary.update.staleness")
-                .description("staleness of accepted updates, in versions")
-                .serviceLevelObjectives(0.5, 1, 2, 4, 8, 16, 32, 64, 128) // le="0.5": staleness 0
-                .register(registry);
-        aggregation = Timer.builder("tributary.aggregation.latency")
-                .description("time the strategy takes to take in one update")
-                .publishPercentiles(0.5, 0.99)
-                .register(registry);
+        this(Clock.SYSTEM);
     }
 
-    private final ConcurrentHashMap<String, Double> evaluation = new ConcurrentHashMap<>();
+    /** With the clock histograms read (tests move it to check nothing decays). */
+    CoordinatorMetrics(Clock clock) {
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT, new PrometheusRegistry(), clock);
+        FunctionCounter.builder("tributary.updates.accepted", this, m -> m.acceptedBefore.get() + m.acceptedHere.get())
+                .description("updates made durable and taken in, those recovered from the log at start included")
+                .register(registry);
+        duplicates = Counter.builder("tributary.updates.duplicate").description("pushes of an already accepted update id").register(registry);
+        unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
+        bytesIn = Counter.builder("tributary.update.received").baseUnit("bytes").description("update bytes received (chunk payloads)").register(registry);
+        bytesOut = Counter.builder("tributary.model.sent").baseUnit("bytes").description("model bytes sent to pulls (chunk payloads)").register(registry);
+        staleness = DistributionSummary.builder("tributary.update.staleness")
+                .description("staleness of accepted updates, in versions")
+                .serviceLevelObjectives(STALENESS_BUCKETS)
+                .distributionStatisticExpiry(NEVER).distributionStatisticBufferLength(1)
+                .register(registry);
+        aggregation = Timer.builder("tributary.aggregation")
+                .description("time the strategy takes to take in one update")
+                .serviceLevelObjectives(AGGREGATION_BUCKETS.toArray(Duration[]::new))
+                .distributionStatisticExpiry(NEVER).distributionStatisticBufferLength(1)
+                .register(registry);
+        refusedCounter(INTERNAL);
+    }
 
     /** {@code name} with everything but letters, digits and '_' replaced by '_': fit for metric and JSON keys. */
     public static String safeName(String name) {
@@ -91,9 +127,23 @@ public final class CoordinatorMetrics {
                 .description("push streams receiving an update now").register(registry);
     }
 
+    /** The accepted updates recovered from the log at start: the accepted counter goes on from there. */
+    public void recovered(long accepted) {
+        if (accepted < 0) {
+            throw new IllegalArgumentException("accepted < 0: " + accepted);
+        }
+        acceptedBefore.set(accepted);
+    }
+
+    /** Counts an update whose acknowledgment was released, with its staleness in versions. */
     public void accepted(long stalenessVersions) {
-        accepted.increment();
+        acceptedHere.incrementAndGet();
         staleness.record(stalenessVersions);
+    }
+
+    /** Accepted updates, those recovered at start included: the value of {@code tributary_updates_accepted_total}. */
+    public long acceptedTotal() {
+        return acceptedBefore.get() + acceptedHere.get();
     }
 
     public void duplicate() {
@@ -103,8 +153,12 @@ public final class CoordinatorMetrics {
     /** Counts a refusal under {@code reason} (a short stable code such as {@code staleness} or {@code shape}). */
     public void refused(String reason) {
         refusedTotal.incrementAndGet();
-        refused.computeIfAbsent(reason, r -> Counter.builder("tributary.updates.refused")
-                .description("updates refused, by reason").tag("reason", r).register(registry)).increment();
+        refusedCounter(reason).increment();
+    }
+
+    private Counter refusedCounter(String reason) {
+        return refused.computeIfAbsent(reason, r -> Counter.builder("tributary.updates.refused")
+                .description("updates refused, by reason").tag("reason", r).register(registry));
     }
 
     /** Counts a refused registration under {@code reason}. */
@@ -123,10 +177,12 @@ public final class CoordinatorMetrics {
         unauthenticated.increment();
     }
 
+    /** Counts update bytes received ({@code tributary_update_received_bytes_total}). */
     public void bytesIn(long n) {
         bytesIn.increment(n);
     }
 
+    /** Counts model bytes sent ({@code tributary_model_sent_bytes_total}). */
     public void bytesOut(long n) {
         bytesOut.increment(n);
     }
@@ -149,6 +205,8 @@ public final class CoordinatorMetrics {
     public void decoded(String codec, long nanos) {
         decodeTime.computeIfAbsent(codec, c -> Timer.builder("tributary.update.decode")
                 .description("time the coordinator takes to decode one coded push, by codec").tag("codec", c)
+                .serviceLevelObjectives(AGGREGATION_BUCKETS.toArray(Duration[]::new))
+                .distributionStatisticExpiry(NEVER).distributionStatisticBufferLength(1)
                 .register(registry)).record(Duration.ofNanos(nanos));
     }
 
@@ -212,6 +270,15 @@ public final class CoordinatorMetrics {
 
     public long unauthenticatedTotal() {
         return (long) unauthenticated.count();
+    }
+
+    /**
+     * A counter of {@code unit} (e.g. {@code bytes}; null for none) registered once under {@code name}
+     * (dotted: {@code tributary.update.decoded} becomes {@code tributary_update_decoded_bytes_total}), for
+     * meters added beside these.
+     */
+    public Counter counter(String name, String unit, String description) {
+        return Counter.builder(name).baseUnit(unit).description(description).register(registry);
     }
 
     /** The Prometheus text exposition of every meter. */

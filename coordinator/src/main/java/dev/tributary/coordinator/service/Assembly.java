@@ -67,6 +67,7 @@ public final class Assembly implements AutoCloseable {
                 fragmented ? sequencer.innerLoop().fragments() : java.util.List.of(), config.wire(), buffers, validator.maxBytes());
         Pushes pushes = new Pushes(sequencer, deltas, decoder, metrics, buffers, config.limits(), warn);
         CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
+        metrics.recovered(r.accepted());
         metrics.gauges(() -> registry.live().size(), sequencer::version);
         metrics.memoryGauges(buffers::budget, buffers::committed, buffers::pooled, pushes::receiving);
         return new Assembly(sequencer, registry, service, r);

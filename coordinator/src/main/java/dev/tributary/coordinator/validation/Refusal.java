@@ -17,6 +17,9 @@ public final class Refusal extends RuntimeException {
     public static final Metadata.Key<String> RETRY_PUSHBACK_MS = Metadata.Key.of("grpc-retry-pushback-ms",
             Metadata.ASCII_STRING_MARSHALLER);
 
+    /** The trailer that carries {@link #reason}, so that a client can count refusals as the coordinator does. */
+    public static final Metadata.Key<String> REASON = Metadata.Key.of("tributary-reason", Metadata.ASCII_STRING_MARSHALLER);
+
     private final Status.Code code;
     private final String reason;
     private final long retryAfterMillis;
@@ -68,6 +71,7 @@ public final class Refusal extends RuntimeException {
 
     public StatusRuntimeException toStatus() {
         Metadata trailers = new Metadata();
+        trailers.put(REASON, reason);
         if (retryAfterMillis > 0) {
             trailers.put(RETRY_PUSHBACK_MS, Long.toString(retryAfterMillis));
         }

@@ -47,10 +47,14 @@ public final class Worker implements AutoCloseable {
     private static final Set<Status.Code> FINAL = EnumSet.of(Status.Code.INVALID_ARGUMENT,
             Status.Code.FAILED_PRECONDITION, Status.Code.RESOURCE_EXHAUSTED, Status.Code.OUT_OF_RANGE);
     static final Metadata.Key<String> RETRY_PUSHBACK_MS = Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+    /** The trailer a refusal's short reason code comes in ({@code staleness}, {@code shape}, …). */
+    static final Metadata.Key<String> REASON = Metadata.Key.of("tributary-reason", Metadata.ASCII_STRING_MARSHALLER);
     /** The longest pushback honoured. */
     static final long MAX_PUSHBACK_MILLIS = 60_000;
 
     private final CoordinatorClient client;
+    /** The coordinator's address, for messages. */
+    private final String target;
     private final LocalTrainer trainer;
     private final WorkerOptions options;
     private final Consumer<String> log;
@@ -70,15 +74,25 @@ public final class Worker implements AutoCloseable {
     private DiLoCoPlan innerPlan;
     private DiLoCoLoop loop;
     private DeltaEncoder encoder;
+    private final Progress progress = new Progress();
+    private volatile Consumer<Progress.Pushed> onPushed = p -> { };
+    private volatile Duration giveUpAfter;
+    private long trainingStarted;
+    /** When the coordinator stopped answering (System.nanoTime), or 0 while it answers. */
+    private long unreachableSince;
 
-    /** An update trained and saved (as it goes on the wire), not yet acknowledged; slot: its fragment. */
-    private record Pending(String id, long baseVersion, TrainResult result, Path file, int slot, String codec) {}
+    /**
+     * An update trained and saved (as it goes on the wire), not yet acknowledged; slot: its fragment;
+     * {@code started}: when its training began (nanos).
+     */
+    private record Pending(String id, long baseVersion, TrainResult result, Path file, int slot, String codec, long started) {}
 
     /** What {@link #run} did. */
     public record Summary(int acknowledged, int duplicates, int refused, int retries) {}
 
     public Worker(Channel channel, String token, LocalTrainer trainer, WorkerOptions options, Consumer<String> log) throws IOException {
         this.client = new CoordinatorClient(channel, token);
+        this.target = channel.authority();
         this.trainer = trainer;
         this.options = options;
         this.log = log;
@@ -87,6 +101,27 @@ public final class Worker implements AutoCloseable {
         this.ackLog = options.ackLog() == null ? null : new AckLog(options.ackLog());
         this.encoder = new DeltaEncoder(options.wire(), 1, log);
         Files.createDirectories(options.workDir());
+    }
+
+    /** What this worker did so far, readable from any thread. */
+    public Progress progress() {
+        return progress;
+    }
+
+    /** Tells {@code listener} of every answered push (accepted or refused), on the worker's thread. Call before {@link #run}. */
+    public void onPushed(Consumer<Progress.Pushed> listener) {
+        onPushed = java.util.Objects.requireNonNull(listener, "listener");
+    }
+
+    /**
+     * Gives up, with an {@link UnreachableException}, once the coordinator has not answered for {@code after}
+     * (null, the default: retry forever). Call before {@link #run}.
+     */
+    public void giveUpAfter(Duration after) {
+        if (after != null && (after.isNegative() || after.isZero())) {
+            throw new IllegalArgumentException("giveUpAfter <= 0: " + after);
+        }
+        giveUpAfter = after;
     }
 
     /** Runs until {@code options.updates()} updates are acknowledged (forever when 0). */
@@ -109,9 +144,12 @@ public final class Worker implements AutoCloseable {
                         }
                         round++;
                     }
+                    long bytes = Files.size(pending.file());
                     PushAck ack = client.push(new CoordinatorClient.Update(pending.id(), workerId, pending.baseVersion(),
                             pending.result().examples(), pending.result().steps(), pending.result().metrics(), pending.file(),
                             pending.codec()));
+                    unreachableSince = 0;
+                    report(bytes, ack.getVersion(), ack.getStaleness(), ack.getDuplicate(), null);
                     if (ackLog != null) {
                         ackLog.append(pending.id());
                     }
@@ -130,6 +168,9 @@ public final class Worker implements AutoCloseable {
                     }
                     if (pushback == 0 && FINAL.contains(code)) {
                         refused++;
+                        if (pending != null) {
+                            report(Files.size(pending.file()), -1, 0, false, reasonOf(e) + ": " + describe(e.getStatus()));
+                        }
                         log.accept("update " + (pending == null ? "" : pending.id() + " ") + "refused, dropped: "
                                 + describe(e.getStatus()));
                         if (pending != null) {
@@ -140,12 +181,16 @@ public final class Worker implements AutoCloseable {
                     }
                     // Busy (the coordinator asked to retry later) or gone: the same update again, later.
                     retries++;
+                    progress.retried();
+                    if (pushback == 0) {
+                        giveUpIfLong(e);
+                    }
                     Duration wait = backoff.next();
                     if (wait.toMillis() < pushback) {
                         wait = Duration.ofMillis(pushback + random.nextLong(pushback / 2 + 1));
                     }
                     if (backoff.attempts() == 1 || backoff.attempts() % 10 == 0) {
-                        log.accept((pushback > 0 ? "coordinator busy (" : "coordinator unavailable (") + describe(e.getStatus())
+                        log.accept("coordinator " + target + (pushback > 0 ? " busy (" : " unavailable (") + describe(e.getStatus())
                                 + "); retrying in " + wait.toMillis() + " ms");
                     }
                     if (pushback == 0) {
@@ -158,6 +203,33 @@ public final class Worker implements AutoCloseable {
             heartbeat.interrupt();
         }
         return new Summary(acked, duplicates, refused, retries);
+    }
+
+    /** Counts an answered push of the pending update and tells the listener. */
+    private void report(long bytes, long version, long staleness, boolean duplicate, String refusal) {
+        double loss = pending.result().metrics().getOrDefault("loss", Double.NaN);
+        Progress.Pushed p = progress.pushed(pending.baseVersion(), loss, pending.result().examples(), bytes, version, staleness,
+                duplicate, refusal, Duration.ofNanos(System.nanoTime() - pending.started()));
+        onPushed.accept(p);
+    }
+
+    /** The short reason code of a refusal (the coordinator's trailer), else the status code in lower case. */
+    static String reasonOf(StatusRuntimeException e) {
+        Metadata trailers = e.getTrailers();
+        String reason = trailers == null ? null : trailers.get(REASON);
+        return reason != null && !reason.isBlank() ? reason : e.getStatus().getCode().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** Throws once the coordinator has not answered for {@link #giveUpAfter}. */
+    private void giveUpIfLong(StatusRuntimeException e) throws UnreachableException {
+        long now = System.nanoTime();
+        if (unreachableSince == 0) {
+            unreachableSince = now;
+        }
+        Duration limit = giveUpAfter;
+        if (limit != null && now - unreachableSince >= limit.toNanos()) {
+            throw new UnreachableException(target, Duration.ofNanos(now - unreachableSince), describe(e.getStatus()));
+        }
     }
 
     /** The coordinator's request to wait before retrying (gRPC's retry pushback trailer), 0 when absent. */
@@ -182,6 +254,7 @@ public final class Worker implements AutoCloseable {
         Capabilities caps = options.capabilities();
         RegisterReply r = client.register(options.name(), caps);
         workerId = r.getWorkerId();
+        unreachableSince = 0;
         leaseMillis = r.getLeaseMillis();
         latestVersion = Math.max(latestVersion, r.getVersion());
         waitForNewVersion = r.getWaitForNewVersion();
@@ -206,12 +279,14 @@ public final class Worker implements AutoCloseable {
             latestVersion = Math.max(latestVersion, client.heartbeat(workerId).getVersion());
             return false;
         }
+        trainingStarted = System.nanoTime();
         CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir(),
                 options.wire().pullDeltas() ? held : null);
         if (p.fallback() != null) {
             log.accept("pulled the whole model v" + p.version() + ": " + p.fallback());
         }
         if (!p.unchanged()) {
+            progress.pulled(p.wireBytes());
             SafetensorsFile next = SafetensorsFile.open(p.file());
             closeHeld();
             held = next;
@@ -256,7 +331,7 @@ public final class Worker implements AutoCloseable {
         String id = UUID.randomUUID().toString();
         Path file = options.workDir().resolve("delta-" + id + (options.wire().codec() == null ? ".safetensors" : ".trbc"));
         DeltaEncoder.Encoded e = encoder.encode(slot, base, result.delta(), file);
-        pending = new Pending(id, base, result, e.file(), slot, e.codec());
+        pending = new Pending(id, base, result, e.file(), slot, e.codec(), trainingStarted);
     }
 
     private void closeLoop() {

@@ -146,8 +146,75 @@ class WorkerTest {
         assertEquals(List.of("update " + p.get(0) + " refused, dropped: INVALID_ARGUMENT: tensor w: shape [2,3] != [3,2]",
                 "update " + p.get(3) + " refused, dropped: FAILED_PRECONDITION"),
                 logged.stream().filter(l -> l.contains("refused")).toList());
-        assertTrue(logged.getFirst().startsWith("coordinator busy (UNAVAILABLE: receive memory: busy, retry later); retrying in "),
-                logged.getFirst());
+        assertTrue(logged.getFirst().startsWith("coordinator " + channel.authority()
+                + " busy (UNAVAILABLE: receive memory: busy, retry later); retrying in "), logged.getFirst());
+    }
+
+    @Test
+    void printsALinePerAnsweredPushAndASummaryOfEverything() throws Exception {
+        Metadata reason = new Metadata();
+        reason.put(Worker.REASON, "shape");
+        fake.answers.add(Status.INVALID_ARGUMENT.withDescription("tensor w: shape [2,3] != [3,2]").asRuntimeException(reason));
+        fake.answers.add(Status.UNAVAILABLE.withDescription("stopping").asRuntimeException());
+        fake.answers.add(Status.FAILED_PRECONDITION.withDescription("staleness 9 > max 8").asRuntimeException());
+        List<Progress.Pushed> pushed = new ArrayList<>();
+        Progress.Totals t;
+        String summary;
+        try (Worker w = new Worker(channel, "tok", trainer, options(2), logged::add)) {
+            w.onPushed(pushed::add);
+            w.run();
+            t = w.progress().totals();
+            summary = w.progress().summary();
+        }
+        assertEquals(4, pushed.size(), pushed.toString());
+        long bytes = pushed.getFirst().bytes();
+        assertTrue(bytes > 6 * 4, "a safetensors delta of 9 floats: " + bytes);
+        assertTrue(Progress.line(pushed.get(0)).matches("update 1: from version 3, loss 0\\.2500, 8 examples, " + bytes
+                + " B pushed, refused \\(shape: INVALID_ARGUMENT: tensor w: shape \\[2,3\\] != \\[3,2\\]\\), \\d+\\.\\d\\d s"),
+                Progress.line(pushed.get(0)));
+        assertTrue(Progress.line(pushed.get(1)).startsWith("update 2: from version 3, loss 0.2500, 8 examples, " + bytes
+                + " B pushed, refused (failed_precondition: FAILED_PRECONDITION: staleness 9 > max 8), "), Progress.line(pushed.get(1)));
+        assertTrue(Progress.line(pushed.get(2)).startsWith("update 3: from version 3, loss 0.2500, 8 examples, " + bytes
+                + " B pushed, accepted at version 3 (staleness 0), "), Progress.line(pushed.get(2)));
+        assertEquals(4, t.pushed());
+        assertEquals(2, t.accepted());
+        assertEquals(Map.of("shape", 1, "failed_precondition", 1), t.refusedByReason());
+        assertEquals(1, t.retries());
+        assertEquals(16, t.examples());
+        assertEquals(4 * bytes, t.bytesUp());
+        assertTrue(t.bytesDown() > 0 && t.bytesDown() % 1 == 0, "pulled the model: " + t.bytesDown());
+        assertEquals(0.25, t.meanLoss(), 1e-12);
+        String[] lines = summary.split("\n");
+        assertEquals("4 updates pushed: 2 accepted (0 duplicates), 2 refused (failed_precondition 1, shape 1), 1 retries", lines[0]);
+        assertTrue(lines[1].matches("16 examples, " + Progress.bytes(4 * bytes).replace(".", "\\.") + " up, "
+                + Progress.bytes(t.bytesDown()).replace(".", "\\.") + " down, mean loss 0\\.2500, \\d+\\.\\d s"), lines[1]);
+    }
+
+    @Test
+    void bytesAreShownInBinaryUnitsWithThreeFigures() {
+        assertEquals("512 B", Progress.bytes(512));
+        assertEquals("1.50 KiB", Progress.bytes(1536));
+        assertEquals("12.3 KiB", Progress.bytes(12_600));
+        assertEquals("100 MiB", Progress.bytes(100L << 20));
+    }
+
+    @Test
+    void givesUpNamingTheAddressWhenTheCoordinatorNeverAnswers() throws Exception {
+        ManagedChannel nowhere = InProcessChannelBuilder.forName("nothing-listens-here").build();
+        long t0 = System.nanoTime();
+        try (Worker w = new Worker(nowhere, "tok", trainer, options(1), logged::add)) {
+            w.giveUpAfter(Duration.ofMillis(300));
+            UnreachableException e = assertThrows(UnreachableException.class, w::run);
+            long millis = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(millis >= 300 && millis < 5_000, millis + " ms");
+            assertEquals(nowhere.authority(), e.target());
+            assertTrue(e.getMessage().startsWith("coordinator " + nowhere.authority() + ": no answer for "), e.getMessage());
+            assertTrue(e.getMessage().endsWith("; gave up"), e.getMessage());
+            assertTrue(w.progress().totals().retries() >= 1);
+        } finally {
+            nowhere.shutdownNow();
+        }
+        assertTrue(logged.getFirst().startsWith("coordinator " + nowhere.authority() + " unavailable ("), logged.getFirst());
     }
 
     @Test

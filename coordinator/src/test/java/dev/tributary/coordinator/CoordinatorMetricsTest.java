@@ -1,0 +1,146 @@
+package dev.tributary.coordinator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tributary.coordinator.http.PrometheusText;
+import io.micrometer.core.instrument.MockClock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** What {@code /metrics} serves follows Prometheus's naming conventions, and its histograms agree with themselves. */
+class CoordinatorMetricsTest {
+    private static final Pattern NAME = Pattern.compile("tributary(_[a-z0-9]+)+");
+    private static final List<String> UNITS = List.of("bytes", "seconds");
+
+    /** A registry with every kind of meter the coordinator registers, each touched at least once. */
+    static CoordinatorMetrics exercised(MockClock clock) {
+        CoordinatorMetrics m = new CoordinatorMetrics(clock);
+        m.recovered(3);
+        m.gauges(() -> 2, () -> 7);
+        m.memoryGauges(() -> 1 << 20, () -> 4096, () -> 1024, () -> 1);
+        m.accepted(0);
+        m.accepted(3);
+        m.accepted(40);
+        m.refused("shape");
+        m.duplicate();
+        m.unauthenticated();
+        m.registrationRefused("registration");
+        m.bytesIn(1000);
+        m.bytesOut(2000);
+        m.aggregation(Duration.ofMillis(3));
+        m.aggregation(Duration.ofMillis(70));
+        m.evaluation(5, Map.of("accuracy", 0.5, "test loss", 1.25));
+        return m;
+    }
+
+    @Test
+    void everyFamilyFollowsThePrometheusNamingConventions() {
+        PrometheusText text = PrometheusText.parse(exercised(new MockClock()).scrape());
+        assertTrue(text.families().size() >= 15, text.families().keySet().toString());
+        List<String> bad = new ArrayList<>();
+        for (PrometheusText.Family f : text.families().values()) {
+            String n = f.name();
+            if (!NAME.matcher(n).matches()) {
+                bad.add(n + ": not tributary_ in lower snake case");
+            }
+            if (f.help().isBlank()) {
+                bad.add(n + ": no HELP");
+            }
+            if (f.type().equals("counter") != n.endsWith("_total")) {
+                bad.add(n + ": " + f.type() + (n.endsWith("_total") ? " ends with _total" : " without _total"));
+            }
+            String[] words = n.split("_");
+            for (String unit : UNITS) {
+                long times = java.util.Arrays.stream(words).filter(unit::equals).count();
+                if (times > 1) {
+                    bad.add(n + ": unit " + unit + " " + times + " times");
+                }
+                int at = java.util.Arrays.asList(words).indexOf(unit);
+                int last = words.length - 1 - (n.endsWith("_total") || n.endsWith("_max") ? 1 : 0);
+                if (at >= 0 && at != last) {
+                    bad.add(n + ": unit " + unit + " not the suffix");
+                }
+            }
+            if (f.samples().isEmpty()) {
+                bad.add(n + ": no samples");
+            }
+        }
+        assertEquals(List.of(), bad);
+        for (String expected : List.of("tributary_updates_accepted_total", "tributary_updates_refused_total",
+                "tributary_update_received_bytes_total", "tributary_model_sent_bytes_total", "tributary_update_staleness",
+                "tributary_aggregation_seconds", "tributary_model_version", "tributary_workers_live",
+                "tributary_receive_memory_budget_bytes", "tributary_eval_test_loss")) {
+            assertTrue(text.families().containsKey(expected), expected + " in " + text.families().keySet());
+        }
+    }
+
+    @Test
+    void refusalsAreCountedByReasonAndInternalIsServedBeforeTheFirst() {
+        CoordinatorMetrics m = new CoordinatorMetrics();
+        PrometheusText before = PrometheusText.parse(m.scrape());
+        assertEquals(0.0, before.value("tributary_updates_refused_total", "reason", "internal", -1));
+        m.refused("staleness");
+        m.refused("staleness");
+        m.refused(CoordinatorMetrics.INTERNAL);
+        PrometheusText after = PrometheusText.parse(m.scrape());
+        assertEquals(2.0, after.value("tributary_updates_refused_total", "reason", "staleness", -1));
+        assertEquals(1.0, after.value("tributary_updates_refused_total", "reason", "internal", -1));
+        assertEquals(3, m.refusedTotal());
+        assertEquals(3.0, after.value("tributary_updates_refused_total", -1));
+    }
+
+    @Test
+    void acceptedStartsFromTheRecoveredCount() {
+        CoordinatorMetrics m = exercised(new MockClock());
+        assertEquals(6, m.acceptedTotal());
+        assertEquals(6.0, PrometheusText.parse(m.scrape()).value("tributary_updates_accepted_total", -1));
+    }
+
+    @Test
+    void histogramsAgreeWithTheirSumCountAndMaxAndNothingDecays() {
+        MockClock clock = new MockClock();
+        CoordinatorMetrics m = exercised(clock);
+        checkHistogram(PrometheusText.parse(m.scrape()), "tributary_update_staleness", 3, 43, 40);
+        checkHistogram(PrometheusText.parse(m.scrape()), "tributary_aggregation_seconds", 2, 0.073, 0.070);
+        // An hour later with nothing new: a decaying max would have gone to 0 while sum and count stayed.
+        clock.add(1, TimeUnit.HOURS);
+        checkHistogram(PrometheusText.parse(m.scrape()), "tributary_update_staleness", 3, 43, 40);
+        checkHistogram(PrometheusText.parse(m.scrape()), "tributary_aggregation_seconds", 2, 0.073, 0.070);
+        assertFalse(m.scrape().contains("quantile="), "no windowed quantiles beside cumulative sums");
+    }
+
+    /** Buckets cumulative, the +Inf bucket equal to the count, the max within the bucket where the count is reached. */
+    static void checkHistogram(PrometheusText text, String name, long count, double sum, double max) {
+        PrometheusText.Family f = text.families().get(name);
+        assertEquals("histogram", f.type(), name);
+        assertEquals(count, text.value(name + "_count", -1), 1e-9, name);
+        assertEquals(sum, text.value(name + "_sum", -1), 1e-9, name);
+        assertEquals(max, text.value(name + "_max", -1), 1e-9, name);
+        double previous = 0;
+        double lowestFull = Double.POSITIVE_INFINITY;
+        double highestShort = Double.NEGATIVE_INFINITY;
+        for (PrometheusText.Sample s : f.samples()) {
+            if (!s.name().equals(name + "_bucket")) {
+                continue;
+            }
+            double le = s.labels().get("le").equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(s.labels().get("le"));
+            assertTrue(s.value() >= previous, name + ": bucket le=" + le + " below the one before");
+            previous = s.value();
+            if (s.value() == count) {
+                lowestFull = Math.min(lowestFull, le);
+            } else {
+                highestShort = Math.max(highestShort, le);
+            }
+        }
+        assertEquals(count, previous, name + ": +Inf bucket");
+        assertTrue(max <= lowestFull && max > highestShort, name + ": max " + max + " outside (" + highestShort + ", " + lowestFull + "]");
+        assertTrue(sum <= count * max + 1e-9, name + ": sum above count × max");
+    }
+}

@@ -154,7 +154,8 @@ def sparsify(delta, method, density, gamma, rescale, seed, tensor, model):
         bottom = n - target - top
         if bottom < 0:
             top += bottom
-        out = rank_keep(delta, top, top + target)
+        # mergekit keeps sorted[bottom:-top], which is empty when top == 0: the whole delta goes
+        out = rank_keep(delta, top, top + target) if top > 0 else torch.zeros_like(delta)
     elif method == "random":
         u = torch.from_numpy(dare_uniforms(seed, tensor, model, n)).reshape(delta.shape)
         out = torch.where(u < density, delta, torch.zeros_like(delta))

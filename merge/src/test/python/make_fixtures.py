@@ -154,7 +154,8 @@ def sparsify(delta, method, density, gamma, rescale, seed, tensor, model):
         bottom = n - target - top
         if bottom < 0:
             top += bottom
-        out = rank_keep(delta, top, top + target)
+        # mergekit keeps sorted[bottom:-top], which is empty when top == 0: the whole delta goes
+        out = rank_keep(delta, top, top + target) if top > 0 else torch.zeros_like(delta)
     elif method == "random":
         u = torch.from_numpy(dare_uniforms(seed, tensor, model, n)).reshape(delta.shape)
         out = torch.where(u < density, delta, torch.zeros_like(delta))
@@ -406,7 +407,11 @@ def write_config(path, method, names, model_paths, has_base, base_path, model_pa
 
 def main():
     if os.path.isdir(ROOT):
-        shutil.rmtree(ROOT)
+        # mergekit/ and peft/ have scripts of their own (make_mergekit_fixtures.py, make_peft_fixtures.py)
+        for entry in os.listdir(ROOT):
+            if entry not in ("mergekit", "peft"):
+                path = os.path.join(ROOT, entry)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     models, fishers = make_models()
     for tag, dt in DTYPES.items():
         for name, m in models.items():
@@ -504,7 +509,11 @@ def make_lora():
                 ka = p + module + (".lora_embedding_A" if emb else ".lora_A.weight")
                 kb = p + module + (".lora_embedding_B" if emb else ".lora_B.weight")
                 w = module + ".weight"
-                out[w] = out_cast(f32(b[w]).double() + sign * lora_delta(adapter[ka], adapter[kb], s, emb), dt)
+                delta = lora_delta(adapter[ka], adapter[kb], s, emb)
+                if emb or sign < 0:
+                    # PEFT casts an embedding's delta, and every delta it subtracts, to the weight's dtype first
+                    delta = out_cast(delta, dt).double()
+                out[w] = out_cast(f32(b[w]).double() + sign * delta, dt)
             save(out, os.path.join(root, f"llama_{label}_{tag}.safetensors"))
 
     # GPT-2-like base: Conv1D weights stored (in, out), fan_in_fan_out, rsLoRA, a regex target_modules.

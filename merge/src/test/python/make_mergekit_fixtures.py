@@ -155,6 +155,35 @@ parameters:
   int8_mask: true
 dtype: float32
 """,
+    # Breadcrumbs on a tiny model, where floor(gamma * n) = 0 drops a model's whole delta (mergekit keeps
+    # sorted[bottom:-top], empty for top = 0): with gamma 0.01 (model a) every norm (8 entries) and attention
+    # projection (32 or 64) loses its delta and the MLP projections (128) their largest entry; with gamma 0.02
+    # (model b) the norms and k/v projections lose theirs. The base is listed with parameters of its own.
+    "breadcrumbs_small": """
+models:
+  - model: ../models/base
+    parameters: {weight: 0.3, density: 0.5}
+  - model: ../models/a
+    parameters: {weight: 0.6, density: 0.9}
+  - model: ../models/b
+    parameters: {weight: 0.4, density: 0.7, gamma: 0.02}
+merge_method: breadcrumbs
+base_model: ../models/base
+dtype: float32
+""",
+    "breadcrumbs_ties_small": """
+models:
+  - model: ../models/base
+    parameters: {weight: 1.0}
+  - model: ../models/a
+    parameters: {weight: 0.7, density: 0.8, gamma: 0.05}
+  - model: ../models/b
+    parameters: {weight: 0.5, density: 0.6}
+merge_method: breadcrumbs_ties
+base_model: ../models/base
+parameters: {normalize: true}
+dtype: float32
+""",
     "della": """
 models:
   - model: ../models/base

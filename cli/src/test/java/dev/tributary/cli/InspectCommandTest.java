@@ -113,4 +113,31 @@ class InspectCommandTest {
         assertEquals(2, r.status());
         assertTrue(r.err().contains("frobnicate"), r.err());
     }
+    @Test
+    void anAdapterFolderShowsRankAlphaTargetsModulesAndTensors() throws Exception {
+        Path adapter = LoraCommandTest.PEFT.resolve("llama_dora/adapter");
+        CliRunner t = CliRunner.run("inspect", adapter.toString());
+        assertEquals(0, t.status(), t.err());
+        assertTrue(t.out().contains("LoRA (DoRA)"), t.out());
+        assertTrue(t.out().contains("target_modules:  down_proj, embed_tokens, q_proj, v_proj"), t.out());
+        assertTrue(t.out().contains("modules_to_save: lm_head"), t.out());
+        assertTrue(t.out().matches("(?s).*model\\.layers\\.0\\.self_attn\\.v_proj +linear +2 +8 +4\\.000  DoRA.*"), t.out());
+        assertTrue(t.out().matches("(?s).*model\\.layers\\.0\\.mlp\\.down_proj +linear +4 +3 +0\\.7500  DoRA.*"), t.out());
+        assertTrue(t.out().contains("replaces model.embed_tokens.weight (saved whole as "
+                + "base_model.model.model.embed_tokens.base_layer.weight)"), t.out());
+        assertTrue(t.out().contains("base_model.model.model.embed_tokens.lora_magnitude_vector"), t.out());
+
+        CliRunner j = CliRunner.run("inspect", adapter.toString(), "--json");
+        assertEquals(0, j.status(), j.err());
+        JsonNode a = new ObjectMapper().readTree(j.out());
+        assertEquals(4, a.get("adapter").get("r").asInt());
+        assertTrue(a.get("adapter").get("use_dora").asBoolean());
+        assertEquals(7, a.get("adapter").get("modules").size());
+        JsonNode emb = a.get("adapter").get("modules").get(0);
+        assertEquals("model.embed_tokens", emb.get("name").asText());
+        assertEquals("embedding", emb.get("kind").asText());
+        assertEquals(2.0, emb.get("scale").asDouble(), 0);
+        assertEquals(2, a.get("adapter").get("replaces").size());
+        assertEquals(23, a.get("tensors").size());
+    }
 }

@@ -14,7 +14,12 @@ enum Sparsification {
     MAGNITUDE,
     /** Keep each entry with probability density, seeded (DARE). */
     RANDOM,
-    /** Drop the ⌊gamma·n⌋ largest magnitudes and then the smallest, keeping ⌊density·n⌋ (breadcrumbs). */
+    /**
+     * Drop the ⌊gamma·n⌋ largest magnitudes and then the smallest, keeping ⌊density·n⌋ (breadcrumbs). When
+     * no largest magnitude is to be dropped (⌊gamma·n⌋ = 0, as for tensors of fewer than 1/gamma entries) the
+     * whole delta is dropped, as mergekit's {@code magnitude_outliers} does: its kept range
+     * {@code sorted[bottom:-top]} is empty for top = 0.
+     */
     MAGNITUDE_OUTLIERS,
     /**
      * Keep each entry with a probability that grows with its magnitude rank, from density − epsilon to
@@ -51,7 +56,11 @@ enum Sparsification {
                 if (bottom < 0) {
                     top += bottom;
                 }
-                MagnitudeRanks.keepRange(delta, n, top, top + target);
+                if (top <= 0) {
+                    delta.fill((byte) 0);
+                } else {
+                    MagnitudeRanks.keepRange(delta, n, top, top + target);
+                }
             }
             case RANDOM -> {
                 for (long j = 0; j < n; j++) {

@@ -101,6 +101,31 @@ class MethodsTest {
     }
 
     @Test
+    void breadcrumbsDropsTheWholeDeltaOfATensorWithFewerThanOneOverGammaEntries() {
+        // floor(0.01 * 99) = 0 largest entries to drop: mergekit's kept range sorted[bottom:-0] is empty
+        float[] small = new float[99];
+        float[] large = new float[100];
+        for (int i = 0; i < large.length; i++) {
+            large[i] = i + 1;
+            if (i < small.length) {
+                small[i] = i + 1;
+            }
+        }
+        for (String method : List.of("breadcrumbs", "breadcrumbs_ties")) {
+            MergeJob.Input s = input("a", one(small), Map.of("weight", 1.0, "density", 0.9, "gamma", 0.01));
+            float[] out = Merges.merge(MergeMethods.byName(method), List.of(s), one(new float[99]), Map.of(), null)
+                    .get("w").toFloatArray();
+            assertArrayEquals(new float[99], out, 0f, method + ": 99 entries");
+            MergeJob.Input l = input("a", one(large), Map.of("weight", 1.0, "density", 0.9, "gamma", 0.01));
+            float[] kept = Merges.merge(MergeMethods.byName(method), List.of(l), one(new float[100]), Map.of(), null)
+                    .get("w").toFloatArray();
+            for (int i = 0; i < 100; i++) {
+                assertEquals(i + 1 > 9 && i + 1 < 100 ? i + 1 : 0, kept[i], 0f, method + ": entry " + i);
+            }
+        }
+    }
+
+    @Test
     void dareKeepsAboutDensityRescalesTheL1NormAndIsSeeded() {
         int n = 20_000;
         float[] values = new float[n];

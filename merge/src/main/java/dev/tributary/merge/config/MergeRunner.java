@@ -35,12 +35,23 @@ public final class MergeRunner {
      * @param outDir  the output folder
      * @param tensors the merged tensors, in file order
      * @param shards  number of safetensors files written
+     * @param phases  where the time went
      */
-    public record Result(Path outDir, List<TensorInfo> tensors, int shards) {
+    public record Result(Path outDir, List<TensorInfo> tensors, int shards, Phases phases) {
         public Result {
             tensors = List.copyOf(tensors);
         }
     }
+
+    /**
+     * Where a merge's time went, in nanoseconds.
+     *
+     * @param planNanos  opening the inputs, planning and checking the merge
+     * @param mergeNanos reading the inputs (page faults on the mapped files) and computing the merged tensors
+     * @param writeNanos handing merged tensors to the writer (copying them into the output file)
+     * @param closeNanos finishing the output: fsync of the files and the folder, atomic rename
+     */
+    public record Phases(long planNanos, long mergeNanos, long writeNanos, long closeNanos) {}
 
     /**
      * Merges as {@code config} says and writes the result into {@code outDir}.
@@ -49,6 +60,7 @@ public final class MergeRunner {
      * @throws UncheckedIOException when the output cannot be written
      */
     public static Result run(MergeConfig config, Path outDir, ProgressListener listener) {
+        long start = System.nanoTime();
         MergeMethod method = MergeMethods.byName(config.method());
         Path dir = config.file().toAbsolutePath().getParent();
         ModelFiles.check(config);
@@ -61,8 +73,16 @@ public final class MergeRunner {
             CheckpointWriter writer = CheckpointWriter.create(outDir, job.outputs(), Map.of("format", "pt"),
                     config.outShardSize());
             boolean done = false;
+            long[] writing = {0};
+            long planned = System.nanoTime();
+            long merged;
             try {
-                job.run(writer::write, listener);
+                job.run((name, t) -> {
+                    long at = System.nanoTime();
+                    writer.write(name, t);
+                    writing[0] += System.nanoTime() - at;
+                }, listener);
+                merged = System.nanoTime();
                 writer.close();
                 done = true;
             } finally {
@@ -70,8 +90,10 @@ public final class MergeRunner {
                     closeQuietly(writer);
                 }
             }
+            long closed = System.nanoTime();
             ModelFiles.write(config, plan, outDir);
-            return new Result(outDir, job.outputs(), writer.shardCount());
+            Phases phases = new Phases(planned - start, merged - planned - writing[0], writing[0], closed - merged);
+            return new Result(outDir, job.outputs(), writer.shardCount(), phases);
         } finally {
             for (TensorSource s : opened.values()) {
                 s.close();

@@ -38,10 +38,13 @@ import java.util.regex.PatternSyntaxException;
  * @param rankPattern    per-module ranks
  * @param alphaPattern   per-module alphas
  * @param baseModel      {@code base_model_name_or_path}, or null
+ * @param useDora        DoRA: each module also has a magnitude vector m, W' = m·(W + s·ΔW) / ‖W + s·ΔW‖ per output
+ * @param modulesToSave  {@code modules_to_save}: modules the adapter holds whole (matched like a target list)
+ * @param bias           {@code bias}: "none", "all" or "lora_only" (with the latter two the adapter may hold biases)
  */
 public record LoraConfig(int r, double loraAlpha, boolean useRslora, boolean fanInFanOut, List<String> targetList,
                          String targetRegex, Map<String, Integer> rankPattern, Map<String, Double> alphaPattern,
-                         String baseModel) {
+                         String baseModel, boolean useDora, List<String> modulesToSave, String bias) {
 
     public LoraConfig {
         if (r <= 0) {
@@ -50,13 +53,22 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, boolean fan
         targetList = targetList == null ? null : List.copyOf(targetList);
         rankPattern = Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern));
         alphaPattern = Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern));
+        modulesToSave = List.copyOf(modulesToSave);
+        bias = bias == null ? "none" : bias;
+    }
+
+    /** A plain LoRA config: no DoRA, no modules_to_save, no biases. */
+    public LoraConfig(int r, double loraAlpha, boolean useRslora, boolean fanInFanOut, List<String> targetList,
+                      String targetRegex, Map<String, Integer> rankPattern, Map<String, Double> alphaPattern,
+                      String baseModel) {
+        this(r, loraAlpha, useRslora, fanInFanOut, targetList, targetRegex, rankPattern, alphaPattern, baseModel,
+                false, List.of(), "none");
     }
 
     /**
      * Reads {@code adapter_config.json}.
      *
-     * @throws MergeException naming the file and key when it is unreadable, not a LoRA config, or uses a
-     *                        feature that changes the arithmetic and is not supported (DoRA)
+     * @throws MergeException naming the file and key when it is unreadable or not a LoRA config
      */
     public static LoraConfig read(Path file) {
         JsonNode root;
@@ -74,9 +86,6 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, boolean fan
         JsonNode type = root.get("peft_type");
         if (type != null && !type.isNull() && !"LORA".equals(type.asText())) {
             throw new MergeException(where + ": peft_type: " + type.asText() + " is not LORA");
-        }
-        if (root.path("use_dora").asBoolean(false)) {
-            throw new MergeException(where + ": use_dora: DoRA adapters are not supported");
         }
         int r = integer(root.get("r"), where + ": r");
         double alpha = root.hasNonNull("lora_alpha") ? number(root.get("lora_alpha"), where + ": lora_alpha") : 8;
@@ -107,10 +116,25 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, boolean fan
         Map<String, Double> alphas = new LinkedHashMap<>();
         root.path("alpha_pattern").properties().forEach(e ->
                 alphas.put(e.getKey(), number(e.getValue(), where + ": alpha_pattern." + e.getKey())));
+        List<String> toSave = new ArrayList<>();
+        JsonNode save = root.get("modules_to_save");
+        if (save != null && save.isArray()) {
+            save.forEach(m -> toSave.add(m.asText()));
+        } else if (save != null && !save.isNull()) {
+            throw new MergeException(where + ": modules_to_save: expected a list or null, got " + save);
+        }
+        String bias = root.path("bias").asText("none");
+        if (!List.of("none", "all", "lora_only").contains(bias)) {
+            throw new MergeException(where + ": bias: \"" + bias + "\" is not one of none, all, lora_only");
+        }
+        if (root.path("lora_bias").asBoolean(false)) {
+            throw new MergeException(where + ": lora_bias: adapters with a bias on lora_B are not supported");
+        }
         JsonNode base = root.get("base_model_name_or_path");
         return new LoraConfig(r, alpha, root.path("use_rslora").asBoolean(false),
                 root.path("fan_in_fan_out").asBoolean(false), list, regex, ranks, alphas,
-                base == null || base.isNull() ? null : base.asText());
+                base == null || base.isNull() ? null : base.asText(), root.path("use_dora").asBoolean(false),
+                toSave, bias);
     }
 
     private static int integer(JsonNode n, String where) {
@@ -137,6 +161,16 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, boolean fan
         }
         for (String t : targetList) {
             if (module.equals(t) || module.endsWith("." + t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code modules_to_save} lists the module (its name equals an entry or ends with "." + entry). */
+    public boolean saves(String module) {
+        for (String m : modulesToSave) {
+            if (module.equals(m) || module.endsWith("." + m)) {
                 return true;
             }
         }

@@ -137,12 +137,6 @@ class LoraMergeTest {
     }
 
     @Test
-    void refusesDora(@TempDir Path tmp) throws IOException {
-        Path adapter = adapterWithConfig(tmp, "\"use_rslora\": false", "\"use_rslora\": false, \"use_dora\": true");
-        assertTrue(refuse(adapter, tmp).getMessage().contains("use_dora"));
-    }
-
-    @Test
     void refusesAModuleTheBaseLacks(@TempDir Path tmp) {
         MergeException e = assertThrows(MergeException.class, () -> LoraMerge.run(
                 LORA.resolve("gpt_base_f32.safetensors"), LORA.resolve("llama_adapter"), tmp.resolve("o.safetensors"),

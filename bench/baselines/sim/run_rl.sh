@@ -29,3 +29,5 @@ for seed in $seeds; do
   done
 done
 python3 "$here/summarize_rl.py" "$out" $seeds
+# All runs on one chart (the docs/ figure): java -cp "cli/target/classes:cli/target/lib/*" \
+#   bench/baselines/sim/PlotRlReports.java docs/sim-cartpole-sync-vs-async.png TITLE OUT_DIR/*-[0-9].json

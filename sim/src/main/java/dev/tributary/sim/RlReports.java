@@ -77,6 +77,8 @@ public final class RlReports {
         XYChart overTime = chart(title + ": mean return of the last 100 episodes", "virtual seconds", "mean return");
         XYChart overSteps = chart("the same over environment steps", "environment steps", "mean return");
         XYChart stale = chart("trained items by staleness (versions behind the learner)", "staleness", "share of items");
+        stale.getStyler().setYAxisMin(0.0);
+        stale.getStyler().setYAxisMax(1.0);
         for (int i = 0; i < reports.size(); i++) {
             RlReport r = reports.get(i);
             curve(overTime, names.get(i), r, RlReport.Point::virtualSeconds);

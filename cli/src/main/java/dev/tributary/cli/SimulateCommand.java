@@ -39,7 +39,11 @@ import picocli.CommandLine.Spec;
             "Prints a summary. --report R.json also writes the report (JSON) and the",
             "accuracy curve beside it as R.png; --plot puts the curve elsewhere (or",
             "draws it without a report). A progress line shows on stderr when it is",
-            "a terminal."
+            "a terminal.",
+            "",
+            "A FILE.yaml with an env key runs actors and a learner instead (see",
+            "examples/cartpole-async.yaml); its report and plot go to",
+            ".tributary/sim/ unless --report says otherwise."
         })
 final class SimulateCommand implements Callable<Integer> {
 
@@ -65,6 +69,9 @@ final class SimulateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!Files.isRegularFile(config)) {
             throw new UserException("no such file: " + config);
+        }
+        if (describesRl()) {
+            return SimulateRl.run(this);
         }
         List<SimReport> earlier = new ArrayList<>();
         for (Path o : overlays) {
@@ -104,6 +111,14 @@ final class SimulateCommand implements Callable<Integer> {
         }
         printSummary(spec.commandLine().getOut(), c, result, png);
         return 0;
+    }
+
+    private boolean describesRl() throws IOException {
+        try {
+            return dev.tributary.sim.RlSimConfig.describesRl(config);
+        } catch (IllegalArgumentException e) {
+            throw new UserException(e.getMessage(), e);
+        }
     }
 
     private static void write(SimReport r, Path json) {

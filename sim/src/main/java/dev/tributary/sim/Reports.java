@@ -17,21 +17,28 @@ public final class Reports {
 
     private Reports() {}
 
-    /** The report as JSON text: one key per line, each curve point on one line. */
-    public static String toJson(SimReport report) {
+    /** An innermost array of numbers (and nulls), as the pretty printer lays it out over several lines. */
+    private static final java.util.regex.Pattern NUMBER_ARRAY = java.util.regex.Pattern.compile(
+            "\\[\\s+((?:[-0-9.eE]+|null)(?:,\\s+(?:[-0-9.eE]+|null))*)\\s+]");
+
+    /**
+     * A report (federated {@link SimReport} or actor-learner {@link RlReport}) as JSON text: one key per line,
+     * each curve point (every array of numbers) on one line.
+     */
+    public static String toJson(Object report) {
         DefaultPrettyPrinter printer = new DefaultPrettyPrinter()
                 .withArrayIndenter(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE);
         try {
             String text = JSON.writer(printer).writeValueAsString(report);
-            // Inner [t, accuracy] pairs on one line each: collapse the line breaks inside them.
-            return text.replaceAll("\\[\\s+([-0-9.eE]+),\\s+([-0-9.eE]+)\\s+]", "[$1, $2]");
+            // Inner [t, accuracy] pairs (and other arrays of numbers) on one line each.
+            return NUMBER_ARRAY.matcher(text).replaceAll(m -> "[" + m.group(1).replaceAll(",\\s+", ", ") + "]");
         } catch (IOException e) {
             throw new IllegalStateException("report does not serialize: " + e.getMessage(), e);
         }
     }
 
     /** Writes the report to {@code json}, creating its folder. */
-    public static void write(SimReport report, Path json) throws IOException {
+    public static void write(Object report, Path json) throws IOException {
         Path parent = json.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);

@@ -257,7 +257,7 @@ public record SimConfig(String source, String task, Path data, int clients, long
         return new Partition(kind, alpha, shards, seed);
     }
 
-    private static Speeds speeds(Section s) {
+    static Speeds speeds(Section s) {
         String distribution = s.text("distribution", "lognormal");
         if (!distribution.equals("lognormal") && !distribution.equals("loguniform") && !distribution.equals("constant")) {
             throw s.error("distribution", "must be lognormal, loguniform or constant, got \"" + distribution + "\"");
@@ -271,7 +271,7 @@ public record SimConfig(String source, String task, Path data, int clients, long
         return new Speeds(distribution, spread, median);
     }
 
-    private static Network network(Section s) {
+    static Network network(Section s) {
         double bandwidth = s.nonNegative("bandwidth_mbps", 0);
         double latencyMs = s.nonNegative("latency_ms", 0);
         s.finish();

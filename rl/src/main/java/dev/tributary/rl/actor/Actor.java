@@ -10,7 +10,6 @@ import dev.tributary.rl.env.VectorEnvironment;
 import dev.tributary.rl.experience.Experience;
 import dev.tributary.rl.experience.ExperienceFormat;
 import dev.tributary.rl.learner.SpaceMessages;
-import dev.tributary.rl.policy.Acting;
 import dev.tributary.rl.policy.ActorCritic;
 import dev.tributary.worker.client.AckLog;
 import dev.tributary.worker.client.Backoff;
@@ -188,38 +187,17 @@ public final class Actor implements AutoCloseable {
 
     /** The acting thread: steps, adopting newer policies in between, and queues finished items. */
     private void act(VectorEnvironment envs, ActorCritic policy) throws InterruptedException {
-        int steps = registration.getStepsPerItem();
-        int e = envs.size();
-        int d = envs.observationSpace().size();
-        int a = envs.actionSpace().size();
-        float[][] obs = envs.reset();
+        ItemBuilder builder = new ItemBuilder(envs, registration.getStepsPerItem());
         while (!closed && fatal == null && (options.maxEnvSteps() == 0 || envSteps.get() < options.maxEnvSteps())) {
-            Experience x = new Experience(steps, e, d, a, new float[steps * e * d], new float[steps * e * d],
-                    new float[steps * e * a], new float[steps * e], new boolean[steps * e], new boolean[steps * e],
-                    new float[steps * e], new long[steps * e], new float[steps * e]);
-            for (int t = 0; t < steps; t++) {
+            Experience x = null;
+            while (x == null) {
                 if (closed) {
                     return;
                 }
                 adopt(policy);
                 long start = System.nanoTime();
-                Acting acting = policy.act(obs);
-                VectorEnvironment.Step s = envs.step(acting.actions());
-                for (int i = 0; i < e; i++) {
-                    int row = x.row(t, i);
-                    System.arraycopy(obs[i], 0, x.observations(), row * d, d);
-                    float[] next = s.done(i) ? s.finalObservations()[i] : s.observations()[i];
-                    System.arraycopy(next, 0, x.nextObservations(), row * d, d);
-                    System.arraycopy(acting.actions()[i].toFloats(), 0, x.actions(), row * a, a);
-                    x.rewards()[row] = (float) s.rewards()[i];
-                    x.terminated()[row] = s.terminated()[i];
-                    x.truncated()[row] = s.truncated()[i];
-                    x.behaviourLogProbs()[row] = acting.logProbs()[i];
-                    x.policyVersions()[row] = version;
-                    x.episodeReturns()[row] = s.done(i) ? (float) s.episodeReturns()[i] : 0f;
-                }
-                obs = s.observations();
-                envSteps.addAndGet(e);
+                x = builder.step(policy, version);
+                envSteps.addAndGet(builder.envs());
                 if (options.slowdown() > 1) {
                     long took = System.nanoTime() - start;
                     TimeUnit.NANOSECONDS.sleep((long) ((options.slowdown() - 1) * took));

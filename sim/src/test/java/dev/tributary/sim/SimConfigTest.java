@@ -83,7 +83,7 @@ class SimConfigTest {
         SimConfig asyncWithSyncStrategy = new SimConfig(sync.source(), async.task(), async.data(), async.clients(),
                 async.seed(), async.partition(), async.speeds(), async.network(), async.churn(), async.concurrency(), sync.strategy(),
                 sync.strategyConfig(), async.validation(), async.local(), async.budget(), async.target(),
-                async.evalEvery(), async.tickEvery(), async.threads());
+                async.evalEvery(), async.tickEvery(), async.threads(), async.codecs());
         assertEquals(sync, asyncWithSyncStrategy);
     }
 }

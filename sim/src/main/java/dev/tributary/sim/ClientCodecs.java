@@ -57,6 +57,7 @@ final class ClientCodecs implements AutoCloseable {
     private final long fixedWireSize;
     private long fullBytesDown;
     private long resets;
+    private final List<SimReport.Traffic> traffic = new ArrayList<>();
 
     ClientCodecs(CodecSettings settings, int clients, TensorMap model) {
         this.settings = settings;
@@ -170,6 +171,13 @@ final class ClientCodecs implements AutoCloseable {
         return bytes;
     }
 
+    /** Notes the bytes on the wire so far, at an evaluation. */
+    void sample(double virtualSeconds, long bytesUp, long bytesDown) {
+        if (codec != null || settings.deltaPulls()) {
+            traffic.add(new SimReport.Traffic(virtualSeconds, bytesUp, bytesDown));
+        }
+    }
+
     /**
      * The report's compression section; null when nothing is compressed.
      *
@@ -182,7 +190,7 @@ final class ClientCodecs implements AutoCloseable {
         return new SimReport.Compression(settings.codec(),
                 settings.feedback() == null ? "none" : settings.feedback().name().toLowerCase(java.util.Locale.ROOT),
                 settings.deltaPulls() ? "delta" : "full", decodedBytesUp, ratio(decodedBytesUp, bytesUp), fullBytesDown,
-                ratio(fullBytesDown, bytesDown), resets);
+                ratio(fullBytesDown, bytesDown), resets, traffic);
     }
 
     private static double ratio(long a, long b) {

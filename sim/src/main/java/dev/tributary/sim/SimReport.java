@@ -71,13 +71,24 @@ public record SimReport(
      * @param fullBytesDown      what the pulls would have cost as full models
      * @param compressionDown    full-model bytes down / bytes down on the wire
      * @param errorFeedbackResets clients' error-feedback states dropped because their base jumped
+     * @param traffic            bytes up and down on the wire so far, at every evaluation (beside {@code curve})
      */
     @JsonPropertyOrder({"codec", "error_feedback", "pulls", "decoded_bytes_up", "compression_up", "full_bytes_down",
-            "compression_down", "error_feedback_resets"})
+            "compression_down", "error_feedback_resets", "traffic"})
     public record Compression(String codec, @JsonProperty("error_feedback") String errorFeedback, String pulls,
             @JsonProperty("decoded_bytes_up") long decodedBytesUp, @JsonProperty("compression_up") double compressionUp,
             @JsonProperty("full_bytes_down") long fullBytesDown, @JsonProperty("compression_down") double compressionDown,
-            @JsonProperty("error_feedback_resets") long errorFeedbackResets) {}
+            @JsonProperty("error_feedback_resets") long errorFeedbackResets, List<Traffic> traffic) {
+        public Compression {
+            traffic = traffic == null ? List.of() : List.copyOf(traffic);
+        }
+    }
+
+    /** Bytes on the wire up to an evaluation, written as {@code [virtual_seconds, bytes_up, bytes_down]}. */
+    @JsonFormat(shape = JsonFormat.Shape.ARRAY)
+    @JsonPropertyOrder({"virtual_seconds", "bytes_up", "bytes_down"})
+    public record Traffic(@JsonProperty("virtual_seconds") double virtualSeconds, @JsonProperty("bytes_up") long bytesUp,
+            @JsonProperty("bytes_down") long bytesDown) {}
 
     /** One evaluation, written as {@code [virtual_seconds, accuracy]}. */
     @JsonFormat(shape = JsonFormat.Shape.ARRAY)

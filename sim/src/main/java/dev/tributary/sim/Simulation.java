@@ -556,6 +556,7 @@ public final class Simulation {
             evaluatedVersion = strategy.version();
         }
         curve.add(new SimReport.Point(now, accuracy));
+        codecs.sample(now, bytesUp, bytesDown);
         if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
             reachedAt = now;
         }

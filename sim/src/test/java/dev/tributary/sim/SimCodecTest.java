@@ -67,6 +67,11 @@ class SimCodecTest {
         assertEquals((double) c.decodedBytesUp() / rep.bytesUp(), c.compressionUp(), 1e-12);
         assertEquals(rep.bytesDown(), c.fullBytesDown());
         assertEquals(0, c.errorFeedbackResets(), "no push lost or refused");
+        assertEquals(rep.curve().size(), c.traffic().size(), "traffic at every evaluation");
+        assertEquals(new SimReport.Traffic(rep.virtualSeconds(), rep.bytesUp(), rep.bytesDown()), c.traffic().getLast());
+        for (int k = 1; k < c.traffic().size(); k++) {
+            assertTrue(c.traffic().get(k).bytesUp() >= c.traffic().get(k - 1).bytesUp(), "bytes so far never go down");
+        }
         assertTrue(r.refused().isEmpty(), "refused " + r.refused());
         assertTrue(rep.finalAccuracy() > rep.curve().getFirst().accuracy() + 0.2, "no learning: " + rep.curve());
     }
@@ -244,6 +249,21 @@ class SimCodecTest {
                 Configs.with(Configs.with(fedbuff(2, 10), "codec", "lossless"), "error_feedback", "ef21")));
         assertTrue(lossless.getMessage().contains("lossless:level=3 is lossless"), lossless.getMessage());
         assertEquals(CodecSettings.NONE, Configs.parse(Configs.with(fedbuff(2, 10), "error_feedback", false)).codecs());
+    }
+
+    /** The compressed examples are the async one with only the codec (and its error feedback) changed. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {"fmnist-async-int4.yaml|int4:group=256", "fmnist-async-topk.yaml|topk:fraction=0.01+int8:group=64"})
+    void theCompressedExamplesChangeOnlyTheCodec(String file, String codec) throws Exception {
+        SimConfig async = SimConfig.load(SimConfigTest.EXAMPLES.resolve("fmnist-async.yaml"));
+        SimConfig coded = SimConfig.load(SimConfigTest.EXAMPLES.resolve(file));
+        assertEquals(new CodecSettings(codec, ErrorFeedback.Variant.EF, false), coded.codecs());
+        assertEquals(CodecSettings.NONE, async.codecs());
+        SimConfig same = new SimConfig(async.source(), coded.task(), coded.data(), coded.clients(), coded.seed(),
+                coded.partition(), coded.speeds(), coded.network(), coded.churn(), coded.concurrency(), coded.strategy(),
+                coded.strategyConfig(), coded.validation(), coded.local(), coded.budget(), coded.target(),
+                coded.evalEvery(), coded.tickEvery(), coded.threads(), CodecSettings.NONE);
+        assertEquals(async, same);
     }
 
     // --- helpers: plain codec arithmetic on the test side, independent of ClientCodecs ---

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class SimConfigTest {
     /** The examples folder at the root of the repository (tests run in the module's folder). */
-    private static final Path EXAMPLES = Path.of("..", "examples");
+    static final Path EXAMPLES = Path.of("..", "examples");
 
     private static String error(Map<String, Object> m) {
         return assertThrows(IllegalArgumentException.class, () -> Configs.parse(m)).getMessage();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compression on real training: the async FMNIST example in f32, int4 + EF and top-k 1% + int8 + EF,
-# then DiLoCo and Streaming DiLoCo in f32 and int4 + EF, one run after the other, at nice 10. Every run
+# then DiLoCo and Streaming DiLoCo in f32 and int4 + EF, one run after the other, niced. Every run
 # also counts what version-delta pulls would cost (delta_pulls: true; lossless, so the training is the
 # same as with full pulls). Usage, from anywhere:
 #   bench/baselines/sim/compression/run.sh [OUT_DIR]      (SEEDS="0 1" for more seeds; RUNS to pick)

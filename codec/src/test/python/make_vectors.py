@@ -5,16 +5,26 @@ codec should produce (scales, codes, indices), and the values decoding them shou
 stored as their f32 bit patterns so that nothing is lost in JSON. Rounding: numpy's rint (half to even)
 for the absmax codes, PyTorch's casts for bf16 and FP8 E4M3 (torch.float8_e4m3fn), numpy's for f16.
 
-Run from the repository root (needs numpy and torch):
+FP4 E2M1 is computed in numpy alone, by distance to each of the eight magnitudes (ties to the even
+index), independently of the Java thresholds.
+
+Run from the repository root (needs numpy and torch; torch only for bf16, f16 and fp8):
     python3 -m venv .tributary/pyenv && .tributary/pyenv/bin/pip install numpy torch
     .tributary/pyenv/bin/python codec/src/test/python/make_vectors.py
+Or only some files, e.g. the ones numpy alone computes:
+    python3 codec/src/test/python/make_vectors.py fp4_g4 fp4_g32
 """
 import json
 import math
 import os
+import sys
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:  # only the numpy-only fixtures can be written
+    torch = None
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "resources", "vectors")
 F32 = np.float32
@@ -44,6 +54,10 @@ def inputs():
     cases.append(("zeros", [2, 4], np.zeros(8, dtype=F32)))
     cases.append(("scalar", [], F32([-3.25])))
     cases.append(("empty", [0, 3], np.zeros(0, dtype=F32)))
+    # FP4 E2M1 ties: with max 6 the fp4 scale is exactly 1, so these fall halfway between two codes;
+    # -0.2 rounds to zero and is sent as +0; 7 values, so the last byte is half padding.
+    cases.append(("e2m1_ties", [7], F32([6, 0.25, 0.75, 1.25, 1.75, 2.5, 3.5]) * F32([1, 1, -1, 1, -1, 1, 1])))
+    cases.append(("e2m1_more", [2, 3], F32([5, -5, -0.2, 4.5, -6, 3])))
     return cases
 
 
@@ -83,9 +97,9 @@ def int_codec(name, group, qmax):
     return f"{name}:group={group}", run
 
 
-def half(name, torch_dtype):
+def half(name, dtype_name):
     def run(x, shape):
-        t = torch.from_numpy(x.copy()).to(torch_dtype)
+        t = torch.from_numpy(x.copy()).to(getattr(torch, dtype_name))
         h = t.view(torch.int16).numpy().astype("<i2")
         return {"payload": h.tobytes().hex(), "decoded": values(t.to(torch.float32).numpy())}
     return name, run
@@ -113,6 +127,42 @@ def fp8(x, shape):
             "decoded": values(decoded)}
 
 
+E2M1 = F32([0, 0.5, 1, 1.5, 2, 3, 4, 6])
+
+
+def e2m1(y):
+    """The 4-bit code of y (already divided by the scale): nearest magnitude, ties to the even index;
+    the sign bit only on a non-zero magnitude."""
+    codes = []
+    for v in np.asarray(y, dtype=F32):
+        d = np.abs(np.abs(v) - E2M1)
+        best = [i for i in range(8) if d[i] == d.min()]
+        m = min(best, key=lambda i: (i % 2, i))
+        codes.append(m | (8 if v < 0 and m != 0 else 0))
+    return np.asarray(codes, dtype=np.uint8)
+
+
+def fp4_codec(group):
+    def run(x, shape):
+        scales, codes, decoded = [], [], []
+        for start in range(0, x.size, group):
+            g = x[start:start + group]
+            s = absmax_scale(np.max(np.abs(g)), 6)
+            c = np.zeros(g.size, np.uint8) if s == 0 else e2m1((g / s).astype(F32))
+            mag = E2M1[c & 7]
+            val = np.where(c & 8, -mag, mag).astype(F32) * s
+            scales.append(s)
+            codes.append(c)
+            decoded.append(val.astype(F32))
+        scales = np.asarray(scales, dtype=F32)
+        codes = np.concatenate(codes) if codes else np.zeros(0, np.uint8)
+        decoded = np.concatenate(decoded) if decoded else np.zeros(0, F32)
+        payload = scales.astype("<f4").tobytes() + pack4(codes).tobytes()
+        return {"scales": bits(scales), "codes": [int(c) for c in codes], "payload": payload.hex(),
+                "decoded": values(decoded)}
+    return f"fp4:group={group}", run
+
+
 def topk(fraction, value_group=None):
     def run(x, shape):
         n = x.size
@@ -138,8 +188,10 @@ CODECS = [
     ("int8_g64", *int_codec("int8", 64, 127)),
     ("int4_g4", *int_codec("int4", 4, 7)),
     ("int4_g3", *int_codec("int4", 3, 7)),
-    ("bf16", *half("bf16", torch.bfloat16)),
-    ("f16", *half("f16", torch.float16)),
+    ("fp4_g4", *fp4_codec(4)),
+    ("fp4_g32", *fp4_codec(32)),
+    ("bf16", *half("bf16", "bfloat16")),
+    ("f16", *half("f16", "float16")),
     ("fp8", "fp8", fp8),
     ("topk_025", *topk(0.25)),
     ("topk_01_int8", *topk(0.1, 4)),
@@ -148,7 +200,10 @@ CODECS = [
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    only = set(sys.argv[1:])
     for file, spec, run in CODECS:
+        if only and file not in only:
+            continue
         cases = []
         for name, shape, x in inputs():
             x = np.asarray(x, dtype=F32).reshape(-1)
@@ -157,7 +212,7 @@ def main():
             cases.append(case)
         with open(os.path.join(OUT, file + ".json"), "w") as f:
             json.dump({"spec": spec, "generator": "codec/src/test/python/make_vectors.py",
-                       "numpy": np.__version__, "torch": torch.__version__, "cases": cases}, f, indent=1)
+                       "numpy": np.__version__, "torch": None if torch is None else torch.__version__, "cases": cases}, f, indent=1)
             f.write("\n")
         print(f"{file}.json: {spec}, {len(cases)} cases")
 

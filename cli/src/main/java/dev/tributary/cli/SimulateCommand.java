@@ -149,6 +149,12 @@ final class SimulateCommand implements Callable<Integer> {
                 r.staleness().p50(), r.staleness().p99(), r.staleness().max());
         out.printf(Locale.ROOT, "traffic up %s, down %s; heap peak %s%n", Human.bytes(r.bytesUp()),
                 Human.bytes(r.bytesDown()), Human.bytes(heapPeak()));
+        SimReport.Compression z = r.compression();
+        if (z != null) {
+            out.printf(Locale.ROOT, "compression: pushes %s (%s decoded, %.1fx), error feedback %s, %d resets; pulls %s (%s as full models, %.1fx)%n",
+                    z.codec() == null ? "f32" : z.codec(), Human.bytes(z.decodedBytesUp()), z.compressionUp(),
+                    z.errorFeedback(), z.errorFeedbackResets(), z.pulls(), Human.bytes(z.fullBytesDown()), z.compressionDown());
+        }
         if (report != null) {
             out.println("report: " + report);
         }

@@ -17,6 +17,9 @@ import java.util.List;
  *   <li>{@code int8:group=G}, {@code int4:group=G}: per group of G consecutive values (row-major, the last
  *       group shorter) an f32 scale {@code max|x|/127} (or {@code /7}) and codes {@code rint(x/scale)};
  *       int4 packs two codes per byte, the first in the low nibble;
+ *   <li>{@code fp4:group=G} (default 32): FP4 E2M1 per group of G values with an f32 scale
+ *       {@code max|x|/6}, each value rounded to the nearest of ±{0, 0.5, 1, 1.5, 2, 3, 4, 6} (ties to the
+ *       even code), packed two per byte like int4;
  *   <li>{@code fp8}: per row (the last dimension; a tensor of rank 0 or 1 is one row) an f32 scale
  *       mapping the row's max |x| to 448, values rounded to nearest FP8 E4M3;
  *   <li>{@code topk:fraction=F}: the {@code ceil(F·numel)} values of largest magnitude (ties: lowest

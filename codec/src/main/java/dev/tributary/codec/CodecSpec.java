@@ -13,10 +13,12 @@ import java.util.Set;
 final class CodecSpec {
     private CodecSpec() {}
 
-    static final List<String> NAMES = List.of("f16", "bf16", "int8", "int4", "fp8", "topk", "lossless");
+    static final List<String> NAMES = List.of("f16", "bf16", "int8", "int4", "fp4", "fp8", "topk", "lossless");
     /** Codecs that may code the values kept by top-k. */
-    private static final List<String> VALUE_CODECS = List.of("f16", "bf16", "int8", "int4", "fp8");
+    private static final List<String> VALUE_CODECS = List.of("f16", "bf16", "int8", "int4", "fp4", "fp8");
     static final int DEFAULT_GROUP = 64;
+    /** FP4's default group: the block size of the OCP MX formats. */
+    static final int FP4_DEFAULT_GROUP = 32;
     static final int MAX_GROUP = 1 << 24;
     static final double DEFAULT_FRACTION = 0.01;
     static final int DEFAULT_LEVEL = 3;
@@ -64,6 +66,7 @@ final class CodecSpec {
             case "fp8" -> { params(part, whole, Set.of()); yield new Fp8Codec(); }
             case "int8" -> new Int8Codec(group(params(part, whole, Set.of("group")), "int8"));
             case "int4" -> new Int4Codec(group(params(part, whole, Set.of("group")), "int4"));
+            case "fp4" -> new Fp4Codec(group(params(part, whole, Set.of("group")), "fp4", FP4_DEFAULT_GROUP));
             case "topk" -> new TopKCodec(fraction(params(part, whole, Set.of("fraction"))), null);
             case "lossless" -> new LosslessCodec(level(params(part, whole, Set.of("level"))));
             default -> throw new IllegalArgumentException("unknown codec " + quote(name) + " in " + quote(whole)
@@ -104,9 +107,13 @@ final class CodecSpec {
     }
 
     private static int group(Map<String, String> p, String codec) {
+        return group(p, codec, DEFAULT_GROUP);
+    }
+
+    private static int group(Map<String, String> p, String codec, int dflt) {
         String v = p.get("group");
         if (v == null) {
-            return DEFAULT_GROUP;
+            return dflt;
         }
         return integer(v, codec + ": group", 1, MAX_GROUP);
     }

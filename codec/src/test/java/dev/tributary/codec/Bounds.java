@@ -27,6 +27,15 @@ final class Bounds {
                 float qmax = name.equals("int8") ? 127f : 7f;
                 each(spec, x, y, (v, i) -> slack(groupMax(x, i, group) / qmax / 2));
             }
+            case "fp4" -> {
+                // Half the E2M1 spacing around |x| / scale: 0.5 below 2, 1 below 4, 2 up to 6.
+                int group = param(parts[0], "group", 32);
+                each(spec, x, y, (v, i) -> {
+                    double scale = groupMax(x, i, group) / 6.0;
+                    double q = Math.abs(v) / scale;
+                    return slack(scale * (q < 2 ? 0.25 : q < 4 ? 0.5 : 1));
+                });
+            }
             case "fp8" -> {
                 long c = shape.length >= 2 ? shape[shape.length - 1] : x.length;
                 each(spec, x, y, (v, i) -> slack(0x1p-4 * Math.abs(v) + 0x1p-10 * groupMax(x, i, (int) c) / 448));

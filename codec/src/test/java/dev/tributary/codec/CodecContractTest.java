@@ -187,7 +187,7 @@ class CodecContractTest {
         return switch (name) {
             case "f16", "bf16" -> 2 * n;
             case "int8" -> n + 4 * ceil(n, group(parts[0]));
-            case "int4" -> ceil(n, 2) + 4 * ceil(n, group(parts[0]));
+            case "int4", "fp4" -> ceil(n, 2) + 4 * ceil(n, group(parts[0]));
             case "fp8" -> {
                 long c = shape.length >= 2 ? shape[shape.length - 1] : n;
                 yield n + 4 * (c == 0 ? 0 : n / c);

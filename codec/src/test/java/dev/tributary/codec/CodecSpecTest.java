@@ -16,6 +16,7 @@ class CodecSpecTest {
     @CsvSource(delimiter = '|', value = {
             "f16|f16", "bf16|bf16", "fp8|fp8",
             "int8|int8:group=64", "int4:group=64|int4:group=64", "int4:group=7|int4:group=7",
+            "fp4|fp4:group=32", "fp4:group=16|fp4:group=16", "topk+fp4|topk:fraction=0.01+fp4:group=32",
             "topk|topk:fraction=0.01", "topk:fraction=0.01+int8|topk:fraction=0.01+int8:group=64",
             "topk:fraction=1e-4+int4:group=32|topk:fraction=0.0001+int4:group=32",
             "topk:fraction=0.50+bf16|topk:fraction=0.5+bf16", "topk:fraction=1|topk:fraction=1",
@@ -27,10 +28,12 @@ class CodecSpecTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-            "int3|unknown codec \"int3\" in \"int3\" (valid: f16, bf16, int8, int4, fp8, topk, lossless)",
+            "int3|unknown codec \"int3\" in \"int3\" (valid: f16, bf16, int8, int4, fp4, fp8, topk, lossless)",
             "int8:grp=4|int8: unknown parameter \"grp\" in \"int8:grp=4\" (valid: group)",
             "int8:group=0|int8: group=0 must be an integer in [1, 16777216]",
             "int4:group=x|int4: group=x must be an integer in [1, 16777216]",
+            "fp4:group=0|fp4: group=0 must be an integer in [1, 16777216]",
+            "fp4:scale=e8m0|fp4: unknown parameter \"scale\" in \"fp4:scale=e8m0\" (valid: group)",
             "int8:group|int8: parameter \"group\" in \"int8:group\" is not key=value (valid: group)",
             "int8:group=4,group=8|int8: parameter group given twice in \"int8:group=4,group=8\"",
             "bf16:group=4|bf16: unknown parameter \"group\" in \"bf16:group=4\" (it takes none)",
@@ -39,11 +42,11 @@ class CodecSpecTest {
             "topk:fraction=NaN|topk: fraction=NaN must be a number in (0, 1]",
             "lossless:level=20|lossless: level=20 must be an integer in [1, 19]",
             "int8+int4|codec spec \"int8+int4\": only topk may be followed by +CODEC (e.g. topk:fraction=0.01+int8), not \"int8\"",
-            "topk+lossless|codec spec \"topk+lossless\": topk values cannot be coded by \"lossless\" (valid: f16, bf16, int8, int4, fp8)",
-            "topk+topk|codec spec \"topk+topk\": topk values cannot be coded by \"topk\" (valid: f16, bf16, int8, int4, fp8)",
-            "topk+int8+int4|codec spec \"topk+int8+int4\" chains 3 codecs; at most two: topk[:fraction=F]+VALUE_CODEC with VALUE_CODEC one of f16, bf16, int8, int4, fp8",
-            "topk+|codec spec \"topk+\" has an empty codec name (valid: f16, bf16, int8, int4, fp8, topk, lossless)",
-            ":group=4|codec spec \":group=4\" has an empty codec name (valid: f16, bf16, int8, int4, fp8, topk, lossless)"})
+            "topk+lossless|codec spec \"topk+lossless\": topk values cannot be coded by \"lossless\" (valid: f16, bf16, int8, int4, fp4, fp8)",
+            "topk+topk|codec spec \"topk+topk\": topk values cannot be coded by \"topk\" (valid: f16, bf16, int8, int4, fp4, fp8)",
+            "topk+int8+int4|codec spec \"topk+int8+int4\" chains 3 codecs; at most two: topk[:fraction=F]+VALUE_CODEC with VALUE_CODEC one of f16, bf16, int8, int4, fp4, fp8",
+            "topk+|codec spec \"topk+\" has an empty codec name (valid: f16, bf16, int8, int4, fp4, fp8, topk, lossless)",
+            ":group=4|codec spec \":group=4\" has an empty codec name (valid: f16, bf16, int8, int4, fp4, fp8, topk, lossless)"})
     void badSpecsAreRefusedWithTheRule(String spec, String message) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Codec.parse(spec));
         assertEquals(message, e.getMessage());
@@ -57,7 +60,7 @@ class CodecSpecTest {
 
     @Test
     void namesListsEveryCodec() {
-        assertEquals(List.of("f16", "bf16", "int8", "int4", "fp8", "topk", "lossless"), Codec.names());
+        assertEquals(List.of("f16", "bf16", "int8", "int4", "fp4", "fp8", "topk", "lossless"), Codec.names());
     }
 
     @Test

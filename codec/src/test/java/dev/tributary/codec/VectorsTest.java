@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class VectorsTest {
 
     static Stream<String> files() {
-        return Stream.of("int8_g4", "int8_g64", "int4_g4", "int4_g3", "bf16", "f16", "fp8", "topk_025", "topk_01_int8");
+        return Stream.of("int8_g4", "int8_g64", "int4_g4", "int4_g3", "fp4_g4", "fp4_g32", "bf16", "f16", "fp8", "topk_025", "topk_01_int8");
     }
 
     private static JsonNode load(String file) throws IOException {

@@ -38,6 +38,9 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * eval_every: 30              # default: 1/100 of the budget
  * tick_every: 1               # period of the strategy's clock ticks (round deadlines)
  * threads: 2                  # clients training at once on real threads; default: the available cores
+ * codec: int4:group=64        # optional: clients push deltas in this codec (a spec as work --codec takes it)
+ * error_feedback: true        # optional, with a lossy codec: true (EF), ef21 or false; per client, see ClientCodecs
+ * delta_pulls: true           # optional: pulls after a client's first cost a lossless version delta
  * </pre>
  *
  * @param source         the file (or other origin) named in error messages
@@ -59,13 +62,15 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * @param evalEvery      virtual seconds between evaluations of the global model
  * @param tickEvery      virtual seconds between strategy clock ticks
  * @param threads        real threads local training may use at once (the report does not depend on it)
+ * @param codecs         push codec, error feedback and pulls ({@link CodecSettings#NONE}: f32 pushes, full pulls)
  */
 public record SimConfig(String source, String task, Path data, int clients, long seed, Partition partition,
         Speeds speeds, Network network, Churn churn, int concurrency, String strategy, Map<String, Object> strategyConfig,
         Validation validation, Local local, Budget budget, double target, double evalEvery, double tickEvery,
-        int threads) {
+        int threads, CodecSettings codecs) {
 
     public SimConfig {
+        Objects.requireNonNull(codecs, "codecs");
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(task, "task");
         Objects.requireNonNull(speeds, "speeds");
@@ -168,7 +173,7 @@ public record SimConfig(String source, String task, Path data, int clients, long
     public SimConfig withSeed(long s) {
         return new SimConfig(source, task, data, clients, s, partition, speeds, network, churn, concurrency, strategy,
                 strategyConfig,
-                validation, local, budget, target, evalEvery, tickEvery, threads);
+                validation, local, budget, target, evalEvery, tickEvery, threads, codecs);
     }
 
     /** Reads a YAML file; relative paths in it start at its folder. */
@@ -239,9 +244,10 @@ public record SimConfig(String source, String task, Path data, int clients, long
         double evalEvery = root.positive("eval_every", budget.virtualSeconds() / 100);
         double tickEvery = root.positive("tick_every", 1);
         int threads = root.count("threads", Runtime.getRuntime().availableProcessors(), 1);
+        CodecSettings codecs = CodecSettings.parse(root);
         root.finish();
         return new SimConfig(source, task, data, clients, seed, partition, speeds, network, churn, concurrency, strategyName,
-                strategyMap, validation, local, budget, target, evalEvery, tickEvery, threads);
+                strategyMap, validation, local, budget, target, evalEvery, tickEvery, threads, codecs);
     }
 
     private static Partition partition(Section s) {

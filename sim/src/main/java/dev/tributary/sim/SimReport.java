@@ -1,6 +1,7 @@
 package dev.tributary.sim;
 
 import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import java.util.List;
@@ -18,13 +19,14 @@ import java.util.Objects;
  * @param finalAccuracy  test accuracy of the last model (the curve's last point)
  * @param timeToTarget   when the curve first reached the target accuracy
  * @param updates        updates the coordinator accepted
- * @param bytesUp        delta bytes pushed (every push that arrived, refused ones included)
- * @param bytesDown      model bytes pulled
+ * @param bytesUp        delta bytes pushed on the wire, as coded (every push that arrived, refused ones included)
+ * @param bytesDown      model bytes pulled on the wire (full models, or version deltas)
  * @param staleness      staleness of accepted updates
  * @param curve          (virtual seconds, test accuracy) at every evaluation
+ * @param compression    what the codec and delta pulls did; absent when neither is configured
  */
 @JsonPropertyOrder({"strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy", "time_to_target",
-        "updates", "bytes_up", "bytes_down", "staleness", "curve"})
+        "updates", "bytes_up", "bytes_down", "compression", "staleness", "curve"})
 public record SimReport(
         String strategy,
         int clients,
@@ -37,7 +39,8 @@ public record SimReport(
         @JsonProperty("bytes_up") long bytesUp,
         @JsonProperty("bytes_down") long bytesDown,
         Staleness staleness,
-        List<Point> curve) {
+        List<Point> curve,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Compression compression) {
 
     public SimReport {
         Objects.requireNonNull(strategy, "strategy");
@@ -57,6 +60,36 @@ public record SimReport(
     @JsonPropertyOrder({"mean", "p50", "p99", "max"})
     public record Staleness(double mean, long p50, long p99, long max) {}
 
+    /**
+     * What compression did to the traffic.
+     *
+     * @param codec              the push codec's canonical spec; null for plain f32 pushes
+     * @param errorFeedback      ef, ef21 or none
+     * @param pulls              full or delta
+     * @param decodedBytesUp     the pushes' size as the coordinator decoded them (f32 safetensors images)
+     * @param compressionUp      decoded bytes up / bytes up on the wire
+     * @param fullBytesDown      what the pulls would have cost as full models
+     * @param compressionDown    full-model bytes down / bytes down on the wire
+     * @param errorFeedbackResets clients' error-feedback states dropped because their base jumped
+     * @param traffic            bytes up and down on the wire so far, at every evaluation (beside {@code curve})
+     */
+    @JsonPropertyOrder({"codec", "error_feedback", "pulls", "decoded_bytes_up", "compression_up", "full_bytes_down",
+            "compression_down", "error_feedback_resets", "traffic"})
+    public record Compression(String codec, @JsonProperty("error_feedback") String errorFeedback, String pulls,
+            @JsonProperty("decoded_bytes_up") long decodedBytesUp, @JsonProperty("compression_up") double compressionUp,
+            @JsonProperty("full_bytes_down") long fullBytesDown, @JsonProperty("compression_down") double compressionDown,
+            @JsonProperty("error_feedback_resets") long errorFeedbackResets, List<Traffic> traffic) {
+        public Compression {
+            traffic = traffic == null ? List.of() : List.copyOf(traffic);
+        }
+    }
+
+    /** Bytes on the wire up to an evaluation, written as {@code [virtual_seconds, bytes_up, bytes_down]}. */
+    @JsonFormat(shape = JsonFormat.Shape.ARRAY)
+    @JsonPropertyOrder({"virtual_seconds", "bytes_up", "bytes_down"})
+    public record Traffic(@JsonProperty("virtual_seconds") double virtualSeconds, @JsonProperty("bytes_up") long bytesUp,
+            @JsonProperty("bytes_down") long bytesDown) {}
+
     /** One evaluation, written as {@code [virtual_seconds, accuracy]}. */
     @JsonFormat(shape = JsonFormat.Shape.ARRAY)
     @JsonPropertyOrder({"virtual_seconds", "accuracy"})
@@ -65,6 +98,6 @@ public record SimReport(
     /** The same report with another wall time (to compare runs, whose wall times always differ). */
     public SimReport withWallSeconds(double s) {
         return new SimReport(strategy, clients, seed, virtualSeconds, s, finalAccuracy, timeToTarget, updates, bytesUp,
-                bytesDown, staleness, curve);
+                bytesDown, staleness, curve, compression);
     }
 }

@@ -47,6 +47,10 @@ import java.util.concurrent.TimeUnit;
  * round's share of H steps, the fragment's push, the overlap steps after it (the client merges the next
  * version only once they are done), and the merge with α.
  *
+ * <p>With {@code codec:} a client's delta (or DiLoCo fragment) goes through its own codec and error
+ * feedback and the coordinator's decoding before the validator ({@link ClientCodecs}); transfers take
+ * the time of the bytes on the wire, pushes as coded and pulls as full models or version deltas.
+ *
  * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
  * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
  * the immutable published model, on its client's own trainer, while the clock moves on; its arrival
@@ -112,13 +116,33 @@ public final class Simulation {
     private record Scheduled(double time, int rank, long seq, Event event) {}
 
     /** An update on its way: everything the push carries, trained on a pool thread when {@code done} is pending. */
-    private record Flight(String id, long base, long examples, long imageBytes, CompletableFuture<Trained> done) {}
+    private record Flight(String id, long base, long examples, long wireBytes, CompletableFuture<Trained> done) {}
 
-    /** A trained update: the result without its delta, and the delta as the push carries it. */
-    private record Trained(TrainResult result, MemorySegment image) {
+    /**
+     * A trained update: the result without its delta, and the delta as the coordinator validates it
+     * ({@code image}) after {@code wireBytes} on the wire; or, trained on the pool with a codec, the delta
+     * still to be coded ({@code pending}, image null), coded at its arrival in event order.
+     */
+    private record Trained(TrainResult result, MemorySegment image, long wireBytes, TensorMap pending) {
         static Trained of(TrainResult r) {
-            return new Trained(new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics()),
-                    SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto()));
+            MemorySegment image = SafetensorsBytes.encode(r.delta(), Map.of(), Arena.ofAuto());
+            return new Trained(withoutDelta(r), image, image.byteSize(), null);
+        }
+
+        static Trained coded(TrainResult r, ClientCodecs.Coded coded) {
+            return new Trained(withoutDelta(r), coded.image(), coded.wireBytes(), null);
+        }
+
+        /** Keeps a copy of the delta, to be coded on the event thread. */
+        static Trained pending(TrainResult r) {
+            TensorMap copy = new TensorMap();
+            Arena arena = Arena.ofAuto();
+            r.delta().asMap().forEach((name, t) -> copy.put(name, t.copy(arena)));
+            return new Trained(withoutDelta(r), null, -1, copy);
+        }
+
+        private static TrainResult withoutDelta(TrainResult r) {
+            return new TrainResult(new TensorMap(), r.examples(), r.steps(), r.metrics());
         }
     }
 
@@ -148,6 +172,7 @@ public final class Simulation {
     private final java.util.Set<CompletableFuture<Trained>> running = new java.util.HashSet<>();
     private int activeCount;
     private SplittableRandom sampler;
+    private ClientCodecs codecs;
     private DiLoCoPlan innerPlan;
     private DiLoCoLoop[] loops;
     private double[] busyUntil;
@@ -161,6 +186,7 @@ public final class Simulation {
     private long pushed;
     private long lost;
     private long bytesUp;
+    private long decodedBytesUp;
     private long bytesDown;
     private int training;
     private int peakTraining;
@@ -197,9 +223,11 @@ public final class Simulation {
                     v.normPolicy(), fragmented), strategy);
             modelBytes = SafetensorsBytes.encodedSize(initial, Map.of());
             waitForNewVersion = ROUND_BASED.contains(strategy.name());
+            codecs = new ClientCodecs(config.codecs(), config.clients(), initial);
             initClients();
             double end;
-            pool = config.threads() > 1 && workload.examplesPerUpdate(0) >= 0
+            // Training ahead on the pool needs the push's size before training: fixed unless the codec is lossless.
+            pool = config.threads() > 1 && workload.examplesPerUpdate(0) >= 0 && codecs.fixedWireSize() >= 0
                     ? Executors.newFixedThreadPool(config.threads(), r -> Thread.ofPlatform().daemon().name("sim-train").unstarted(r))
                     : null;
             try {
@@ -211,6 +239,7 @@ public final class Simulation {
                     awaitPool();
                 }
                 closeLoops();
+                codecs.close();
             }
             if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
                 evaluate(end);
@@ -219,7 +248,7 @@ public final class Simulation {
             Double target = Double.isNaN(config.target()) ? null : config.target();
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
-                    bytesUp, bytesDown, staleness.summary(), curve);
+                    bytesUp, bytesDown, staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown));
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
@@ -321,32 +350,38 @@ public final class Simulation {
             schedule(busyUntil[c], new Resume(c));
             return;
         }
-        bytesDown += modelBytes;
+        long pullBytes = codecs.pull(c, base, strategy.model());
+        bytesDown += pullBytes;
         long round = rounds[c]++;
         long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
         long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
         CompletableFuture<Trained> done;
-        long imageBytes;
+        long wireBytes;
         if (examples >= 0) {
             // The update's duration is known before training, so it trains on the pool while the clock runs;
             // its own trainer and an immutable published model make the result the same as in order.
             TensorMap model = strategy.model();
-            done = CompletableFuture.supplyAsync(() -> Trained.of(workload.train(c, model, seed)), pool);
-            imageBytes = modelBytes;
+            boolean coded = config.codecs().coded();
+            done = CompletableFuture.supplyAsync(() -> {
+                TrainResult r = workload.train(c, model, seed);
+                return coded ? Trained.pending(r) : Trained.of(r);
+            }, pool);
+            wireBytes = codecs.fixedWireSize();
         } else {
-            Trained t = Trained.of(loops == null ? workload.train(c, strategy.model(), seed) : innerRound(c, base));
+            TrainResult r = loops == null ? workload.train(c, strategy.model(), seed) : innerRound(c, base);
+            Trained t = config.codecs().coded() ? Trained.coded(r, codecs.push(c, r.delta())) : Trained.of(r);
             done = CompletableFuture.completedFuture(t);
             examples = t.result().examples();
-            imageBytes = t.image().byteSize();
+            wireBytes = t.wireBytes();
         }
         String id = Seeds.uuid(config.seed(), Seeds.UPDATE_ID, c, round).toString();
         double compute = Math.max(1, examples) / speed[c];
         SimConfig.Network net = config.network();
-        double duration = net.seconds(modelBytes) + compute + net.seconds(imageBytes);
+        double duration = net.seconds(pullBytes) + compute + net.seconds(wireBytes);
         inFlight[c] = true;
         peakTraining = Math.max(peakTraining, ++training);
         training(done);
-        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, examples, imageBytes, done)));
+        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, base, examples, wireBytes, done)));
     }
 
     private void arrive(Arrival a, double now) {
@@ -358,12 +393,17 @@ public final class Simulation {
         training--;
         Flight f = a.flight();
         Trained t = f.done().join();
-        if (t.result().examples() != f.examples() || t.image().byteSize() != f.imageBytes()) {
+        if (t.pending() != null) {
+            ClientCodecs.Coded coded = codecs.push(c, t.pending());
+            t = new Trained(t.result(), coded.image(), coded.wireBytes(), null);
+        }
+        if (t.result().examples() != f.examples() || t.wireBytes() != f.wireBytes()) {
             throw new IllegalStateException("client " + c + ": trained " + t.result().examples() + " examples into "
-                    + t.image().byteSize() + " bytes, scheduled for " + f.examples() + " into " + f.imageBytes());
+                    + t.wireBytes() + " bytes, scheduled for " + f.examples() + " into " + f.wireBytes());
         }
         pushed++;
-        bytesUp += t.image().byteSize();
+        bytesUp += t.wireBytes();
+        decodedBytesUp += t.image().byteSize();
         TrainResult r = t.result();
         boolean published = false;
         switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
@@ -371,7 +411,10 @@ public final class Simulation {
                 staleness.add(acc.staleness());
                 published = acc.decision() instanceof Published;
             }
-            case Admission.Rejected rej -> refused.merge(rej.reason(), 1L, Long::sum);
+            case Admission.Rejected rej -> {
+                refused.merge(rej.reason(), 1L, Long::sum);
+                codecs.baseJumped(c, "its update " + f.id() + " was refused (" + rej.reason() + ")");
+            }
         }
         lastPushedBase[c] = f.base();
         if (loops != null && loops[c] != null) {
@@ -489,6 +532,7 @@ public final class Simulation {
                 training--;
                 generation[c]++;
                 lost++;
+                codecs.baseJumped(c, "went offline with an update in flight");
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
             if (config.limited()) {
@@ -512,6 +556,7 @@ public final class Simulation {
             evaluatedVersion = strategy.version();
         }
         curve.add(new SimReport.Point(now, accuracy));
+        codecs.sample(now, bytesUp, bytesDown);
         if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
             reachedAt = now;
         }

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class SimConfigTest {
     /** The examples folder at the root of the repository (tests run in the module's folder). */
-    private static final Path EXAMPLES = Path.of("..", "examples");
+    static final Path EXAMPLES = Path.of("..", "examples");
 
     private static String error(Map<String, Object> m) {
         return assertThrows(IllegalArgumentException.class, () -> Configs.parse(m)).getMessage();
@@ -83,7 +83,7 @@ class SimConfigTest {
         SimConfig asyncWithSyncStrategy = new SimConfig(sync.source(), async.task(), async.data(), async.clients(),
                 async.seed(), async.partition(), async.speeds(), async.network(), async.churn(), async.concurrency(), sync.strategy(),
                 sync.strategyConfig(), async.validation(), async.local(), async.budget(), async.target(),
-                async.evalEvery(), async.tickEvery(), async.threads());
+                async.evalEvery(), async.tickEvery(), async.threads(), async.codecs());
         assertEquals(sync, asyncWithSyncStrategy);
     }
 }

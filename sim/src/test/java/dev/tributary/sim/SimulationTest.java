@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 class SimulationTest {
     /** synthetic-logreg trains batches of 32; the tests configure 5 local steps per update. */
-    private static final int EXAMPLES_PER_UPDATE = 5 * 32;
+    static final int EXAMPLES_PER_UPDATE = 5 * 32;
 
     private static long modelBytes() {
         TensorMap m = Tasks.byName("synthetic-logreg").initialModel(0);
@@ -199,7 +199,7 @@ class SimulationTest {
     }
 
     /** synthetic-logreg as the simulator runs it, telling the length of every update before it trains. */
-    private record Announced(Workload inner) implements Workload {
+    record Announced(Workload inner) implements Workload {
         @Override
         public TensorMap initialModel() {
             return inner.initialModel();

@@ -52,7 +52,7 @@ public class CodecBench {
     static final long PER_TENSOR = 1L << 20;
     static final long F32_BYTES = 4 * TENSORS * PER_TENSOR;
 
-    @Param({"int8", "int4", "bf16", "f16", "fp8", "topk:fraction=0.01+int8", "lossless"})
+    @Param({"int8", "int4", "fp4", "bf16", "f16", "fp8", "topk:fraction=0.01+int8", "lossless"})
     public String spec;
 
     private Arena arena;

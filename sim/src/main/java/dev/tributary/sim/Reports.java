@@ -23,8 +23,8 @@ public final class Reports {
                 .withArrayIndenter(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE);
         try {
             String text = JSON.writer(printer).writeValueAsString(report);
-            // Inner [t, accuracy] pairs on one line each: collapse the line breaks inside them.
-            return text.replaceAll("\\[\\s+([-0-9.eE]+),\\s+([-0-9.eE]+)\\s+]", "[$1, $2]");
+            // Inner [t, accuracy, bytes] points on one line each: collapse the line breaks inside them.
+            return text.replaceAll("\\[\\s+([-0-9.eE]+),\\s+([-0-9.eE]+),\\s+([-0-9.eE]+)\\s+]", "[$1, $2, $3]");
         } catch (IOException e) {
             throw new IllegalStateException("report does not serialize: " + e.getMessage(), e);
         }

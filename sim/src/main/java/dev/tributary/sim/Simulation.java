@@ -162,6 +162,7 @@ public final class Simulation {
     private long lost;
     private long bytesUp;
     private long bytesDown;
+    private final Traffic traffic = new Traffic();
     private int training;
     private int peakTraining;
 
@@ -219,7 +220,7 @@ public final class Simulation {
             Double target = Double.isNaN(config.target()) ? null : config.target();
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
-                    bytesUp, bytesDown, staleness.summary(), curve);
+                    bytesUp, bytesDown, traffic.peakPerSecond(), staleness.summary(), curve);
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
@@ -322,6 +323,7 @@ public final class Simulation {
             return;
         }
         bytesDown += modelBytes;
+        traffic.add(now + config.network().seconds(modelBytes), modelBytes);
         long round = rounds[c]++;
         long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
         long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
@@ -364,6 +366,7 @@ public final class Simulation {
         }
         pushed++;
         bytesUp += t.image().byteSize();
+        traffic.add(now, t.image().byteSize());
         TrainResult r = t.result();
         boolean published = false;
         switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
@@ -511,7 +514,7 @@ public final class Simulation {
             accuracy = workload.accuracy(strategy.model());
             evaluatedVersion = strategy.version();
         }
-        curve.add(new SimReport.Point(now, accuracy));
+        curve.add(new SimReport.Point(now, accuracy, bytesUp + bytesDown));
         if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
             reachedAt = now;
         }

@@ -22,11 +22,12 @@ import java.util.Objects;
  * @param bytesDown      model bytes pulled
  * @param peakBytesPerSecond the most bytes pulled and pushed together within one virtual second (windows
  *                       [k, k+1); a transfer counts in the window where it completes)
+ * @param peakUpBytesPerSecond the same for pushes alone
  * @param staleness      staleness of accepted updates
  * @param curve          (virtual seconds, test accuracy, bytes exchanged so far) at every evaluation
  */
 @JsonPropertyOrder({"strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy", "time_to_target",
-        "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "staleness", "curve"})
+        "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second", "staleness", "curve"})
 public record SimReport(
         String strategy,
         int clients,
@@ -39,6 +40,7 @@ public record SimReport(
         @JsonProperty("bytes_up") long bytesUp,
         @JsonProperty("bytes_down") long bytesDown,
         @JsonProperty("peak_bytes_per_second") long peakBytesPerSecond,
+        @JsonProperty("peak_up_bytes_per_second") long peakUpBytesPerSecond,
         Staleness staleness,
         List<Point> curve) {
 
@@ -54,7 +56,7 @@ public record SimReport(
             double finalAccuracy, TimeToTarget timeToTarget, long updates, long bytesUp, long bytesDown,
             Staleness staleness, List<Point> curve) {
         this(strategy, clients, seed, virtualSeconds, wallSeconds, finalAccuracy, timeToTarget, updates, bytesUp,
-                bytesDown, 0, staleness, curve);
+                bytesDown, 0, 0, staleness, curve);
     }
 
     /**
@@ -84,6 +86,6 @@ public record SimReport(
     /** The same report with another wall time (to compare runs, whose wall times always differ). */
     public SimReport withWallSeconds(double s) {
         return new SimReport(strategy, clients, seed, virtualSeconds, s, finalAccuracy, timeToTarget, updates, bytesUp,
-                bytesDown, peakBytesPerSecond, staleness, curve);
+                bytesDown, peakBytesPerSecond, peakUpBytesPerSecond, staleness, curve);
     }
 }

@@ -163,6 +163,7 @@ public final class Simulation {
     private long bytesUp;
     private long bytesDown;
     private final Traffic traffic = new Traffic();
+    private final Traffic trafficUp = new Traffic();
     private int training;
     private int peakTraining;
 
@@ -220,7 +221,8 @@ public final class Simulation {
             Double target = Double.isNaN(config.target()) ? null : config.target();
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
-                    bytesUp, bytesDown, traffic.peakPerSecond(), staleness.summary(), curve);
+                    bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(),
+                    staleness.summary(), curve);
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
@@ -367,6 +369,7 @@ public final class Simulation {
         pushed++;
         bytesUp += t.image().byteSize();
         traffic.add(now, t.image().byteSize());
+        trafficUp.add(now, t.image().byteSize());
         TrainResult r = t.result();
         boolean published = false;
         switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {

@@ -136,6 +136,8 @@ class SimulationTest {
         // The n first pulls all complete at time 0 (no network delay): one window holds them all.
         assertTrue(rep.peakBytesPerSecond() >= n * bytes, "peak " + rep.peakBytesPerSecond());
         assertTrue(rep.peakBytesPerSecond() < rep.bytesUp() + rep.bytesDown(), "the peak is one window, not the total");
+        assertTrue(rep.peakUpBytesPerSecond() >= bytes && rep.peakUpBytesPerSecond() <= rep.peakBytesPerSecond(),
+                "push peak " + rep.peakUpBytesPerSecond());
         Double first = rep.curve().stream().filter(p -> p.accuracy() >= 0.8).map(SimReport.Point::virtualSeconds)
                 .findFirst().orElse(null);
         assertEquals(0.8, rep.timeToTarget().target());

@@ -47,6 +47,10 @@ import java.util.concurrent.TimeUnit;
  * round's share of H steps, the fragment's push, the overlap steps after it (the client merges the next
  * version only once they are done), and the merge with α.
  *
+ * <p>Under NoLoCo ({@link NoLoCoClients}) every client runs the worker's NoLoCo loop and exchanges its
+ * outer state with a peer through the coordinator's relay; the curve scores the mean of the latest
+ * outer weights.
+ *
  * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
  * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
  * the immutable published model, on its client's own trainer, while the clock moves on; its arrival
@@ -151,6 +155,7 @@ public final class Simulation {
     private DiLoCoPlan innerPlan;
     private DiLoCoLoop[] loops;
     private double[] busyUntil;
+    private NoLoCoClients noloco;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
     private final StalenessCounter staleness = new StalenessCounter();
@@ -192,7 +197,12 @@ public final class Simulation {
         try (Workload w = opened) {
             workload = w;
             TensorMap initial = w.initialModel();
-            strategy = createStrategy(initial);
+            if (config.strategy().equals("noloco")) {
+                noloco = createRelay(initial);
+                strategy = noloco.view();
+            } else {
+                strategy = createStrategy(initial);
+            }
             SimConfig.Validation v = config.validation();
             boolean fragmented = strategy.innerLoop() != null && strategy.innerLoop().fragments().size() > 1;
             admission = new Admission(new UpdateValidator(initial.infos(), v.maxUpdateBytes(), v.maxDeltaNorm(),
@@ -213,6 +223,9 @@ public final class Simulation {
                     awaitPool();
                 }
                 closeLoops();
+                if (noloco != null) {
+                    noloco.close();
+                }
             }
             if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
                 evaluate(end);
@@ -240,6 +253,21 @@ public final class Simulation {
         }
     }
 
+    private NoLoCoClients createRelay(TensorMap initial) {
+        if (config.limited()) {
+            throw new IllegalArgumentException(config.source() + ": participation: noloco runs every client; "
+                    + "a concurrency limit applies to the other strategies");
+        }
+        Map<String, Object> settings = new LinkedHashMap<>(config.strategyConfig());
+        settings.putIfAbsent("seed", Seeds.mix(config.seed(), Seeds.RELAY));
+        try {
+            return new NoLoCoClients(dev.tributary.coordinator.strategy.NoLoCoRelay.create(settings, initial),
+                    config.clients());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(config.source() + ": strategy: " + e.getMessage(), e);
+        }
+    }
+
     private void initClients() {
         int n = config.clients();
         speed = ClientSpeeds.draw(config.speeds(), n, config.seed());
@@ -252,6 +280,9 @@ public final class Simulation {
         Arrays.fill(online, true);
         Arrays.fill(lastPushedBase, -1);
         sampler = new SplittableRandom(Seeds.mix(config.seed(), Seeds.SAMPLE));
+        if (noloco != null) {
+            busyUntil = new double[n];
+        }
         if (strategy.innerLoop() != null) {
             innerPlan = DiLoCoPlan.of(InnerLoops.toProto(strategy.innerLoop()));
             loops = new DiLoCoLoop[n];
@@ -324,6 +355,10 @@ public final class Simulation {
             schedule(busyUntil[c], new Resume(c));
             return;
         }
+        if (noloco != null) {
+            startNoLoCo(c, now);
+            return;
+        }
         bytesDown += modelBytes;
         traffic.add(now + config.network().seconds(modelBytes), modelBytes);
         long round = rounds[c]++;
@@ -360,6 +395,10 @@ public final class Simulation {
         }
         inFlight[c] = false;
         training--;
+        if (noloco != null) {
+            arriveNoLoCo(c, a.flight(), now);
+            return;
+        }
         Flight f = a.flight();
         Trained t = f.done().join();
         if (t.result().examples() != f.examples() || t.image().byteSize() != f.imageBytes()) {
@@ -398,6 +437,36 @@ public final class Simulation {
             }
             fill(now);
         }
+        report(now);
+    }
+
+    /** NoLoCo: H inner steps, then the offer (φ and δ) travels up to the relay. */
+    private void startNoLoCo(int c, double now) {
+        long round = rounds[c]++;
+        long examples = noloco.train(c, workload, Seeds.mix(config.seed(), Seeds.PLAN, c));
+        long offerBytes = 2 * modelBytes;
+        double duration = Math.max(1, examples) / speed[c] + config.network().seconds(offerBytes);
+        inFlight[c] = true;
+        peakTraining = Math.max(peakTraining, ++training);
+        String id = "client-" + c;
+        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, round, examples, offerBytes,
+                CompletableFuture.completedFuture(null))));
+    }
+
+    /** NoLoCo: the relay pairs the offer, the peer's pair travels down, the client steps and starts again. */
+    private void arriveNoLoCo(int c, Flight f, double now) {
+        pushed++;
+        bytesUp += f.imageBytes();
+        traffic.add(now, f.imageBytes());
+        trafficUp.add(now, f.imageBytes());
+        boolean paired = noloco.exchange(c, f.id());
+        staleness.add(0);
+        long reply = paired ? 2 * modelBytes : 0;
+        double back = config.network().seconds(reply);
+        bytesDown += reply;
+        traffic.add(now + back, reply);
+        busyUntil[c] = now + back;
+        start(c, now);
         report(now);
     }
 
@@ -495,6 +564,9 @@ public final class Simulation {
                 training--;
                 generation[c]++;
                 lost++;
+                if (noloco != null) {
+                    noloco.lose(c);
+                }
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
             if (config.limited()) {

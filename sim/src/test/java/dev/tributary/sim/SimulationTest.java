@@ -18,7 +18,7 @@ class SimulationTest {
     /** synthetic-logreg trains batches of 32; the tests configure 5 local steps per update. */
     private static final int EXAMPLES_PER_UPDATE = 5 * 32;
 
-    private static long modelBytes() {
+    static long modelBytes() {
         TensorMap m = Tasks.byName("synthetic-logreg").initialModel(0);
         return SafetensorsBytes.encodedSize(m, Map.of());
     }

@@ -3,7 +3,8 @@
 #   bench/baselines/sim/scale/run.sh OUT_DIR RUN...
 # where RUN is NAME:STRATEGY:INNER_STEPS:FRAGMENTS:BUDGET (DiLoCo-family, from fmnist-diloco.yaml) or
 # NAME:fedavg:0:0:BUDGET (examples/fmnist-sync.yaml). Environment: CP, the CLI's classpath (default the
-# repository's cli/target), JAVA (default $JAVA_HOME/bin/java after scripts/java-env.sh).
+# repository's cli/target), JAVA (default $JAVA_HOME/bin/java after scripts/java-env.sh), BASE (the
+# DiLoCo-family base config, default fmnist-diloco.yaml beside this script).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
@@ -21,7 +22,7 @@ for run in "$@"; do
   else
     sed -e "s/^  name: diloco/  name: $strategy/" -e "s/^  inner_steps: .*/  inner_steps: $h/" \
         -e "s/^  fragments: .*/  fragments: $f/" -e "s/^budget: .*/budget: {virtual_seconds: $budget}/" \
-        "$here/fmnist-diloco.yaml" > "$cfg"
+        "${BASE:-$here/fmnist-diloco.yaml}" > "$cfg"
     [[ $strategy == noloco ]] && sed -i -e '/^  fragments: /d' "$cfg"
   fi
   echo "# $(date -u +%FT%TZ) $name: load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"

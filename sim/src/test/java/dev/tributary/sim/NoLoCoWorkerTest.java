@@ -41,18 +41,66 @@ class NoLoCoWorkerTest {
     static final String TOKEN = "noloco-fixture-token";
     private Server server;
     private ManagedChannel channel;
+    private String name;
     private final AtomicInteger refused = new AtomicInteger();
 
     @BeforeEach
     void start() throws Exception {
         // H 3 inner SGD steps at lr 1 on a gradient of 2: δ = φ − θ = 6 every round. α = β = γ = 0.5.
-        NoLoCoRelay relay = NoLoCoRelay.create(Map.of("inner_steps", 3, "momentum", 0.5, "outer_lr", 0.5,
+        name = InProcessServerBuilder.generateName();
+        server = serve(relay());
+        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    }
+
+    private static NoLoCoRelay relay() {
+        return NoLoCoRelay.create(Map.of("inner_steps", 3, "momentum", 0.5, "outer_lr", 0.5,
                 "peer_pull", 0.5, "inner_optimizer", Map.of("name", "sgd", "lr", 1.0)), ConstantGradient.model());
-        String name = InProcessServerBuilder.generateName();
-        server = InProcessServerBuilder.forName(name).directExecutor()
+    }
+
+    private Server serve(NoLoCoRelay relay) throws java.io.IOException {
+        return InProcessServerBuilder.forName(name).directExecutor()
                 .addService(PeerRelayService.authenticated(relay, Tokens.of(List.of(TOKEN)), refused::incrementAndGet))
                 .build().start();
-        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    }
+
+    @Test
+    void aRelayKilledMidRunLosesOnlyItsCache() throws Exception {
+        ConstantGradient trainer = new ConstantGradient();
+        try (NoLoCoWorker a = new NoLoCoWorker("a", channel, TOKEN, trainer, ConstantGradient.model(), 1);
+                NoLoCoWorker b = new NoLoCoWorker("b", channel, TOKEN, trainer, ConstantGradient.model(), 2)) {
+            a.round();
+            b.round(); // both at φ −2 (see the test above)
+            server.shutdownNow().awaitTermination();
+            StatusRuntimeException down = assertThrows(StatusRuntimeException.class, a::round);
+            assertEquals(Status.Code.UNAVAILABLE, down.getStatus().getCode());
+            assertEquals(-2f, a.loop().outer().tensor("f0").getFloat(0), "a failed exchange takes no outer step");
+            assertEquals(1, a.loop().round());
+            NoLoCoRelay restarted = relay();
+            restarted.restore(2);
+            server = serve(restarted);
+            // The same offer again, once the channel reaches the new relay (bounded wait).
+            PeerState p = null;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (p == null) {
+                try {
+                    p = a.exchangeAndStep();
+                } catch (StatusRuntimeException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(50);
+                }
+            }
+            // The restarted relay has no cache: A steps alone, Δ = 0.5·(−3) − 0.5·6 = −4.5, φ = −6.5.
+            assertFalse(p.getPaired());
+            assertEquals(3, p.getExchange(), "the draws continue from the restored count");
+            assertEquals(-6.5f, a.loop().outer().tensor("f0").getFloat(0), 1e-6);
+            // B pairs with A's new offer (φ −2, δ 6): Δ = −1.5 − 3 − 0 = −4.5, φ = −6.5.
+            PeerState q = b.round();
+            assertEquals("a", q.getPeerId());
+            assertEquals(1, q.getPeerRound());
+            assertEquals(-6.5f, b.loop().outer().tensor("f0").getFloat(0), 1e-6);
+        }
     }
 
     @AfterEach

@@ -13,6 +13,7 @@ final class Seeds {
     static final long UPDATE_ID = 4;
     static final long MODEL = 5;
     static final long SAMPLE = 6;
+    static final long RELAY = 7;
 
     private Seeds() {}
 

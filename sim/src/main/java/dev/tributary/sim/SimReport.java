@@ -21,12 +21,16 @@ import java.util.Objects;
  * @param updates        updates the coordinator accepted
  * @param bytesUp        delta bytes pushed on the wire, as coded (every push that arrived, refused ones included)
  * @param bytesDown      model bytes pulled on the wire (full models, or version deltas)
+ * @param peakBytesPerSecond the most bytes pulled and pushed together within one virtual second (windows
+ *                       [k, k+1); a transfer counts in the window where it completes)
+ * @param peakUpBytesPerSecond the same for pushes alone
  * @param staleness      staleness of accepted updates
- * @param curve          (virtual seconds, test accuracy) at every evaluation
+ * @param curve          (virtual seconds, test accuracy, bytes exchanged so far) at every evaluation
  * @param compression    what the codec and delta pulls did; absent when neither is configured
  */
 @JsonPropertyOrder({"strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy", "time_to_target",
-        "updates", "bytes_up", "bytes_down", "compression", "staleness", "curve"})
+        "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second", "compression",
+        "staleness", "curve"})
 public record SimReport(
         String strategy,
         int clients,
@@ -38,6 +42,8 @@ public record SimReport(
         long updates,
         @JsonProperty("bytes_up") long bytesUp,
         @JsonProperty("bytes_down") long bytesDown,
+        @JsonProperty("peak_bytes_per_second") long peakBytesPerSecond,
+        @JsonProperty("peak_up_bytes_per_second") long peakUpBytesPerSecond,
         Staleness staleness,
         List<Point> curve,
         @JsonInclude(JsonInclude.Include.NON_NULL) Compression compression) {
@@ -47,6 +53,14 @@ public record SimReport(
         Objects.requireNonNull(timeToTarget, "timeToTarget");
         Objects.requireNonNull(staleness, "staleness");
         curve = List.copyOf(curve);
+    }
+
+    /** A report without traffic figures (peak 0). */
+    public SimReport(String strategy, int clients, long seed, double virtualSeconds, double wallSeconds,
+            double finalAccuracy, TimeToTarget timeToTarget, long updates, long bytesUp, long bytesDown,
+            Staleness staleness, List<Point> curve) {
+        this(strategy, clients, seed, virtualSeconds, wallSeconds, finalAccuracy, timeToTarget, updates, bytesUp,
+                bytesDown, 0, 0, staleness, curve, null);
     }
 
     /**
@@ -90,14 +104,22 @@ public record SimReport(
     public record Traffic(@JsonProperty("virtual_seconds") double virtualSeconds, @JsonProperty("bytes_up") long bytesUp,
             @JsonProperty("bytes_down") long bytesDown) {}
 
-    /** One evaluation, written as {@code [virtual_seconds, accuracy]}. */
+    /**
+     * One evaluation, written as {@code [virtual_seconds, accuracy, bytes]}: bytes pulled and pushed up to
+     * that time.
+     */
     @JsonFormat(shape = JsonFormat.Shape.ARRAY)
-    @JsonPropertyOrder({"virtual_seconds", "accuracy"})
-    public record Point(@JsonProperty("virtual_seconds") double virtualSeconds, double accuracy) {}
+    @JsonPropertyOrder({"virtual_seconds", "accuracy", "bytes"})
+    public record Point(@JsonProperty("virtual_seconds") double virtualSeconds, double accuracy, long bytes) {
+        /** An evaluation without a byte count (0). */
+        public Point(double virtualSeconds, double accuracy) {
+            this(virtualSeconds, accuracy, 0);
+        }
+    }
 
     /** The same report with another wall time (to compare runs, whose wall times always differ). */
     public SimReport withWallSeconds(double s) {
         return new SimReport(strategy, clients, seed, virtualSeconds, s, finalAccuracy, timeToTarget, updates, bytesUp,
-                bytesDown, staleness, curve, compression);
+                bytesDown, peakBytesPerSecond, peakUpBytesPerSecond, staleness, curve, compression);
     }
 }

@@ -51,6 +51,10 @@ import java.util.concurrent.TimeUnit;
  * feedback and the coordinator's decoding before the validator ({@link ClientCodecs}); transfers take
  * the time of the bytes on the wire, pushes as coded and pulls as full models or version deltas.
  *
+ * <p>Under NoLoCo ({@link NoLoCoClients}) every client runs the worker's NoLoCo loop and exchanges its
+ * outer state with a peer through the coordinator's relay; the curve scores the mean of the latest
+ * outer weights.
+ *
  * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
  * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
  * the immutable published model, on its client's own trainer, while the clock moves on; its arrival
@@ -176,6 +180,7 @@ public final class Simulation {
     private DiLoCoPlan innerPlan;
     private DiLoCoLoop[] loops;
     private double[] busyUntil;
+    private NoLoCoClients noloco;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
     private final StalenessCounter staleness = new StalenessCounter();
@@ -188,6 +193,8 @@ public final class Simulation {
     private long bytesUp;
     private long decodedBytesUp;
     private long bytesDown;
+    private final Traffic traffic = new Traffic();
+    private final Traffic trafficUp = new Traffic();
     private int training;
     private int peakTraining;
 
@@ -216,7 +223,12 @@ public final class Simulation {
         try (Workload w = opened) {
             workload = w;
             TensorMap initial = w.initialModel();
-            strategy = createStrategy(initial);
+            if (config.strategy().equals("noloco")) {
+                noloco = createRelay(initial);
+                strategy = noloco.view();
+            } else {
+                strategy = createStrategy(initial);
+            }
             SimConfig.Validation v = config.validation();
             boolean fragmented = strategy.innerLoop() != null && strategy.innerLoop().fragments().size() > 1;
             admission = new Admission(new UpdateValidator(initial.infos(), v.maxUpdateBytes(), v.maxDeltaNorm(),
@@ -240,6 +252,9 @@ public final class Simulation {
                 }
                 closeLoops();
                 codecs.close();
+                if (noloco != null) {
+                    noloco.close();
+                }
             }
             if (curve.getLast().virtualSeconds() < end || evaluatedVersion != strategy.version()) {
                 evaluate(end);
@@ -248,7 +263,8 @@ public final class Simulation {
             Double target = Double.isNaN(config.target()) ? null : config.target();
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
-                    bytesUp, bytesDown, staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown));
+                    bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(),
+                    staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown));
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
@@ -266,6 +282,21 @@ public final class Simulation {
         }
     }
 
+    private NoLoCoClients createRelay(TensorMap initial) {
+        if (config.limited()) {
+            throw new IllegalArgumentException(config.source() + ": participation: noloco runs every client; "
+                    + "a concurrency limit applies to the other strategies");
+        }
+        Map<String, Object> settings = new LinkedHashMap<>(config.strategyConfig());
+        settings.putIfAbsent("seed", Seeds.mix(config.seed(), Seeds.RELAY));
+        try {
+            return new NoLoCoClients(dev.tributary.coordinator.strategy.NoLoCoRelay.create(settings, initial),
+                    config.clients());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(config.source() + ": strategy: " + e.getMessage(), e);
+        }
+    }
+
     private void initClients() {
         int n = config.clients();
         speed = ClientSpeeds.draw(config.speeds(), n, config.seed());
@@ -278,6 +309,9 @@ public final class Simulation {
         Arrays.fill(online, true);
         Arrays.fill(lastPushedBase, -1);
         sampler = new SplittableRandom(Seeds.mix(config.seed(), Seeds.SAMPLE));
+        if (noloco != null) {
+            busyUntil = new double[n];
+        }
         if (strategy.innerLoop() != null) {
             innerPlan = DiLoCoPlan.of(InnerLoops.toProto(strategy.innerLoop()));
             loops = new DiLoCoLoop[n];
@@ -350,8 +384,13 @@ public final class Simulation {
             schedule(busyUntil[c], new Resume(c));
             return;
         }
+        if (noloco != null) {
+            startNoLoCo(c, now);
+            return;
+        }
         long pullBytes = codecs.pull(c, base, strategy.model());
         bytesDown += pullBytes;
+        traffic.add(now + config.network().seconds(pullBytes), pullBytes);
         long round = rounds[c]++;
         long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
         long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
@@ -391,6 +430,10 @@ public final class Simulation {
         }
         inFlight[c] = false;
         training--;
+        if (noloco != null) {
+            arriveNoLoCo(c, a.flight(), now);
+            return;
+        }
         Flight f = a.flight();
         Trained t = f.done().join();
         if (t.pending() != null) {
@@ -404,6 +447,8 @@ public final class Simulation {
         pushed++;
         bytesUp += t.wireBytes();
         decodedBytesUp += t.image().byteSize();
+        traffic.add(now, t.wireBytes());
+        trafficUp.add(now, t.wireBytes());
         TrainResult r = t.result();
         boolean published = false;
         switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
@@ -435,6 +480,36 @@ public final class Simulation {
             }
             fill(now);
         }
+        report(now);
+    }
+
+    /** NoLoCo: H inner steps, then the offer (φ and δ) travels up to the relay. */
+    private void startNoLoCo(int c, double now) {
+        long round = rounds[c]++;
+        long examples = noloco.train(c, workload, Seeds.mix(config.seed(), Seeds.PLAN, c));
+        long offerBytes = 2 * modelBytes;
+        double duration = Math.max(1, examples) / speed[c] + config.network().seconds(offerBytes);
+        inFlight[c] = true;
+        peakTraining = Math.max(peakTraining, ++training);
+        String id = "client-" + c;
+        schedule(now + duration, new Arrival(c, generation[c], new Flight(id, round, examples, offerBytes,
+                CompletableFuture.completedFuture(null))));
+    }
+
+    /** NoLoCo: the relay pairs the offer, the peer's pair travels down, the client steps and starts again. */
+    private void arriveNoLoCo(int c, Flight f, double now) {
+        pushed++;
+        bytesUp += f.wireBytes();
+        traffic.add(now, f.wireBytes());
+        trafficUp.add(now, f.wireBytes());
+        boolean paired = noloco.exchange(c, f.id());
+        staleness.add(0);
+        long reply = paired ? 2 * modelBytes : 0;
+        double back = config.network().seconds(reply);
+        bytesDown += reply;
+        traffic.add(now + back, reply);
+        busyUntil[c] = now + back;
+        start(c, now);
         report(now);
     }
 
@@ -533,6 +608,9 @@ public final class Simulation {
                 generation[c]++;
                 lost++;
                 codecs.baseJumped(c, "went offline with an update in flight");
+                if (noloco != null) {
+                    noloco.lose(c);
+                }
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
             if (config.limited()) {
@@ -555,7 +633,7 @@ public final class Simulation {
             accuracy = workload.accuracy(strategy.model());
             evaluatedVersion = strategy.version();
         }
-        curve.add(new SimReport.Point(now, accuracy));
+        curve.add(new SimReport.Point(now, accuracy, bytesUp + bytesDown));
         codecs.sample(now, bytesUp, bytesDown);
         if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
             reachedAt = now;

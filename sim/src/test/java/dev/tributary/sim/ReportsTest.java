@@ -31,7 +31,7 @@ class ReportsTest {
         List<String> keys = new ArrayList<>();
         root.fieldNames().forEachRemaining(keys::add);
         assertEquals(List.of("strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy",
-                "time_to_target", "updates", "bytes_up", "bytes_down", "staleness", "curve"), keys);
+                "time_to_target", "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second", "staleness", "curve"), keys);
         List<String> ttt = new ArrayList<>();
         root.get("time_to_target").fieldNames().forEachRemaining(ttt::add);
         assertEquals(List.of("target", "virtual_seconds"), ttt);
@@ -39,9 +39,10 @@ class ReportsTest {
         root.get("staleness").fieldNames().forEachRemaining(st::add);
         assertEquals(List.of("mean", "p50", "p99", "max"), st);
         JsonNode point = root.get("curve").get(1);
-        assertTrue(point.isArray() && point.size() == 2, point.toString());
+        assertTrue(point.isArray() && point.size() == 3, point.toString());
         assertEquals(r.curve().get(1).virtualSeconds(), point.get(0).asDouble());
         assertEquals(r.curve().get(1).accuracy(), point.get(1).asDouble());
+        assertEquals(r.curve().get(1).bytes(), point.get(2).asLong());
         assertEquals(r, Reports.read(json), "a written report reads back the same");
     }
 
@@ -49,7 +50,7 @@ class ReportsTest {
     void unreachedTargetIsNull() throws Exception {
         SimReport r = sample();
         SimReport never = new SimReport(r.strategy(), r.clients(), r.seed(), r.virtualSeconds(), r.wallSeconds(),
-                r.finalAccuracy(), new SimReport.TimeToTarget(0.99, null), r.updates(), r.bytesUp(), r.bytesDown(),
+                r.finalAccuracy(), new SimReport.TimeToTarget(0.99, null), r.updates(), r.bytesUp(), r.bytesDown(), r.peakBytesPerSecond(), r.peakUpBytesPerSecond(),
                 r.staleness(), r.curve(), r.compression());
         JsonNode t = new ObjectMapper().readTree(Reports.toJson(never)).get("time_to_target");
         assertTrue(t.get("virtual_seconds").isNull());

@@ -18,7 +18,7 @@ class SimulationTest {
     /** synthetic-logreg trains batches of 32; the tests configure 5 local steps per update. */
     static final int EXAMPLES_PER_UPDATE = 5 * 32;
 
-    private static long modelBytes() {
+    static long modelBytes() {
         TensorMap m = Tasks.byName("synthetic-logreg").initialModel(0);
         return SafetensorsBytes.encodedSize(m, Map.of());
     }
@@ -128,6 +128,16 @@ class SimulationTest {
             assertEquals(k * budget / 20, rep.curve().get(k).virtualSeconds(), 1e-9);
         }
         assertEquals(rep.curve().getLast().accuracy(), rep.finalAccuracy());
+        assertEquals(0, rep.curve().getFirst().bytes(), "nothing moved before the first evaluation");
+        for (int k = 1; k < rep.curve().size(); k++) {
+            assertTrue(rep.curve().get(k).bytes() >= rep.curve().get(k - 1).bytes(), "bytes went down at " + k);
+        }
+        assertEquals(rep.bytesUp() + rep.bytesDown(), rep.curve().getLast().bytes(), "the last point holds every byte");
+        // The n first pulls all complete at time 0 (no network delay): one window holds them all.
+        assertTrue(rep.peakBytesPerSecond() >= n * bytes, "peak " + rep.peakBytesPerSecond());
+        assertTrue(rep.peakBytesPerSecond() < rep.bytesUp() + rep.bytesDown(), "the peak is one window, not the total");
+        assertTrue(rep.peakUpBytesPerSecond() >= bytes && rep.peakUpBytesPerSecond() <= rep.peakBytesPerSecond(),
+                "push peak " + rep.peakUpBytesPerSecond());
         Double first = rep.curve().stream().filter(p -> p.accuracy() >= 0.8).map(SimReport.Point::virtualSeconds)
                 .findFirst().orElse(null);
         assertEquals(0.8, rep.timeToTarget().target());

@@ -30,7 +30,12 @@ public record InnerLoop(int innerSteps, List<List<String>> fragments, double alp
 
     /** Parses the {@code inner_steps}, {@code mixing_alpha}, {@code sync_delay} and {@code inner_optimizer} keys. */
     static InnerLoop parse(Config c, List<List<String>> fragments) {
-        int h = c.count("inner_steps", 500, 1);
+        return parse(c, fragments, 500);
+    }
+
+    /** As {@link #parse(Config, List)} with another default H. */
+    static InnerLoop parse(Config c, List<List<String>> fragments, int defaultSteps) {
+        int h = c.count("inner_steps", defaultSteps, 1);
         int f = fragments.size();
         if (h < f) {
             throw new IllegalArgumentException(c.path("inner_steps") + ": must be >= fragments " + f + ", got " + h);

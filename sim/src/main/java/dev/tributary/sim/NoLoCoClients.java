@@ -1,0 +1,115 @@
+package dev.tributary.sim;
+
+import dev.tributary.coordinator.service.InnerLoops;
+import dev.tributary.coordinator.strategy.Decision;
+import dev.tributary.coordinator.strategy.NoLoCoRelay;
+import dev.tributary.coordinator.strategy.Strategy;
+import dev.tributary.coordinator.strategy.Update;
+import dev.tributary.protocol.NoLoCoPlan;
+import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.diloco.NoLoCoLoop;
+
+/**
+ * The simulator's NoLoCo: every client runs the worker's own loop ({@link NoLoCoLoop}, with the plan the
+ * relay hands real workers), and each exchange goes through the coordinator's {@link NoLoCoRelay}, seeded
+ * from the run's seed, so a configuration and seed pair the same clients in the same order every run.
+ * An offer carries φ and δ (two model images up); a paired answer carries the peer's two (down).
+ */
+final class NoLoCoClients implements AutoCloseable {
+    private final NoLoCoRelay relay;
+    private final dev.tributary.worker.diloco.NoLoCoPlan plan;
+    private final NoLoCoLoop[] loops;
+    private final NoLoCoLoop.Offer[] offers;
+
+    NoLoCoClients(NoLoCoRelay relay, int clients) {
+        this.relay = relay;
+        this.plan = dev.tributary.worker.diloco.NoLoCoPlan.of(NoLoCoPlan.newBuilder()
+                .setInner(InnerLoops.toProto(relay.innerLoop())).setMomentum(relay.momentum())
+                .setOuterLr(relay.outerLr()).setPeerPull(relay.peerPull()).build());
+        this.loops = new NoLoCoLoop[clients];
+        this.offers = new NoLoCoLoop.Offer[clients];
+    }
+
+    dev.tributary.worker.diloco.NoLoCoPlan plan() {
+        return plan;
+    }
+
+    /**
+     * Client {@code c}'s H inner steps, its replica opened at its first round (or after it went offline)
+     * from the relay's model, as a joining worker starts; returns its examples.
+     */
+    long train(int c, Workload workload, long seed) {
+        if (loops[c] == null) {
+            TensorMap start = relay.model();
+            loops[c] = new NoLoCoLoop(plan, workload.open(c, start, plan.optimizer(), seed), start);
+        }
+        offers[c] = loops[c].prepare();
+        return offers[c].result().examples();
+    }
+
+    /** Drops client {@code c}'s prepared offer (it went offline); its outer state stays as before the round. */
+    void lose(int c) {
+        if (offers[c] != null) {
+            loops[c].close();
+            loops[c] = null; // a worker that restarts opens a fresh replica from the relay's model
+            offers[c] = null;
+        }
+    }
+
+    /** Client {@code c}'s exchange and outer step; returns whether it was paired. */
+    boolean exchange(int c, String worker) {
+        NoLoCoLoop.Offer o = offers[c];
+        NoLoCoRelay.Pairing p = relay.exchange(new NoLoCoRelay.State(worker, o.round(), o.outer(), o.outerGradient()));
+        if (p.peer() == null) {
+            loops[c].step(null, null);
+        } else {
+            loops[c].step(p.peer().outer(), p.peer().outerGradient());
+        }
+        offers[c] = null;
+        return p.peer() != null;
+    }
+
+    /** The relay seen as a strategy by the simulator's bookkeeping: version = exchanges, model = mean of the latest φ. */
+    Strategy view() {
+        return new Strategy() {
+            @Override
+            public String name() {
+                return "noloco";
+            }
+
+            @Override
+            public Decision onUpdate(Update u) {
+                throw new UnsupportedOperationException("noloco exchanges through the relay, not through updates");
+            }
+
+            @Override
+            public TensorMap model() {
+                return relay.model();
+            }
+
+            @Override
+            public long version() {
+                return relay.exchanges();
+            }
+
+            @Override
+            public TensorMap exportState() {
+                return new TensorMap();
+            }
+
+            @Override
+            public void restoreState(TensorMap model, long version, TensorMap state) {
+                throw new UnsupportedOperationException("the relay keeps no state to restore");
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        for (NoLoCoLoop l : loops) {
+            if (l != null) {
+                l.close();
+            }
+        }
+    }
+}

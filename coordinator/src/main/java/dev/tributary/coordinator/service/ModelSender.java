@@ -98,8 +98,8 @@ public final class ModelSender {
         out.onNext(ModelPart.newBuilder().setHeader(h).build());
         if (unchanged) {
             done = true;
-            out.onCompleted();
             answered.accept("unchanged", 0);
+            out.onCompleted();
             return;
         }
         this.kind = delta ? "delta" : "full";
@@ -127,8 +127,8 @@ public final class ModelSender {
         }
         if (next == body.chunkCount()) {
             done = true;
+            answered.accept(kind, sent); // before the end reaches the client, so that a finished pull is counted
             out.onCompleted();
-            answered.accept(kind, sent);
         }
     }
 }

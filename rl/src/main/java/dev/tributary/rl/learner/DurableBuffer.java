@@ -55,6 +55,16 @@ public final class DurableBuffer implements ExperienceBuffer {
     }
 
     @Override
+    public boolean contains(String id) {
+        return table.contains(id);
+    }
+
+    @Override
+    public String whyNotInsert() {
+        return table.whyNotInsert();
+    }
+
+    @Override
     public long size() {
         return table.size();
     }

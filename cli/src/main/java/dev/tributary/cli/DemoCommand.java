@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
         })
 final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--workers", defaultValue = "4", paramLabel = "N", description = "worker processes (default ${DEFAULT-VALUE})")
+    @Option(names = "--workers", defaultValue = "4", paramLabel = "N", description = "worker processes, with --rl actor processes (default ${DEFAULT-VALUE})")
     int workers;
 
     @Option(names = "--strategy", defaultValue = "fedbuff", paramLabel = "NAME",
@@ -55,7 +55,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--max-seconds", defaultValue = "300", paramLabel = "S", description = "stop after this long at the latest (default ${DEFAULT-VALUE})")
     int maxSeconds;
 
-    @Option(names = "--spread", defaultValue = "4", paramLabel = "X", description = "the slowest worker is X times slower than the fastest (default ${DEFAULT-VALUE})")
+    @Option(names = "--spread", defaultValue = "4", paramLabel = "X", description = "the slowest worker (or actor) is X times slower than the fastest (default ${DEFAULT-VALUE})")
     double spread;
 
     @Option(names = "--partition", defaultValue = "iid", paramLabel = "SPEC",
@@ -81,7 +81,7 @@ final class DemoCommand implements Callable<Integer> {
             description = "with --rl: stop after N environment steps at the latest (default 1000000)")
     Long maxSteps;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of the initial model (default ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of the initial model, with --rl of the actors (default ${DEFAULT-VALUE})")
     long seed;
 
     @Spec

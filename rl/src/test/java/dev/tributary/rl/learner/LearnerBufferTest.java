@@ -186,6 +186,31 @@ class LearnerBufferTest {
         }
     }
 
+    /**
+     * Items the learner sampled but did not remove before it died are handed out again after the restart, and
+     * inserts go on (with Reverb's queue limiter, which counts them as sampled, both would wait for good).
+     */
+    @Test
+    void itemsSampledButNotRemovedBeforeACrashAreSampledAgain() throws Exception {
+        Path state = dir.resolve("state");
+        MemorySegment p = MemorySegment.ofArray(new byte[] {1, 2, 3});
+        try (DurableBuffer b = DurableBuffer.open(state, 2, w -> { })) {
+            assertTrue(b.insert("a", 0, p, 1).join());
+            assertTrue(b.insert("b", 0, p, 1).join());
+            String why = b.whyNotInsert();
+            assertTrue(why != null && why.startsWith("rate limiter:"), "2 items wait for training: " + why);
+            assertEquals(List.of("a", "b"), b.sample(2, Duration.ZERO).stream().map(ExperienceBuffer.Item::id).toList());
+            assertEquals(null, b.whyNotInsert(), "handed to training: room for more");
+        }
+        try (DurableBuffer b = DurableBuffer.open(state, 2, w -> { })) {
+            assertEquals(List.of("a", "b"), b.sample(2, Duration.ofSeconds(1)).stream().map(ExperienceBuffer.Item::id).toList(),
+                    "sampled again after the restart");
+            assertTrue(b.insert("c", 0, p, 1).join());
+            b.remove(List.of("a", "b")).join();
+            assertEquals(List.of("c"), b.sample(2, Duration.ZERO).stream().map(ExperienceBuffer.Item::id).toList());
+        }
+    }
+
     /** The in-memory buffer answers the same way: contains for every id ever taken, busy when full. */
     @Test
     void theMemoryBufferIndexesIdsAndRefusesWhenFull() {

@@ -41,6 +41,8 @@ class LearnerCrashTest {
             "checkpoint.write", "checkpoint.rename", "checkpoint.renamed", "replay.ack");
     /** PPO's Adam steps per training step: CleanRL's 4 epochs of 4 minibatches. */
     static final int ADAM_STEPS_PER_TRAIN_STEP = 16;
+    /** How long a JVM may take to start and load PyTorch: minutes when the 2 cores run 20 other threads. */
+    static final long START_SECONDS = 180;
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path dir;
@@ -81,7 +83,7 @@ class LearnerCrashTest {
 
     /** The learner's /status once it answers, or an error naming its last words. */
     String awaitUp(int httpPort, Process learner) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
         while (System.nanoTime() < until && learner.isAlive()) {
             try {
                 return CoordinatorCrashTest.get(httpPort, "/status");
@@ -94,7 +96,7 @@ class LearnerCrashTest {
 
     /** As {@link #awaitUp}, but null when the learner halted at its failpoint before it answered. */
     String awaitUpOrHalted(int httpPort, Process learner) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
         while (System.nanoTime() < until && learner.isAlive()) {
             try {
                 return CoordinatorCrashTest.get(httpPort, "/status");
@@ -170,7 +172,7 @@ class LearnerCrashTest {
             seen = checkResumed(awaitUp(httpPort, learner), seen);
         }
         String last = CoordinatorCrashTest.get(httpPort, "/status");
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(stopWhen == null ? 2 : 25);
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(stopWhen == null ? 5 : 25);
         while (acting.stream().anyMatch(Process::isAlive) && System.nanoTime() < deadline) {
             last = CoordinatorCrashTest.get(httpPort, "/status");
             if (stopWhen != null && stopWhen.test(last)) {
@@ -198,9 +200,9 @@ class LearnerCrashTest {
         return new Run(kills, halts, version, last);
     }
 
-    /** Waits (up to 90 s) until the running learner accepted an item; returns the highest version seen. */
+    /** Waits (up to START_SECONDS) until the running learner accepted an item; returns the highest version seen. */
     long awaitAccepted(int httpPort, Process learner, long seen) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
         while (System.nanoTime() < until && learner.isAlive()) {
             try {
                 String st = CoordinatorCrashTest.get(httpPort, "/status");

@@ -33,11 +33,13 @@ import picocli.CommandLine.Spec;
             "",
             "Starts a coordinator and worker processes on this machine (loopback), shows live",
             "progress (version, accuracy, staleness, bytes) and stops at the target accuracy",
-            "or the time limit. Writes a PNG of accuracy over time and the logs into --out."
+            "or the time limit. Writes a PNG of accuracy over time and the logs into --out.",
+            "With --rl: a learner and actor processes of different speeds solve CartPole-v1 instead",
+            "(live version, mean return, env steps/s, staleness, bytes; a PNG of return over time)."
         })
 final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--workers", defaultValue = "4", paramLabel = "N", description = "worker processes (default ${DEFAULT-VALUE})")
+    @Option(names = "--workers", defaultValue = "4", paramLabel = "N", description = "worker processes, with --rl actor processes (default ${DEFAULT-VALUE})")
     int workers;
 
     @Option(names = "--strategy", defaultValue = "fedbuff", paramLabel = "NAME",
@@ -53,26 +55,53 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--max-seconds", defaultValue = "300", paramLabel = "S", description = "stop after this long at the latest (default ${DEFAULT-VALUE})")
     int maxSeconds;
 
-    @Option(names = "--spread", defaultValue = "4", paramLabel = "X", description = "the slowest worker is X times slower than the fastest (default ${DEFAULT-VALUE})")
+    @Option(names = "--spread", defaultValue = "4", paramLabel = "X", description = "the slowest worker (or actor) is X times slower than the fastest (default ${DEFAULT-VALUE})")
     double spread;
 
     @Option(names = "--partition", defaultValue = "iid", paramLabel = "SPEC",
             description = "how the training images are split among workers: iid, dirichlet:ALPHA or shards:K (default ${DEFAULT-VALUE})")
     String partition;
 
-    @Option(names = "--out", defaultValue = ".tributary/demo", paramLabel = "DIR", description = "state, logs and plot (default ${DEFAULT-VALUE})")
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "state, logs and plot (default .tributary/demo, with --rl .tributary/demo-rl)")
     Path out;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of the initial model (default ${DEFAULT-VALUE})")
+    @Option(names = "--rl", description = {"the actor-learner demo instead: a learner and --workers actor processes of",
+        "different speeds (--spread) solve CartPole-v1; stops at --target-return or --max-seconds / --max-steps"})
+    boolean rl;
+
+    @Option(names = "--algo", paramLabel = "ALGO", description = "with --rl: ppo or impala (default ppo)")
+    String algo;
+
+    @Option(names = "--target-return", paramLabel = "R",
+            description = "with --rl: stop once the mean return of the last 100 episodes reaches R (default 475)")
+    Double targetReturn;
+
+    @Option(names = "--max-steps", paramLabel = "N",
+            description = "with --rl: stop after N environment steps at the latest (default 1000000)")
+    Long maxSteps;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of the initial model, with --rl of the actors (default ${DEFAULT-VALUE})")
     long seed;
 
     @Spec
     CommandSpec spec;
 
-    private static final String ONE_TORCH_THREAD = "-Dai.djl.pytorch.num_threads=1";
+    static final String ONE_TORCH_THREAD = "-Dai.djl.pytorch.num_threads=1";
 
     @Override
     public Integer call() throws Exception {
+        if (rl) {
+            return new RlDemo(this).call();
+        }
+        for (String only : List.of("--algo", "--target-return", "--max-steps")) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(only)) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), only + " needs --rl");
+            }
+        }
+        if (out == null) {
+            out = Path.of(".tributary/demo");
+        }
         if (workers < 1 || workers > 16) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers " + workers + ": must be between 1 and 16");
         }
@@ -164,7 +193,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Starts {@code tributary <args>} in a child JVM with this JVM's flags and class path. */
-    private static Process start(Path log, String... args) throws IOException {
+    static Process start(Path log, String... args) throws IOException {
         return start(log, List.of(), args);
     }
 
@@ -172,7 +201,7 @@ final class DemoCommand implements Callable<Integer> {
      * As {@link #start(Path, String...)} with extra JVM flags. Every process here trains or evaluates on one
      * thread: several PyTorch thread pools spinning on two cores slow everything down many times over.
      */
-    private static Process start(Path log, List<String> jvmFlags, String... args) throws IOException {
+    static Process start(Path log, List<String> jvmFlags, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -191,13 +220,13 @@ final class DemoCommand implements Callable<Integer> {
         return pb.start();
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
 
-    private static void deleteTree(Path p) throws IOException {
+    static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p)) {
             return;
         }

@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -249,6 +250,61 @@ final class DemoMonitor implements AutoCloseable {
             Thread.currentThread().interrupt();
             return PrometheusText.parse("");
         }
+    }
+
+    /** The JSON of GET /status on {@code port}, or null when it does not answer 200 with JSON. */
+    static JsonNode status(HttpClient http, int port) {
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/status"))
+                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == 200 ? new ObjectMapper().readTree(r.body()) : null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    /** GET /metrics on {@code port}, parsed by {@link #parseMetrics}; empty when it does not answer. */
+    static Map<String, Double> metrics(HttpClient http, int port) {
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+            return parseMetrics(r.body());
+        } catch (IOException e) {
+            return new java.util.HashMap<>();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new java.util.HashMap<>();
+        }
+    }
+
+    /**
+     * Prometheus text by metric name, the samples of each name summed over their labels; lines it cannot
+     * read are skipped (a monitor reads what it can, unlike {@link PrometheusText}).
+     */
+    static Map<String, Double> parseMetrics(String body) {
+        Map<String, Double> m = new java.util.HashMap<>();
+        for (String line : body.split("\n")) {
+            if (line.startsWith("#") || line.isBlank()) {
+                continue;
+            }
+            int sp = line.lastIndexOf(' ');
+            if (sp <= 0) {
+                continue;
+            }
+            String name = line.substring(0, sp);
+            if (name.contains("{")) {
+                name = name.substring(0, name.indexOf('{'));
+            }
+            try {
+                m.merge(name, Double.parseDouble(line.substring(sp + 1)), Double::sum);
+            } catch (NumberFormatException ignored) {
+                // a sample we do not read
+            }
+        }
+        return m;
     }
 
     @Override

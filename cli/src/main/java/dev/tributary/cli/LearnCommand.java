@@ -139,7 +139,8 @@ final class LearnCommand implements Callable<Integer> {
                 learner.port(), http == null ? "" : ", http :" + http.port(),
                 tls.describe(), state, learner.version(),
                 learner.envSteps());
-        out.println("note: experience waits in memory until it is trained on; checkpoints keep the policy, not the items");
+        out.println("experience is acknowledged once it is durable in " + state.resolve(DurableBuffer.DIR)
+                + "; a restart over the same --state resumes policy, optimizer, version and buffer");
         out.flush();
         learner.awaitTermination();
         return 0;

@@ -427,6 +427,36 @@ public final class Table implements AutoCloseable {
         return lastCallerState;
     }
 
+    /**
+     * Whether {@code id} was ever inserted, whether it is still in the table or gone since (sampled and
+     * removed, or evicted): the table's durable index of ids, rebuilt from the whole log by {@link #open}, so
+     * that a retry after a restart is recognized however old the item is. An insert whose record is not
+     * durable yet counts as inserted.
+     */
+    public boolean contains(String id) {
+        Objects.requireNonNull(id, "id");
+        mu.lock();
+        try {
+            return state.known.contains(id);
+        } finally {
+            mu.unlock();
+        }
+    }
+
+    /**
+     * Why an insert would be refused now (the rate limiter's reason, or a full table without a remover), in
+     * one line; null when it may proceed. A hint only: {@link #insert} decides again under the table's lock.
+     */
+    public String whyNotInsert() {
+        mu.lock();
+        try {
+            checkUsable();
+            return whyNotInsert(0);
+        } finally {
+            mu.unlock();
+        }
+    }
+
     /** Items in the table now. */
     public long size() {
         return read(() -> (long) state.items.size());

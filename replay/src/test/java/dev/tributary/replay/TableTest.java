@@ -51,6 +51,62 @@ class TableTest {
         }
     }
 
+    /**
+     * {@code contains} answers for every id ever inserted: live, consumed and removed, evicted, before and
+     * after a checkpoint, and after reopening the folder (the ids come back from the whole log).
+     */
+    @Test
+    void containsKnowsEveryIdEverInsertedAcrossRemovalCheckpointAndReopen() throws Exception {
+        TableConfig config = TableConfig.uniformReplay(2, 1, 0);
+        try (Table t = TestItems.open(dir, config)) {
+            assertFalse(t.contains("a"));
+            TestItems.insert(t, "a", 1);
+            TestItems.insert(t, "b", 1);
+            t.remove(List.of("a")).join();
+            t.checkpoint(new TensorMap());
+            TestItems.insert(t, "c", 1);
+            TestItems.insert(t, "d", 1);
+            assertEquals(1, t.evicted(), "b evicted");
+            for (String id : List.of("a", "b", "c", "d")) {
+                assertTrue(t.contains(id), id);
+            }
+            assertFalse(t.contains("e"));
+            assertEquals(List.of("c", "d"), t.snapshot().stream().map(Item::id).toList());
+        }
+        try (Table t = TestItems.open(dir, config)) {
+            for (String id : List.of("a", "b", "c", "d")) {
+                assertTrue(t.contains(id), "after reopening: " + id);
+            }
+            assertFalse(t.contains("e"));
+            assertFalse(TestItems.insert(t, "a", 1), "a retry of a removed id is not inserted again");
+            assertEquals(2, t.size());
+        }
+    }
+
+    /** {@code whyNotInsert} is the limiter's answer: null while the queue has room, its reason when full. */
+    @Test
+    void whyNotInsertGivesTheRateLimitersReason() throws Exception {
+        try (Table t = TestItems.open(dir, TableConfig.fifoQueue(2))) {
+            assertEquals(null, t.whyNotInsert());
+            TestItems.insert(t, "a", 1);
+            TestItems.insert(t, "b", 1);
+            String why = t.whyNotInsert();
+            assertTrue(why != null && why.startsWith("rate limiter:"), why);
+            InsertRefusedException e = assertThrows(InsertRefusedException.class, () -> {
+                try {
+                    TestItems.insert(t, "c", 1);
+                } catch (java.util.concurrent.CompletionException ce) {
+                    throw ce.getCause();
+                }
+            });
+            assertTrue(e.getMessage().contains("rate limiter"), e.getMessage());
+            t.sample(2, Duration.ZERO);
+            assertTrue(t.whyNotInsert().startsWith("table full"), "sampled, but not removed yet: " + t.whyNotInsert());
+            t.remove(List.of("a")).join();
+            assertEquals(null, t.whyNotInsert(), "sampling and removing made room");
+        }
+    }
+
     @Test
     void aSafetensorsPayloadComesBackReadableAsTensors() throws Exception {
         TensorMap step = new TensorMap().put("obs", Tensor.ofFloats(new long[] {2, 2}, 1, 2, 3, 4))

@@ -14,6 +14,7 @@ import dev.tributary.rl.policy.ActorCritic;
 import dev.tributary.worker.client.AckLog;
 import dev.tributary.worker.client.Backoff;
 import io.grpc.Channel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
@@ -40,7 +41,8 @@ import java.util.function.Supplier;
  * nothing changed); the acting thread adopts a newer policy between two steps without stopping, and every
  * step records the version it was taken with. When the learner goes away the actor retries with backoff and
  * pushes the unacknowledged item again under the same id, so it is stored once. A learner with enough
- * experience waiting answers "busy" and the actor pushes again shortly; acting waits once
+ * experience waiting (its buffer's rate limiter holds inserts back) answers "busy" with a retry pushback and
+ * the actor pushes the same item again after it, backing off while the answer stays busy; acting waits once
  * {@code pendingItems} items are waiting, so actors never run far ahead of training.
  *
  * <p>Call order: construct, {@link #run()} once (from one thread), {@link #close()} from any thread to stop
@@ -50,6 +52,10 @@ public final class Actor implements AutoCloseable {
     private static final Set<Status.Code> RETRYABLE = Set.of(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED,
             Status.Code.DATA_LOSS, Status.Code.ABORTED, Status.Code.INTERNAL, Status.Code.UNKNOWN,
             Status.Code.CANCELLED);
+    private static final Metadata.Key<String> RETRY_PUSHBACK_MS = Metadata.Key.of("grpc-retry-pushback-ms",
+            Metadata.ASCII_STRING_MARSHALLER);
+    /** The longest wait between two pushes of an item the learner answered busy for. */
+    static final long MAX_BUSY_WAIT_MILLIS = 1000;
 
     private final LearnerClient client;
     private final Supplier<Environment> environments;
@@ -268,6 +274,7 @@ public final class Actor implements AutoCloseable {
                 .build();
         Backoff backoff = backoff();
         boolean away = false;
+        int busyInARow = 0;
         while (!closed) {
             try {
                 ExperienceAck ack = client.push(h, p.payload());
@@ -293,9 +300,10 @@ public final class Actor implements AutoCloseable {
                     return;
                 }
                 if (code == Status.Code.UNAVAILABLE && String.valueOf(e.getStatus().getDescription()).startsWith("busy")) {
-                    // The learner is up but has enough to train on: wait a little, without backing off further.
+                    // The learner is up but its buffer's rate limiter holds inserts back until it has trained:
+                    // wait what it asks for (its retry pushback), longer while it stays busy, at most a second.
                     busy.incrementAndGet();
-                    TimeUnit.MILLISECONDS.sleep(options.poll().toMillis());
+                    TimeUnit.MILLISECONDS.sleep(busyWaitMillis(pushbackMillis(e), busyInARow++));
                     continue;
                 }
                 retries.incrementAndGet();
@@ -308,6 +316,26 @@ public final class Actor implements AutoCloseable {
                 throw new UncheckedIOException("writing the acknowledgment log: " + e.getMessage(), e);
             }
         }
+    }
+
+    /** The learner's retry pushback in milliseconds (gRPC's trailer), 0 when absent or unreadable. */
+    static long pushbackMillis(StatusRuntimeException e) {
+        Metadata trailers = e.getTrailers();
+        String v = trailers == null ? null : trailers.get(RETRY_PUSHBACK_MS);
+        try {
+            return v == null ? 0 : Math.max(0, Long.parseLong(v.strip()));
+        } catch (NumberFormatException ex) {
+            return 0;
+        }
+    }
+
+    /**
+     * How long to wait after the {@code inARow}-th busy answer in a row (from 0): the poll interval doubling
+     * each time, at least the learner's pushback, at most {@value #MAX_BUSY_WAIT_MILLIS} ms.
+     */
+    long busyWaitMillis(long pushback, int inARow) {
+        long grown = options.poll().toMillis() << Math.min(inARow, 10);
+        return Math.min(MAX_BUSY_WAIT_MILLIS, Math.max(pushback, grown));
     }
 
     private void waitBefore(Backoff backoff, String what, StatusRuntimeException e) throws InterruptedException {

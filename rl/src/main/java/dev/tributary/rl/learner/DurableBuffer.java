@@ -1,5 +1,6 @@
 package dev.tributary.rl.learner;
 
+import dev.tributary.replay.RateLimiter;
 import dev.tributary.replay.Table;
 import dev.tributary.replay.TableConfig;
 import dev.tributary.tensor.TensorMap;
@@ -28,9 +29,27 @@ public final class DurableBuffer implements ExperienceBuffer {
         this.table = table;
     }
 
-    /** Opens (recovering) a FIFO queue of at most {@code capacity} items in {@code stateDir}/experience. */
-    public static DurableBuffer open(Path stateDir, int capacity, Consumer<String> warn) throws IOException {
-        return new DurableBuffer(Table.open(stateDir.resolve(DIR), TableConfig.fifoQueue(capacity), warn));
+    /**
+     * Opens (recovering) the learner's FIFO table in {@code stateDir}/experience: its rate limiter admits an
+     * insert while fewer than {@code waiting} items were inserted and not yet handed to training, and the
+     * table holds at most {@code 2 × waiting} items (those waiting plus those in training).
+     *
+     * <p>Unlike Reverb's queue limiter, sampling never waits for the ratio: the learner samples a batch,
+     * trains, then removes it, so an item sampled and not removed (a kill between the two, or a batch cut
+     * short by items dropped for their lag) must be sampled again; with the queue limiter such items, once
+     * they are all the table holds, block sampling and inserts for good.
+     */
+    public static DurableBuffer open(Path stateDir, int waiting, Consumer<String> warn) throws IOException {
+        return new DurableBuffer(Table.open(stateDir.resolve(DIR), config(waiting), warn));
+    }
+
+    /** The table's configuration for {@code waiting} items waiting for training. */
+    static TableConfig config(int waiting) {
+        if (waiting < 1) {
+            throw new IllegalArgumentException("waiting < 1: " + waiting);
+        }
+        return TableConfig.fifoQueue(2L * waiting)
+                .withLimiter(new RateLimiter(1.0, 1, -Double.MAX_VALUE, waiting, Duration.ZERO));
     }
 
     /** Ids of all items a learner's state folder ever accepted, in order. */
@@ -52,6 +71,16 @@ public final class DurableBuffer implements ExperienceBuffer {
     @Override
     public CompletableFuture<Void> remove(List<String> ids) {
         return table.remove(ids);
+    }
+
+    @Override
+    public boolean contains(String id) {
+        return table.contains(id);
+    }
+
+    @Override
+    public String whyNotInsert() {
+        return table.whyNotInsert();
     }
 
     @Override

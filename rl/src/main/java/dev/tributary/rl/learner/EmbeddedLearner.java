@@ -232,6 +232,16 @@ public final class EmbeddedLearner implements AutoCloseable {
         }
 
         @Override
+        public boolean contains(String id) {
+            return inner.contains(id);
+        }
+
+        @Override
+        public String whyNotInsert() {
+            return inner.whyNotInsert();
+        }
+
+        @Override
         public long size() {
             return inner.size();
         }

@@ -25,7 +25,8 @@ public interface ExperienceBuffer extends AutoCloseable {
      * Stores {@code payload} (copied or owned from now on) under {@code id}.
      *
      * @return completes with true once the item is durable, with false when {@code id} was inserted before
-     *     (nothing is stored twice); fails when it cannot be stored
+     *     (nothing is stored twice); fails with {@code dev.tributary.replay.InsertRefusedException} when the
+     *     rate limiter or the buffer's bound refuses it (the actor is told busy), otherwise when it cannot be stored
      */
     CompletableFuture<Boolean> insert(String id, long policyVersion, MemorySegment payload, double priority);
 
@@ -37,6 +38,20 @@ public interface ExperienceBuffer extends AutoCloseable {
 
     /** Removes the items (consumed by training); completes once the removal is durable. */
     CompletableFuture<Void> remove(List<String> ids);
+
+    /**
+     * Whether {@code id} was ever inserted, still held or consumed since: the buffer's durable index of ids
+     * (for a table, rebuilt from its whole log at start), so that a push repeated after a restart is known as
+     * a duplicate however far its policy version has fallen behind.
+     */
+    boolean contains(String id);
+
+    /**
+     * Why an insert would be refused now (the rate limiter's reason, or a full buffer), in one line; null when
+     * it may proceed. A hint for refusing a push before its payload travels: {@link #insert} decides again and
+     * fails with {@code InsertRefusedException} when it refuses.
+     */
+    String whyNotInsert();
 
     /** Items held. */
     long size();

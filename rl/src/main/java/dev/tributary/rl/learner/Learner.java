@@ -125,6 +125,11 @@ public final class Learner implements AutoCloseable {
         return training.steps();
     }
 
+    /** Optimizer steps taken (restored with the optimizer's state after a restart). */
+    public long optimizerSteps() {
+        return training.optimizerSteps();
+    }
+
     public long bufferItems() {
         return buffer.size();
     }
@@ -150,7 +155,7 @@ public final class Learner implements AutoCloseable {
 
     /**
      * {@code {"version", "env_steps", "episodes", "mean_return", "buffer_items", "accepted", "rejected",
-     * "actors", "algo", "train_steps", "dropped", "busy"}}; mean_return is null before the first episode.
+     * "actors", "algo", "train_steps", "optimizer_steps", "dropped", "busy"}}; mean_return is null before the first episode.
      */
     public String statusJson() {
         double mean = meanReturn();
@@ -164,6 +169,7 @@ public final class Learner implements AutoCloseable {
                 + ",\"actors\":" + actors()
                 + ",\"algo\":\"" + algo() + "\""
                 + ",\"train_steps\":" + trainSteps()
+                + ",\"optimizer_steps\":" + optimizerSteps()
                 + ",\"dropped\":" + metrics.droppedTotal()
                 + ",\"busy\":" + metrics.busyTotal() + "}";
     }

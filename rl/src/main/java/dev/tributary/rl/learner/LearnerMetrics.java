@@ -24,6 +24,7 @@ public final class LearnerMetrics {
     private final Counter envSteps;
     private final Counter dropped;
     private final Counter busy;
+    private final Counter storeFailed;
     private final Counter bytesIn;
     private final Counter bytesOut;
     private final DistributionSummary lag;
@@ -37,7 +38,10 @@ public final class LearnerMetrics {
         unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
         envSteps = Counter.builder("tributary.experience.env_steps").description("environment steps in accepted items").register(registry);
         dropped = Counter.builder("tributary.experience.dropped").description("items dropped before training: lag beyond max_lag").register(registry);
-        busy = Counter.builder("tributary.experience.busy").description("pushes told to wait: the buffer was full").register(registry);
+        busy = Counter.builder("tributary.experience.busy")
+                .description("pushes told to wait (busy): the buffer's rate limiter held inserts back").register(registry);
+        storeFailed = Counter.builder("tributary.experience.store_failed")
+                .description("valid items the buffer failed to store (I/O): the actor retries").register(registry);
         bytesIn = Counter.builder("tributary.bytes.in").baseUnit("bytes").description("experience bytes received").register(registry);
         bytesOut = Counter.builder("tributary.bytes.out").baseUnit("bytes").description("policy bytes sent").register(registry);
         lag = DistributionSummary.builder("tributary.experience.lag")
@@ -78,6 +82,10 @@ public final class LearnerMetrics {
 
     public void busy() {
         busy.increment();
+    }
+
+    public void storeFailed() {
+        storeFailed.increment();
     }
 
     public long busyTotal() {

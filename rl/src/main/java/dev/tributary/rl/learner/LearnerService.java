@@ -12,6 +12,7 @@ import dev.tributary.protocol.ModelPart;
 import dev.tributary.protocol.PolicyRequest;
 import dev.tributary.protocol.RegisterActorReply;
 import dev.tributary.protocol.RegisterActorRequest;
+import dev.tributary.replay.InsertRefusedException;
 import dev.tributary.rl.env.Space;
 import dev.tributary.rl.experience.Experience;
 import dev.tributary.store.ModelImage;
@@ -24,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -32,6 +34,8 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
     static final int MAX_NAME_CHARS = 256;
     /** Item ids remembered to acknowledge a repeated push as a duplicate before validating it again. */
     static final int RECENT_IDS = 100_000;
+    /** The wait a busy answer asks for (gRPC's retry pushback): about one training step. */
+    static final long BUSY_PUSHBACK_MILLIS = 100;
 
     private final String envId;
     private final Space observations;
@@ -163,12 +167,14 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
             if (header != null) {
                 throw Refusal.invalid("malformed", "a second experience header");
             }
-            duplicate = recentIds.contains(h.getItemId());
+            // The buffer's index knows every id it ever took, also after a restart and however old the item:
+            // a repeated push is acknowledged as a duplicate, not validated again (and refused for its lag).
+            duplicate = recentIds.contains(h.getItemId()) || buffer.contains(h.getItemId());
             if (!duplicate) {
                 validator.checkHeader(h, version());
-                if (buffer.size() >= config.bufferItems()) {
-                    throw new Refusal(Status.Code.UNAVAILABLE, "busy", "busy: " + buffer.size()
-                            + " items wait for training (buffer_items " + config.bufferItems() + "): retry soon");
+                String why = buffer.whyNotInsert();
+                if (why != null) {
+                    throw busy(why);
                 }
             } else if (h.getPayloadBytes() <= 0 || h.getPayloadBytes() > validator.maxItemBytes()) {
                 throw Refusal.tooLarge("size", "payload_bytes " + h.getPayloadBytes() + " outside [1, "
@@ -223,9 +229,16 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
                 buffer.insert(h.getItemId(), x.minPolicyVersion(), payload, 1.0).whenComplete((fresh, error) -> {
                     release();
                     if (error != null) {
-                        metrics.busy();
-                        out.onError(Status.UNAVAILABLE.withDescription("busy: item " + h.getItemId()
-                                + " could not be stored: " + error.getMessage()).asRuntimeException());
+                        Throwable cause = error instanceof CompletionException && error.getCause() != null
+                                ? error.getCause() : error;
+                        if (cause instanceof InsertRefusedException) {
+                            metrics.busy();
+                            out.onError(busy(cause.getMessage()).toStatus());
+                        } else {
+                            metrics.storeFailed();
+                            out.onError(Status.UNAVAILABLE.withDescription("item " + h.getItemId()
+                                    + " could not be stored: " + cause.getMessage()).asRuntimeException());
+                        }
                         return;
                     }
                     recentIds.add(h.getItemId());
@@ -264,6 +277,14 @@ final class LearnerService extends LearnerGrpc.LearnerImplBase {
             inflightBytes.addAndGet(-reserved);
             reserved = 0;
         }
+    }
+
+    /**
+     * The answer when the buffer's rate limiter (or its bound) holds inserts back: UNAVAILABLE starting with
+     * "busy", which actors take as "wait a little and push the same item again", counted apart from refusals.
+     */
+    private static Refusal busy(String why) {
+        return Refusal.retryLater(Status.Code.UNAVAILABLE, "busy", "busy: " + why + ": retry soon", BUSY_PUSHBACK_MILLIS);
     }
 
     private static double[] episodeReturns(Experience x) {

@@ -1,5 +1,6 @@
 package dev.tributary.rl.learner;
 
+import dev.tributary.replay.InsertRefusedException;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
 import java.lang.foreign.Arena;
@@ -20,7 +21,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * An {@link ExperienceBuffer} in memory: a FIFO sampler (the oldest items first, each returned until it
- * is removed), at most {@code capacity} items (an insert beyond it fails; nothing is dropped). Items do not survive the
+ * is removed), at most {@code capacity} items (an insert beyond it fails with {@link InsertRefusedException};
+ * nothing is dropped). Items do not survive the
  * process; the caller state does when a folder is given (one safetensors file, replaced atomically).
  * For tests and for running without the replay module; the replay table is the durable buffer.
  */
@@ -70,9 +72,9 @@ public final class MemoryBuffer implements ExperienceBuffer {
             if (inserted.contains(id)) {
                 return CompletableFuture.completedFuture(false);
             }
-            if (items.size() >= capacity) {
-                return CompletableFuture.failedFuture(new IllegalStateException("the buffer is full: " + capacity
-                        + " items"));
+            String why = whyFull();
+            if (why != null) {
+                return CompletableFuture.failedFuture(new InsertRefusedException("item " + id + " refused: " + why));
             }
             inserted.add(id);
             insertionOrder.add(id);
@@ -114,6 +116,30 @@ public final class MemoryBuffer implements ExperienceBuffer {
             lock.unlock();
         }
         return CompletableFuture.completedFuture(null);
+    }
+
+    private String whyFull() {
+        return items.size() >= capacity ? "buffer full: " + items.size() + " items, capacity " + capacity : null;
+    }
+
+    @Override
+    public boolean contains(String id) {
+        lock.lock();
+        try {
+            return inserted.contains(id);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String whyNotInsert() {
+        lock.lock();
+        try {
+            return whyFull();
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override

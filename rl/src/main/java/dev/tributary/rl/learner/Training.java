@@ -55,6 +55,11 @@ final class Training implements AutoCloseable {
         return steps;
     }
 
+    /** Optimizer (Adam) steps taken, those before a restart included: several per training step for PPO. */
+    long optimizerSteps() {
+        return adam.steps();
+    }
+
     /** One training step on {@code batch} (all of T = {@code stepsPerItem}). */
     Step step(List<Experience> batch) {
         Rollout r = rollout(batch);

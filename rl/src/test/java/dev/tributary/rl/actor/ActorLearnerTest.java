@@ -181,6 +181,87 @@ class ActorLearnerTest {
         assertTrue(new HashSet<>(logged).containsAll(ids), "every acknowledged id is in the table's log");
     }
 
+    /**
+     * A learner whose buffer holds inserts back (training paused, so its queue fills) answers busy; the actor
+     * waits and pushes the same item again, longer while the answer stays busy, and once training resumes
+     * every item is acknowledged once, none refused. The learner counted each busy answer the actor saw.
+     */
+    @Test
+    void anActorBacksOffWhileTheLearnerIsBusy() throws Exception {
+        LearnerConfig config = LearnerConfig.of("ppo", Map.of("steps_per_item", 16, "batch_items", 2, "buffer_items", 2));
+        MemoryBuffer inner = MemoryBuffer.inMemory(config.bufferItems());
+        java.util.concurrent.atomic.AtomicBoolean paused = new java.util.concurrent.atomic.AtomicBoolean(true);
+        dev.tributary.rl.learner.ExperienceBuffer buffer = new dev.tributary.rl.learner.ExperienceBuffer() {
+            public java.util.concurrent.CompletableFuture<Boolean> insert(String id, long v,
+                    java.lang.foreign.MemorySegment p, double w) {
+                return inner.insert(id, v, p, w);
+            }
+
+            public List<Item> sample(int n, Duration timeout) throws InterruptedException {
+                if (paused.get()) {
+                    Thread.sleep(timeout.toMillis());
+                    return List.of();
+                }
+                return inner.sample(n, timeout);
+            }
+
+            public java.util.concurrent.CompletableFuture<Void> remove(List<String> ids) {
+                return inner.remove(ids);
+            }
+
+            public boolean contains(String id) {
+                return inner.contains(id);
+            }
+
+            public String whyNotInsert() {
+                return inner.whyNotInsert();
+            }
+
+            public long size() {
+                return inner.size();
+            }
+
+            public void checkpoint(dev.tributary.tensor.TensorMap state) {
+                inner.checkpoint(state);
+            }
+
+            public java.util.Optional<dev.tributary.tensor.TensorMap> lastCallerState() {
+                return inner.lastCallerState();
+            }
+
+            public void close() {}
+        };
+        learner = startLearner(config, buffer);
+        Path acks = dir.resolve("busy-acks");
+        int items = 8;
+        Future<Actor.Summary> run = startActor(ActorOptions.of("a", "CartPole-v1", 7).withEnvs(2)
+                .withMaxEnvSteps(16L * 2 * items).withAckLog(acks));
+        assertTrue(waitFor(Duration.ofSeconds(30), () -> learner.metrics().busyTotal() >= 3), learner.statusJson());
+        paused.set(false);
+        Actor.Summary s = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(items, s.acknowledged(), s.toString());
+        assertEquals(0, s.refused(), s + " " + log);
+        assertEquals(0, s.duplicates(), s.toString());
+        assertTrue(s.busy() >= 3, s.toString());
+        assertEquals(s.busy(), learner.metrics().busyTotal(), "every busy answer counted once: " + learner.statusJson());
+        assertEquals(items, new HashSet<>(Files.readAllLines(acks)).size());
+        assertEquals(Files.readAllLines(acks), inner.insertedIds());
+        assertEquals(0, learner.rejected());
+    }
+
+    /** The wait after a busy answer: at least the learner's pushback, doubling while busy, at most a second. */
+    @Test
+    void theBusyWaitGrowsToItsCap() {
+        try (Actor a = new Actor(InProcessChannelBuilder.forName("unused").build(), TOKEN, ClassicControl::cartPole,
+                ActorOptions.of("a", "CartPole-v1", 1), log::add)) {
+            assertEquals(100, a.busyWaitMillis(100, 0), "the pushback when longer than the poll interval");
+            assertEquals(50, a.busyWaitMillis(0, 0));
+            assertEquals(200, a.busyWaitMillis(100, 2));
+            assertEquals(Actor.MAX_BUSY_WAIT_MILLIS, a.busyWaitMillis(100, 30));
+            assertEquals(Actor.MAX_BUSY_WAIT_MILLIS, a.busyWaitMillis(60_000, 0), "a pushback is honoured up to the cap");
+        }
+    }
+
     private static boolean waitFor(Duration limit, BooleanSupplier done) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         while (System.nanoTime() < deadline) {

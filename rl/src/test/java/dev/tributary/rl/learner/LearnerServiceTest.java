@@ -164,59 +164,14 @@ class LearnerServiceTest {
         assertEquals(T * 2, fixture.learner.envSteps(), "the checkpoint kept the count");
     }
 
-    /**
-     * With {@code buffer_items} items waiting for training the learner answers "busy" (UNAVAILABLE, so the
-     * actor pushes again soon) and stores nothing; it is counted apart from refusals.
-     */
-    @Test
-    void aFullBufferAnswersBusyAndStoresNothing() throws Exception {
-        fixture.close();
-        MemoryBuffer inner = MemoryBuffer.inMemory(64);
-        ExperienceBuffer full = new ExperienceBuffer() {
-            public java.util.concurrent.CompletableFuture<Boolean> insert(String id, long v, MemorySegment p, double w) {
-                return inner.insert(id, v, p, w);
-            }
-
-            public List<Item> sample(int n, Duration timeout) {
-                return List.of();
-            }
-
-            public java.util.concurrent.CompletableFuture<Void> remove(List<String> ids) {
-                return inner.remove(ids);
-            }
-
-            public long size() {
-                return CONFIG.bufferItems();
-            }
-
-            public void checkpoint(TensorMap state) {
-                inner.checkpoint(state);
-            }
-
-            public java.util.Optional<TensorMap> lastCallerState() {
-                return inner.lastCallerState();
-            }
-
-            public void close() {}
-        };
-        Experience x = LearnerFixture.cartPole(T, 2, 0);
-        try (LearnerFixture f = LearnerFixture.start(CONFIG, full, true)) {
-            LearnerClient c = new LearnerClient(f.channel, LearnerFixture.TOKEN, Duration.ofSeconds(10));
-            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-                    () -> c.push(header(UUID.randomUUID().toString(), x), bytes(ExperienceFormat.encode(x, ACTIONS))));
-            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
-            assertTrue(e.getStatus().getDescription().startsWith("busy: 8 items wait for training"),
-                    e.getStatus().getDescription());
-            assertEquals(List.of(), inner.insertedIds());
-            assertEquals(0, f.learner.rejected());
-            assertTrue(f.learner.statusJson().contains("\"busy\":1"), f.learner.statusJson());
-        }
-        fixture = LearnerFixture.start(CONFIG, MemoryBuffer.inMemory(64), true);
-    }
-
     /** A malformed push: what to send, the status and the reason it must be refused with. */
     record Malformed(String name, Status.Code code, String reason, ExperienceHeader header, MemorySegment payload,
-                     boolean badCrc) {
+                     boolean badCrc, UnaryOperator<List<ExperiencePart>> reshape) {
+        Malformed(String name, Status.Code code, String reason, ExperienceHeader header, MemorySegment payload,
+                boolean badCrc) {
+            this(name, code, reason, header, payload, badCrc, UnaryOperator.identity());
+        }
+
         @Override
         public String toString() {
             return name;
@@ -260,7 +215,42 @@ class LearnerServiceTest {
                         h -> h.setItemId("item-1"), false),
                 raw("a header whose payload is not safetensors", Status.Code.INVALID_ARGUMENT, "malformed", ok,
                         h -> h, true),
-                raw("a chunk with a wrong CRC32C", Status.Code.DATA_LOSS, "crc", ok, h -> h, false))
+                raw("a chunk with a wrong CRC32C", Status.Code.DATA_LOSS, "crc", ok, h -> h, false),
+                tensors("NaN behaviour log-probability", "non_finite", ok, m -> m.put(ExperienceFormat.BEHAVIOUR_LOG_PROBS,
+                        floats(T, 2, 3, Float.NaN, (float) Math.log(0.5)))),
+                tensors("infinite reward", "non_finite", ok, m -> m.put(ExperienceFormat.REWARDS,
+                        floats(T, 2, 0, Float.NEGATIVE_INFINITY, 1f))),
+                raw("a stream shorter than payload_bytes", Status.Code.INVALID_ARGUMENT, "malformed", ok,
+                        h -> h.setPayloadBytes(h.getPayloadBytes() + 10), false),
+                raw("payload_bytes of 2^63 - 1", Status.Code.RESOURCE_EXHAUSTED, "size", ok,
+                        h -> h.setPayloadBytes(Long.MAX_VALUE), false),
+                raw("versions min > max", Status.Code.INVALID_ARGUMENT, "version", ok,
+                        h -> h.setMinPolicyVersion(CURRENT).setMaxPolicyVersion(CURRENT - 1), false),
+                raw("a negative policy version", Status.Code.INVALID_ARGUMENT, "version", ok,
+                        h -> h.setMinPolicyVersion(-1), false),
+                raw("an actor id of 10,000 characters", Status.Code.INVALID_ARGUMENT, "malformed", ok,
+                        h -> h.setActorId("a".repeat(10_000)), false),
+                parts("a second header", "malformed", ok, l -> {
+                    List<ExperiencePart> out = new ArrayList<>(l);
+                    out.add(1, l.getFirst());
+                    return out;
+                }),
+                parts("a chunk before the header", "malformed", ok, l -> {
+                    List<ExperiencePart> out = new ArrayList<>(l);
+                    out.add(0, out.remove(1));
+                    return out;
+                }),
+                parts("an empty part", "malformed", ok, l -> {
+                    List<ExperiencePart> out = new ArrayList<>(l);
+                    out.add(1, ExperiencePart.getDefaultInstance());
+                    return out;
+                }),
+                parts("no header at all", "malformed", ok, l -> l.subList(1, l.size())),
+                parts("a chunk out of order", "malformed", ok, l -> {
+                    List<ExperiencePart> out = new ArrayList<>(l);
+                    out.add(2, out.remove(out.size() - 1));
+                    return out;
+                }))
                 ;
     }
 
@@ -291,6 +281,13 @@ class LearnerServiceTest {
         MemorySegment payload = bytes(ExperienceFormat.encode(x, ACTIONS));
         return Arguments.of(new Malformed(name, code, reason, header(UUID.randomUUID().toString(), x).toBuilder()
                 .setPayloadBytes(payload.byteSize()).build(), payload, false));
+    }
+
+    /** A valid item whose stream of parts {@code reshape} rearranges. */
+    private static Arguments parts(String name, String reason, Experience x, UnaryOperator<List<ExperiencePart>> reshape) {
+        MemorySegment payload = bytes(ExperienceFormat.encode(x, ACTIONS));
+        return Arguments.of(new Malformed(name, Status.Code.INVALID_ARGUMENT, reason, header(UUID.randomUUID().toString(), x)
+                .toBuilder().setPayloadBytes(payload.byteSize()).build(), payload, false, reshape));
     }
 
     /** {@code garbage}: the payload is random bytes; a header named "…CRC…" spoils the last chunk's CRC32C. */
@@ -385,6 +382,6 @@ class LearnerServiceTest {
             parts.add(ExperiencePart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
                     .setData(ByteString.copyFrom(slice.toArray(ValueLayout.JAVA_BYTE))).setCrc32C(crc)).build());
         }
-        return client.send(parts);
+        return client.send(m.reshape().apply(parts));
     }
 }

@@ -181,15 +181,20 @@ final class DemoCommand implements Callable<Integer> {
             o.flush();
             return result.reached() ? 0 : 1;
         } finally {
-            for (Process p : processes.reversed()) {
-                p.destroy();
-            }
-            for (Process p : processes) {
-                p.waitFor();
-            }
-            Runtime.getRuntime().removeShutdownHook(cleanup);
+            DemoCommand.stopAll(processes, cleanup);
             monitor.close();
         }
+    }
+
+    /** Stops the demo's child processes, the last started first, waits for them, and drops the shutdown hook. */
+    static void stopAll(List<Process> processes, Thread cleanup) throws InterruptedException {
+        for (Process p : processes.reversed()) {
+            p.destroy();
+        }
+        for (Process p : processes) {
+            p.waitFor();
+        }
+        Runtime.getRuntime().removeShutdownHook(cleanup);
     }
 
     /** Starts {@code tributary <args>} in a child JVM with this JVM's flags and class path. */

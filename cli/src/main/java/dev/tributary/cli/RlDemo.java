@@ -112,13 +112,7 @@ final class RlDemo implements Callable<Integer> {
             o.flush();
             return r.reached() ? 0 : 1;
         } finally {
-            for (Process p : processes.reversed()) {
-                p.destroy();
-            }
-            for (Process p : processes) {
-                p.waitFor();
-            }
-            Runtime.getRuntime().removeShutdownHook(cleanup);
+            DemoCommand.stopAll(processes, cleanup);
             monitor.close();
         }
     }

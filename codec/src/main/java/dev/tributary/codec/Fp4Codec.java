@@ -14,35 +14,19 @@ import java.lang.foreign.ValueLayout;
  * rounds to 0 is sent as +0. Codes are packed two per byte, value {@code 2j} in the low nibble of byte
  * {@code j} (zero padding after an odd last value). Payload: all the scales, then the packed codes.
  */
-final class Fp4Codec extends TensorCodec {
+final class Fp4Codec extends GroupScaledCodec {
     private static final float E2M1_MAX = 6f;
     /** The value of each 4-bit code: magnitude index in bits 0..2, sign in bit 3. */
     private static final float[] VALUES = {0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f,
         -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f};
-    private final int group;
 
     Fp4Codec(int group) {
-        this.group = group;
-    }
-
-    @Override
-    public String spec() {
-        return "fp4:group=" + group;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
-    }
-
-    @Override
-    boolean checksFinitenessItself() {
-        return true;
+        super("fp4", group);
     }
 
     @Override
     long payloadSize(long numel, long[] shape) {
-        return 4 * Int8Codec.groups(numel, group) + (numel + 1) / 2;
+        return nibblePayload(numel);
     }
 
     /** The E2M1 magnitude index nearest to {@code y >= 0} (ties to the even index; saturates at 6). */
@@ -67,7 +51,7 @@ final class Fp4Codec extends TensorCodec {
 
     @Override
     void encodeInto(MemorySegment src, long numel, long[] shape, MemorySegment dst) {
-        long codes = 4 * Int8Codec.groups(numel, group);
+        long codes = scaleBytes(numel);
         for (long from = 0; from < numel; from += group) {
             long n = Math.min(group, numel - from);
             float scale = finiteScale(QuantKernels.absMax(src, from, n), E2M1_MAX);
@@ -91,7 +75,7 @@ final class Fp4Codec extends TensorCodec {
 
     @Override
     void decodeInto(MemorySegment payload, long numel, long[] shape, MemorySegment dst) throws CodecException {
-        long codes = 4 * Int8Codec.groups(numel, group);
+        long codes = scaleBytes(numel);
         if ((numel & 1) != 0 && (payload.get(ValueLayout.JAVA_BYTE, codes + numel / 2) & 0xF0) != 0) {
             throw new CodecException(Reason.MALFORMED, "padding nibble after the last value is not zero");
         }

@@ -13,42 +13,26 @@ import java.lang.foreign.ValueLayout;
  * Payload: all the scales, then the packed codes. Work goes in blocks of whole groups so that the codes
  * of one block are quantized by vector into native scratch memory and packed in a tight loop.
  */
-final class Int4Codec extends TensorCodec {
+final class Int4Codec extends GroupScaledCodec {
     private static final float QMAX = 7f;
     private static final int BLOCK_TARGET = 8192;
-    private final int group;
     /** Elements per block: whole groups, an even count, near {@link #BLOCK_TARGET}. */
     private final int block;
 
     Int4Codec(int group) {
-        this.group = group;
+        super("int4", group);
         int b = group * Math.max(1, BLOCK_TARGET / group);
         this.block = (b & 1) == 0 ? b : 2 * b;
     }
 
     @Override
-    public String spec() {
-        return "int4:group=" + group;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
-    }
-
-    @Override
-    boolean checksFinitenessItself() {
-        return true;
-    }
-
-    @Override
     long payloadSize(long numel, long[] shape) {
-        return 4 * Int8Codec.groups(numel, group) + (numel + 1) / 2;
+        return nibblePayload(numel);
     }
 
     @Override
     void encodeInto(MemorySegment src, long numel, long[] shape, MemorySegment dst) {
-        long codes = 4 * Int8Codec.groups(numel, group);
+        long codes = scaleBytes(numel);
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment q = scratch.allocate(Math.max(1, Math.min(block, numel)), 64);
             for (long start = 0; start < numel; start += block) {
@@ -84,7 +68,7 @@ final class Int4Codec extends TensorCodec {
 
     @Override
     void decodeInto(MemorySegment payload, long numel, long[] shape, MemorySegment dst) throws CodecException {
-        long codes = 4 * Int8Codec.groups(numel, group);
+        long codes = scaleBytes(numel);
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment q = scratch.allocate(Math.max(1, Math.min(block, numel)), 64);
             for (long start = 0; start < numel; start += block) {

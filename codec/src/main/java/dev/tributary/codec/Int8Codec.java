@@ -7,36 +7,16 @@ import java.lang.foreign.MemorySegment;
  * Group-wise absmax int8: per group of {@code group} consecutive values an f32 scale {@code max|x|/127},
  * codes {@code rint(x/scale)} in [-127, 127]. Payload: all the scales, then all the codes.
  */
-final class Int8Codec extends TensorCodec {
+final class Int8Codec extends GroupScaledCodec {
     private static final float QMAX = 127f;
-    private final int group;
 
     Int8Codec(int group) {
-        this.group = group;
-    }
-
-    @Override
-    public String spec() {
-        return "int8:group=" + group;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
-    }
-
-    @Override
-    boolean checksFinitenessItself() {
-        return true;
-    }
-
-    static long groups(long numel, int group) {
-        return (numel + group - 1) / group;
+        super("int8", group);
     }
 
     @Override
     long payloadSize(long numel, long[] shape) {
-        return 4 * groups(numel, group) + numel;
+        return scaleBytes(numel) + numel;
     }
 
     @Override

@@ -19,7 +19,7 @@ import java.util.function.Function;
  * each payload. Subclasses code one tensor at a time.
  */
 abstract sealed class TensorCodec implements Codec
-        permits HalfCodec, Int8Codec, Int4Codec, Fp4Codec, Fp8Codec, TopKCodec, LosslessCodec {
+        permits HalfCodec, GroupScaledCodec, Fp8Codec, TopKCodec, LosslessCodec {
 
     /** Exact payload size of a tensor of this shape, or -1 when it depends on the values. */
     abstract long payloadSize(long numel, long[] shape);

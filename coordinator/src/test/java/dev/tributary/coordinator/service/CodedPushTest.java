@@ -9,7 +9,6 @@ import dev.tributary.codec.Codec;
 import dev.tributary.codec.DecodeLimits;
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
-import dev.tributary.coordinator.auth.Tokens;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.strategy.Update;
@@ -17,11 +16,8 @@ import dev.tributary.protocol.PushAck;
 import dev.tributary.store.ModelImage;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -49,7 +45,7 @@ class CodedPushTest {
 
     final List<String> warnings = new ArrayList<>();
     Coordinator coordinator;
-    ManagedChannel channel;
+    InProcessCoordinator server;
 
     /** A model large enough that its image dwarfs a forged message: w [64, 48], b [48]. */
     static TensorMap model(long seed, float scale) {
@@ -73,20 +69,15 @@ class CodedPushTest {
     }
 
     TestClient start(CoordinatorConfig config) throws IOException {
-        String name = InProcessServerBuilder.generateName();
-        coordinator = Coordinator.start(InProcessServerBuilder.forName(name).directExecutor(), state, model(1, 1f),
-                config, Tokens.of(List.of(TOKEN)), warnings::add);
-        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-        return new TestClient(channel, TOKEN);
+        server = InProcessCoordinator.start(state, model(1, 1f), config, List.of(TOKEN), warnings::add);
+        coordinator = server.coordinator();
+        return server.client(TOKEN);
     }
 
     @AfterEach
     void stop() throws IOException {
-        if (channel != null) {
-            channel.shutdownNow();
-        }
-        if (coordinator != null) {
-            coordinator.close();
+        if (server != null) {
+            server.close();
         }
     }
 

@@ -9,14 +9,10 @@ import dev.tributary.codec.DecodeLimits;
 import dev.tributary.codec.VersionDelta;
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
-import dev.tributary.coordinator.auth.Tokens;
 import dev.tributary.store.ModelImage;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
-import io.grpc.ManagedChannel;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -37,7 +33,7 @@ class PullDeltaTest {
     Path state;
 
     Coordinator coordinator;
-    ManagedChannel channel;
+    InProcessCoordinator server;
 
     static TensorMap model() {
         Random r = new Random(1);
@@ -64,20 +60,15 @@ class PullDeltaTest {
         CoordinatorConfig config = CoordinatorConfig.defaults("fedasync")
                 .withStrategyConfig(Map.of("alpha", 0.5, "max_staleness", 10, "alpha_scale", "none"));
         config = config.withWire(config.wire().withPullDeltas(keep, 0));
-        String name = InProcessServerBuilder.generateName();
-        coordinator = Coordinator.start(InProcessServerBuilder.forName(name).directExecutor(), state, model(), config,
-                Tokens.of(List.of(TOKEN)), m -> { });
-        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-        return new TestClient(channel, TOKEN);
+        server = InProcessCoordinator.start(state, model(), config, List.of(TOKEN), m -> { });
+        coordinator = server.coordinator();
+        return server.client(TOKEN);
     }
 
     @AfterEach
     void stop() throws IOException {
-        if (channel != null) {
-            channel.shutdownNow();
-        }
-        if (coordinator != null) {
-            coordinator.close();
+        if (server != null) {
+            server.close();
         }
     }
 

@@ -233,3 +233,12 @@ def test_an_unreachable_coordinator_is_given_up_on_after_the_limit():
     with pytest.raises(TributaryError, match="no progress for"):
         w.run(t.train, updates=1)
     w.close()
+
+
+def test_run_returns_only_after_its_heartbeat_thread_has_ended(serve):
+    # A heartbeat thread still inside grpc when the interpreter exits aborts the process (exit 134).
+    fake = FakeCoordinator()
+    t = OnesTrainer()
+    with worker(serve(fake), t) as w:
+        w.run(t.train, updates=2)
+        assert [th.name for th in threading.enumerate() if th.name == "tributary-heartbeat"] == []

@@ -185,6 +185,7 @@ class Worker:
                     self._retry(f"pull failed its checks: {e}", summary, last_success)
         finally:
             stop.set()
+            beat.join()
         summary.version = self._latest
         return summary
 

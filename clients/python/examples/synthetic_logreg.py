@@ -64,6 +64,8 @@ def main(argv=None):
     p.add_argument("--tls-root-ca", help="PEM of the CA that signed the coordinator's certificate")
     p.add_argument("--max-backoff", type=float, default=5.0, help="longest wait between retries, seconds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--codec", default="safetensors", choices=["safetensors", "f16", "bf16"],
+                   help="how deltas travel: the plain safetensors image, or 16-bit floats (half the bytes)")
     p.add_argument("--quiet", action="store_true", help="no line per update")
     args = p.parse_args(argv)
     token = args.token or (open(args.token_file).readline().strip() if args.token_file else None)
@@ -74,7 +76,7 @@ def main(argv=None):
     x, y = make_data(args.seed)
     model = LogReg()
     with Worker(args.coordinator, token, model=model, tls_root_ca=args.tls_root_ca, max_backoff=args.max_backoff,
-                ack_log=args.ack_log, seed=args.seed) as w:
+                ack_log=args.ack_log, seed=args.seed, codec=args.codec) as w:
         s = w.run(trainer(x, y, args.steps, 32, 0.1, args.seed), updates=args.updates)
     print(f"{s.acknowledged} updates acknowledged ({s.duplicates} duplicates), {s.refused} refused, "
           f"{s.retries} retries; version {s.version}", flush=True)

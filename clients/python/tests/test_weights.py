@@ -95,3 +95,67 @@ def test_strict_refuses_a_module_tensor_the_coordinator_lacks_unless_told_otherw
         weights.ModuleWeights(m).set(only_weight)
     weights.ModuleWeights(m, strict=False).set(only_weight)
     assert m.weight.detach().sum().item() == 6
+
+
+def _read_coded(data):
+    """Parses a codec message as the coordinator's codec module does: header, payloads, CRC32C."""
+    import struct
+    from tributary_client._crc32c import crc32c
+
+    assert data[:4] == b"TRBC" and data[4] == 1
+    assert struct.unpack("<I", data[-4:])[0] == crc32c(data[:-4])
+    n = data[5]
+    spec, at = data[6:6 + n].decode("ascii"), 6 + n
+    (count,), at = struct.unpack_from("<I", data, at), at + 4
+    entries = []
+    for _ in range(count):
+        (ln,), at = struct.unpack_from("<H", data, at), at + 2
+        name, at = data[at:at + ln].decode("utf-8"), at + ln
+        dl = data[at]
+        dtype, at = data[at + 1:at + 1 + dl].decode("ascii"), at + 1 + dl
+        rank, at = data[at], at + 1
+        shape, at = struct.unpack_from("<" + "Q" * rank, data, at), at + 8 * rank
+        (size,), at = struct.unpack_from("<Q", data, at), at + 8
+        entries.append((name, dtype, shape, size))
+    out = {}
+    for name, dtype, shape, size in entries:
+        assert dtype == "F32"
+        out[name] = (shape, data[at:at + size])
+        at += size
+    assert at == len(data) - 4, "nothing between the payloads and the CRC"
+    return spec, out
+
+
+def test_bf16_message_rounds_to_nearest_even_and_checks_out():
+    # 1 + 2^-8 is halfway between two bf16 values: ties go to the even one (1.0); 1 + 3·2^-8 rounds up.
+    x = np.array([[1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8], [-2.5, 3.0e38]], dtype=np.float32)
+    spec, out = _read_coded(weights.encode_coded({"w": x, "b": np.zeros(3, np.float32)}, "bf16"))
+    assert spec == "bf16" and list(out) == ["w", "b"], "the tensors' own order"
+    shape, payload = out["w"]
+    assert shape == (2, 2)
+    back = (np.frombuffer(payload, "<u2").astype(np.uint32) << 16).view(np.float32)
+    assert back[:3].tolist() == [1.0, 1.0 + 2 ** -6, -2.5]
+    assert abs(back[3] - 3.0e38) / 3.0e38 < 2 ** -8
+
+
+def test_f16_message_saturates_instead_of_overflowing():
+    x = np.array([70000.0, -1.0e9, 0.1], dtype=np.float32)
+    _, out = _read_coded(weights.encode_coded({"w": x}, "f16"))
+    back = np.frombuffer(out["w"][1], "<f2").astype(np.float32)
+    assert back[0] == 65504.0 and back[1] == -65504.0
+    assert back[2] == np.float16(0.1)
+
+
+def test_coded_encoding_refuses_non_finite_values_and_unknown_codecs():
+    with pytest.raises(ModelMismatchError, match="tensor w"):
+        weights.encode_coded({"w": np.array([np.nan], np.float32)}, "bf16")
+    with pytest.raises(ValueError, match="int3"):
+        weights.encode_coded({"w": np.zeros(1, np.float32)}, "int3")
+    assert weights.encode_coded({"w": np.ones(2, np.float32)}, "safetensors") == weights.encode({"w": np.ones(2, np.float32)})
+
+
+def test_decode_keeps_the_models_order_of_tensors():
+    from safetensors.numpy import save as save_np
+    data = save_np({"z.weight": np.ones(4, np.float32), "a.bias": np.zeros(2, np.float32)})
+    order = weights._file_order(data)
+    assert list(weights.decode(data)) == order and sorted(order) == ["a.bias", "z.weight"]

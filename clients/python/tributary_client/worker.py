@@ -91,7 +91,8 @@ class Worker:
     def __init__(self, address, token, model=None, *, get_weights=None, set_weights=None, names=None,
                  strict=True, name=None, labels=None, tls=False, tls_root_ca=None, tls_client_cert=None,
                  tls_client_key=None, chunk_bytes=CHUNK_BYTES, initial_backoff=0.1, max_backoff=10.0,
-                 give_up_after=None, call_timeout=10.0, stream_timeout=600.0, ack_log=None, seed=None):
+                 give_up_after=None, call_timeout=10.0, stream_timeout=600.0, ack_log=None, seed=None,
+                 codec="safetensors"):
         if not isinstance(address, str) or ":" not in address:
             raise ValueError(f"address {address!r}: expected HOST:PORT")
         if not token or not isinstance(token, str):
@@ -111,11 +112,14 @@ class Worker:
             raise ValueError(f"chunk_bytes {chunk_bytes}: must be in (0, {_MAX_CHUNK_BYTES}]")
         if not 0 < initial_backoff <= max_backoff:
             raise ValueError(f"backoff: needs 0 < initial_backoff <= max_backoff, got {initial_backoff} and {max_backoff}")
+        if codec not in _weights.CODECS:
+            raise ValueError(f"codec {codec!r}: expected one of {', '.join(_weights.CODECS)}")
         if give_up_after is not None and give_up_after <= 0:
             raise ValueError(f"give_up_after {give_up_after}: must be > 0 seconds, or None to retry forever")
         self.model = model
         self.address = address
         self.name = name or f"python-{socket.gethostname()}-{os.getpid()}"
+        self.codec = codec
         self._labels = {"client": "tributary-python", "python": platform.python_version(), **(labels or {})}
         self._metadata = (("authorization", "Bearer " + token),)
         self._chunk_bytes = chunk_bytes
@@ -220,7 +224,7 @@ class Worker:
         if steps > 0:
             self._steps_per_second = steps / max(1e-9, time.monotonic() - started)
         trained = self._get(list(base))
-        data = _weights.encode(_weights.delta(trained, base))
+        data = _weights.encode_coded(_weights.delta(trained, base), self.codec)
         self._pending = _Pending(str(uuid.uuid4()), self._held_version, examples, steps, metrics, len(data),
                                  list(split(data, self._chunk_bytes)))
         return True
@@ -247,7 +251,7 @@ class Worker:
         with self._register_lock:
             caps = pb.Capabilities(device_kind=_device_kind(self.model), cores=os.cpu_count() or 0,
                                    memory_bytes=_memory_bytes(), steps_per_second=self._steps_per_second,
-                                   codecs=["safetensors"], labels=self._labels)
+                                   codecs=sorted({"safetensors", self.codec}), labels=self._labels)
             r = self._stub.Register(pb.RegisterRequest(name=self.name, capabilities=caps), metadata=self._metadata,
                                     timeout=self._call_timeout)
             self._worker_id = r.worker_id
@@ -287,7 +291,7 @@ class Worker:
     def _push(self, p):
         header = pb.UpdateHeader(update_id=p.update_id, worker_id=self._worker_id or "", base_version=p.base_version,
                                  examples=p.examples, local_steps=p.local_steps, metrics=p.metrics,
-                                 delta_bytes=p.delta_bytes, codec="safetensors")
+                                 delta_bytes=p.delta_bytes, codec=self.codec)
 
         def parts():
             yield pb.UpdatePart(header=header)

@@ -157,7 +157,7 @@ class PythonClientTest {
 
         Process worker = pythonProcess("client", "examples/synthetic_logreg.py", "--coordinator", "127.0.0.1:" + port,
                 "--token-file", dir.resolve("tokens").toString(), "--updates", Integer.toString(UPDATES),
-                "--ack-log", acks.toString(), "--max-backoff", "0.5", "--seed", "1");
+                "--ack-log", acks.toString(), "--max-backoff", "0.5", "--seed", "1", "--codec", codec(strategy));
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
         while (lines(acks).size() < UPDATES / 3) {
             if (!worker.isAlive() || System.nanoTime() > until) {
@@ -175,6 +175,7 @@ class PythonClientTest {
         assertTrue(worker.waitFor(300, TimeUnit.SECONDS), "the client did not finish:\n" + output("client"));
         assertEquals(0, worker.exitValue(), "the client's exit status:\n" + output("client"));
         String status = CoordinatorCrashTest.get(httpPort, "/status");
+        String metrics = CoordinatorCrashTest.get(httpPort, "/metrics");
         coordinator.destroy();
         assertTrue(coordinator.waitFor(30, TimeUnit.SECONDS));
 
@@ -189,12 +190,20 @@ class PythonClientTest {
         assertEquals(UPDATES, CoordinatorCrashTest.field(status, "accepted"), status);
         assertTrue(CoordinatorCrashTest.field(status, "version") > 0 && CoordinatorCrashTest.field(status, "version") >= after,
                 "the version advanced: " + status);
+        // The client's 16-bit pushes were decoded by the coordinator's codec module (counted under their codec).
+        assertTrue(Pattern.compile("tributary_update_wire_bytes_total\\{codec=\"" + codec(strategy) + "\"[^}]*} [1-9]")
+                .matcher(metrics).find(), "coded pushes counted in /metrics:\n" + metrics);
         Matcher m = Pattern.compile(UPDATES + " updates acknowledged \\((\\d+) duplicates\\), (\\d+) refused, (\\d+) retries")
                 .matcher(output("client"));
         assertTrue(m.find(), "the client printed its summary:\n" + output("client"));
         System.out.println("PythonClientTest " + strategy + ": " + m.group() + "; killed at version " + before
                 + ", restarted at " + after + ", " + status);
         assertTrue(Long.parseLong(m.group(3)) > 0, "the kill hit the client:\n" + output("client"));
+    }
+
+    /** The codec the client pushes with in each case: both 16-bit codecs are tried against the real decoder. */
+    private static String codec(String strategy) {
+        return strategy.equals("fedasync") ? "bf16" : "f16";
     }
 
     private static List<String> lines(Path f) throws IOException {

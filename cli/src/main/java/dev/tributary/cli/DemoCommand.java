@@ -66,8 +66,8 @@ final class DemoCommand implements Callable<Integer> {
             description = "state, logs and plot (default .tributary/demo, with --rl .tributary/demo-rl)")
     Path out;
 
-    @Option(names = "--rl", description = {"the actor-learner demo instead: a learner and --workers actor processes of",
-        "different speeds (--spread) solve CartPole-v1; stops at --target-return or --max-seconds / --max-steps"})
+    @Option(names = "--rl", description = "the actor-learner demo instead: a learner and --workers actor processes of "
+            + "different speeds (--spread) solve CartPole-v1; stops at --target-return or --max-seconds / --max-steps")
     boolean rl;
 
     @Option(names = "--algo", paramLabel = "ALGO", description = "with --rl: ppo or impala (default ppo)")
@@ -81,6 +81,11 @@ final class DemoCommand implements Callable<Integer> {
             description = "with --rl: stop after N environment steps at the latest (default 1000000)")
     Long maxSteps;
 
+    @Option(names = "--codec", paramLabel = "SPEC",
+            description = "workers push their deltas with this codec (as work --codec, e.g. int4 or topk:fraction=0.01+int8) "
+                    + "and with error feedback; the progress line shows the bytes saved against f32 (default: plain f32 safetensors)")
+    String codec;
+
     @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "seed of the initial model, with --rl of the actors (default ${DEFAULT-VALUE})")
     long seed;
 
@@ -93,6 +98,13 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (rl) {
             return new RlDemo(this).call();
+        }
+        if (codec != null) {
+            try {
+                dev.tributary.codec.Codec.parse(codec);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--codec: " + e.getMessage());
+            }
         }
         for (String only : List.of("--algo", "--target-return", "--max-steps")) {
             if (spec.commandLine().getParseResult().hasMatchedOption(only)) {
@@ -150,6 +162,9 @@ final class DemoCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(cleanup);
         DemoMonitor monitor = new DemoMonitor(httpPort, "127.0.0.1:" + grpcPort, token, t, dir.resolve("monitor"));
         try {
+            if (codec != null) {
+                o.printf("demo: workers push with codec %s and error feedback%n", codec);
+            }
             o.printf("demo: coordinator (%s) on 127.0.0.1:%d, status on http://127.0.0.1:%d/status%n", strategy, grpcPort, httpPort);
             List<Path> logs = new ArrayList<>();
             logs.add(dir.resolve("coordinator.log"));
@@ -163,10 +178,14 @@ final class DemoCommand implements Callable<Integer> {
                 double slowdown = workers == 1 ? 1 : Math.pow(spread, (double) i / (workers - 1));
                 o.printf(Locale.ROOT, "demo: worker %d, %.1fx slower than the fastest%n", i, slowdown);
                 logs.add(dir.resolve("worker-" + i + ".log"));
-                processes.add(start(dir.resolve("worker-" + i + ".log"), List.of(ONE_TORCH_THREAD), "work", "--coordinator", "127.0.0.1:" + grpcPort,
+                List<String> work = new ArrayList<>(List.of("work", "--coordinator", "127.0.0.1:" + grpcPort,
                         "--token", token, "--task", task, "--worker", Integer.toString(i), "--workers", Integer.toString(workers),
                         "--seed", Long.toString(seed + i), "--name", "worker-" + i, "--partition", partition,
                         "--slowdown", String.format(Locale.ROOT, "%.3f", slowdown)));
+                if (codec != null) {
+                    work.addAll(List.of("--codec", codec, "--error-feedback"));
+                }
+                processes.add(start(dir.resolve("worker-" + i + ".log"), List.of(ONE_TORCH_THREAD), work.toArray(String[]::new)));
             }
             o.println("demo: workers are loading PyTorch and their share of the images; the first updates follow in a few seconds…");
             o.flush();

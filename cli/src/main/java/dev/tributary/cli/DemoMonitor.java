@@ -143,10 +143,10 @@ final class DemoMonitor implements AutoCloseable {
             curve.add(new double[] {seconds, accuracy});
             PrometheusText m = metrics();
             String line = String.format(Locale.ROOT,
-                    "%6.1fs  version %4d  accuracy %.4f  updates %d (refused %d)  staleness mean %.2f  bytes up %s down %s  %s",
+                    "%6.1fs  version %4d  accuracy %.4f  updates %d (refused %d)  staleness mean %.2f  bytes up %s%s down %s  %s",
                     seconds, version, accuracy, accepted, st.path("rejected").asLong(),
                     ratio(m.value("tributary_update_staleness_sum", 0), m.value("tributary_update_staleness_count", 0)),
-                    Human.bytes((long) m.value("tributary_update_received_bytes_total", 0)),
+                    Human.bytes((long) m.value("tributary_update_received_bytes_total", 0)), saved(m),
                     Human.bytes((long) m.value("tributary_model_sent_bytes_total", 0)),
                     workersColumn(updates, alive));
             if (terminal) {
@@ -167,6 +167,31 @@ final class DemoMonitor implements AutoCloseable {
                 return new Outcome(reached, accuracy, lastVersion, accepted, seconds, curve);
             }
         }
+    }
+
+    /**
+     * What coded pushes saved, from the coordinator's counters of bytes on the wire and bytes decoded (f32), e.g.
+     * {@code  (int4: 7.7x fewer than f32)}; empty while every push is plain safetensors.
+     */
+    static String saved(PrometheusText m) {
+        StringBuilder b = new StringBuilder();
+        for (PrometheusText.Sample s : m.samples()) {
+            if (!s.name().equals("tributary_update_wire_bytes_total")) {
+                continue;
+            }
+            String codec = s.labels().getOrDefault("codec", "");
+            if (codec.equals("safetensors") || s.value() <= 0) {
+                continue;
+            }
+            double decoded = 0;
+            for (PrometheusText.Sample d : m.samples()) {
+                if (d.name().equals("tributary_update_decoded_bytes_total") && codec.equals(d.labels().get("codec"))) {
+                    decoded += d.value();
+                }
+            }
+            b.append(b.isEmpty() ? " (" : ", ").append(String.format(Locale.ROOT, "%s: %.1fx fewer than f32", codec, decoded / s.value()));
+        }
+        return b.isEmpty() ? "" : b.append(')').toString();
     }
 
     private static boolean allTrue(boolean[] b) {

@@ -21,7 +21,8 @@ class DemoCommandTest {
         // A value out of its range or not among the allowed ones is bad usage (2); a task or partition that does not resolve is bad input (1).
         String[][] cases = {
             {"--strategy", "fedbuf", "2"}, {"--task", "synthetic-logreg", "1"}, {"--workers", "0", "2"}, {"--target", "1.5", "2"},
-            {"--spread", "0.5", "2"}, {"--max-seconds", "0", "2"}, {"--partition", "dirichlet:-1", "1"}
+            {"--spread", "0.5", "2"}, {"--max-seconds", "0", "2"}, {"--partition", "dirichlet:-1", "1"},
+            {"--codec", "int3", "2"}, {"--codec", "int4:group=0", "2"}
         };
         for (String[] c : cases) {
             CliRunner r = CliRunner.run("demo", "--out", out.toString(), c[0], c[1]);
@@ -45,5 +46,20 @@ class DemoCommandTest {
                 Progress.line(new Progress.Pushed(4, 1, 0.5, 32, 1200, 5, 2, false, null, t)), ""));
         assertEquals(3, DemoMonitor.acceptedIn(log), Files.readString(log));
         assertEquals(0, DemoMonitor.acceptedIn(dir.resolve("no-such.log")));
+    }
+
+    @Test
+    void theProgressLineSaysWhatCodedPushesSavedAgainstF32() {
+        var m = dev.tributary.coordinator.http.PrometheusText.parse("""
+                # TYPE tributary_update_wire_bytes_total counter
+                tributary_update_wire_bytes_total{codec="int4"} 1000.0
+                tributary_update_wire_bytes_total{codec="safetensors"} 8000.0
+                # TYPE tributary_update_decoded_bytes_total counter
+                tributary_update_decoded_bytes_total{codec="int4"} 7740.0
+                tributary_update_decoded_bytes_total{codec="safetensors"} 8000.0
+                """);
+        assertEquals(" (int4: 7.7x fewer than f32)", DemoMonitor.saved(m));
+        assertEquals("", DemoMonitor.saved(dev.tributary.coordinator.http.PrometheusText.parse(
+                "tributary_update_wire_bytes_total{codec=\"safetensors\"} 8000.0\n")));
     }
 }

@@ -18,6 +18,7 @@ Cases:
                      an embedding is targeted) with rows that differ from the base, as after adding tokens
     llama_lora_bf16  plain LoRA on a bfloat16 base, same embedding and modules_to_save handling
     gpt2_dora        DoRA on GPT-2's Conv1D layers (fan_in_fan_out) with rsLoRA
+    llama_dora_bf16  DoRA on a bfloat16 base (PEFT computes the weight norm and the magnitude scale in bf16)
 """
 import argparse
 import json
@@ -165,6 +166,7 @@ CASES = {
     "llama_dora": lambda folder, seed: llama_case(folder, seed, torch.float32, True),
     "llama_lora_bf16": lambda folder, seed: llama_case(folder, seed + 1, torch.bfloat16, False),
     "gpt2_dora": lambda folder, seed: gpt2_case(folder, seed + 2),
+    "llama_dora_bf16": lambda folder, seed: llama_case(folder, seed + 3, torch.bfloat16, True),
 }
 
 

@@ -72,9 +72,9 @@ final class ClientCodecs implements AutoCloseable {
         fixedWireSize = codec == null ? modelBytes : wireSizeIfFixed(model);
     }
 
-    /** The size every full-model push has, or -1 when it depends on the values (lossless codecs). */
+    /** The size every full-model push has, or -1 when it depends on the values (lossless codecs and stages). */
     private long wireSizeIfFixed(TensorMap model) {
-        if (codec.isLossless()) {
+        if (!codec.hasFixedSize()) {
             return -1;
         }
         try (Arena a = Arena.ofConfined()) {

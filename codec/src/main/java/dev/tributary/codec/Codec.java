@@ -61,6 +61,19 @@ public sealed interface Codec permits TensorCodec {
         return Format.peekSpec(Format.CODEC_MAGIC, MemorySegment.ofArray(bytes));
     }
 
+    /**
+     * The layout a message declares (names, shapes, in order; dtypes F32), after checking its size,
+     * checksum and header against {@code limits}: for a receiver that does not know the layout in
+     * advance (a worker's first lossy pull), to pass to {@link #decode}.
+     */
+    static List<TensorInfo> layoutOf(MemorySegment bytes, DecodeLimits limits) throws CodecException {
+        List<TensorInfo> out = new java.util.ArrayList<>();
+        for (Format.Entry e : Format.read(Format.CODEC_MAGIC, bytes, null, limits, dev.tributary.tensor.DType.F32).entries()) {
+            out.add(e.info());
+        }
+        return List.copyOf(out);
+    }
+
     /** The canonical spec, with every parameter spelled out: {@code parse(spec()).spec().equals(spec())}. */
     String spec();
 

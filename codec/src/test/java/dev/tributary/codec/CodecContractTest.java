@@ -336,6 +336,39 @@ class CodecContractTest {
         assertEquals(0, d.tensor("e").numel());
     }
 
+    /** A receiver that does not know the layout reads it from the message, held to the limits. */
+    @ParameterizedTest
+    @MethodSource("specs")
+    void theLayoutIsReadFromTheMessageWithinTheLimits(String spec) throws CodecException {
+        Codec c = Codec.parse(spec);
+        TensorMap m = Samples.delta(15);
+        byte[] bytes = c.encode(m);
+        DecodeLimits ok = DecodeLimits.forLayout(m.infos());
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofArray(bytes);
+        assertEquals(m.infos(), Codec.layoutOf(seg, ok));
+        for (DecodeLimits tight : List.of(ok.withMaxDecodedBytes(4 * m.parameters() - 1), ok.withMaxTensors(m.size() - 1),
+                ok.withMaxRank(2), ok.withMaxEncodedBytes(bytes.length - 1))) {
+            assertEquals(Reason.TOO_LARGE, assertThrows(CodecException.class, () -> Codec.layoutOf(seg, tight)).reason());
+        }
+        byte[] flipped = bytes.clone();
+        flipped[flipped.length / 2] ^= 1;
+        assertEquals(Reason.CORRUPT, assertThrows(CodecException.class,
+                () -> Codec.layoutOf(java.lang.foreign.MemorySegment.ofArray(flipped), ok)).reason());
+    }
+
+    @org.junit.jupiter.api.Test
+    void aDeclaredLayoutNamingATensorTwiceIsRefused() {
+        byte[] header = Format.header(Format.CODEC_MAGIC, "bf16", List.of(new Format.Entry("w", DType.F32, new long[] {1}, 2, -1),
+                new Format.Entry("w", DType.F32, new long[] {1}, 2, -1)));
+        byte[] out = new byte[header.length + 4 + 4];
+        System.arraycopy(header, 0, out, 0, header.length);
+        Format.seal(out);
+        CodecException e = assertThrows(CodecException.class,
+                () -> Codec.layoutOf(java.lang.foreign.MemorySegment.ofArray(out), DecodeLimits.of(1 << 20)));
+        assertEquals(Reason.MALFORMED, e.reason());
+        assertTrue(e.getMessage().contains("\"w\" given twice"), e.getMessage());
+    }
+
     /** Decodes and expects a refusal; fails on success or on any other exception. */
     static Reason refused(Codec c, byte[] bytes, List<TensorInfo> layout, String what) {
         return reason(c, bytes, layout, DecodeLimits.of(1 << 24));

@@ -24,8 +24,10 @@ class LosslessStageTest {
     private static final com.sun.management.ThreadMXBean MX =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
+    /** The contract suite's stages and two more layouts: fp8's row scales, top-k's f32 values. */
     static Stream<String> staged() {
-        return Samples.SPECS.stream().filter(s -> s.contains("+lossless"));
+        return Stream.concat(Samples.SPECS.stream().filter(s -> s.contains("+lossless")),
+                Stream.of("fp8+lossless", "topk:fraction=0.2+lossless"));
     }
 
     /** A delta shaped like an MLP's update: Gaussian layers, some rows all zero (inputs that never fire). */

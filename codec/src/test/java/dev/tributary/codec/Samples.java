@@ -15,7 +15,7 @@ final class Samples {
             "topk:fraction=0.1", "topk:fraction=0.1+int8:group=16", "topk:fraction=0.05+bf16",
             "topk:fraction=0.2+int4:group=8", "topk:fraction=0.2+fp4:group=8", "topk:fraction=0.2+fp8", "topk:fraction=1+f16", "lossless",
             "lossless:level=9", "int4+lossless", "int8:group=7+lossless", "fp4:group=5+lossless:level=9", "bf16+lossless",
-            "fp8+lossless", "topk:fraction=0.1+int8:group=16+lossless", "topk:fraction=0.2+lossless");
+            "topk:fraction=0.1+int8:group=16+lossless");
 
     static final List<String> LOSSY = SPECS.stream().filter(s -> !s.startsWith("lossless")).toList();
 

@@ -94,20 +94,7 @@ final class Sequencer implements AutoCloseable {
     private final Map<Long, CompletableFuture<ModelImage>> deltas = new HashMap<>();
     private final int keepVersions;
     private final long keepBytes;
-    private final dev.tributary.coordinator.WireSettings wire;
-    /** The current version coded for lossy pulls, by canonical codec spec; dropped at each publish. */
-    private final Map<String, CompletableFuture<ModelSender.Coded>> coded = new HashMap<>();
-    /** Codings of one version kept at most: a pull naming yet another codec gets the f32 model. */
-    static final int MAX_PULL_CODECS = 4;
-    /** Longest pull codec spec looked at (a canonical spec fits in 255 bytes). */
-    static final int MAX_PULL_CODEC_CHARS = 255;
-    /** The version each worker last took as a lossy pull, most recent last (bounded). */
-    private final Map<String, Long> lossyBases = new java.util.LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
-            return size() > 100_000;
-        }
-    };
+    private final LossyPulls lossy;
 
     Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
             CoordinatorMetrics metrics, Consumer<String> warn) {
@@ -141,7 +128,7 @@ final class Sequencer implements AutoCloseable {
         this.image = CompletableFuture.completedFuture(r.image());
         this.keepVersions = wire.pullDeltaVersions();
         this.keepBytes = wire.pullDeltaMaxBytes() > 0 ? wire.pullDeltaMaxBytes() : Long.MAX_VALUE;
-        this.wire = wire;
+        this.lossy = new LossyPulls(wire, hashing);
         keep(strategy.version(), strategy.model());
     }
 
@@ -151,7 +138,7 @@ final class Sequencer implements AutoCloseable {
      */
     private void keep(long v, TensorMap model) {
         deltas.clear();
-        coded.clear();
+        lossy.published();
         if (!kept.isEmpty() && kept.peekLast().version() == v) {
             kept.pollLast();
         }
@@ -172,42 +159,21 @@ final class Sequencer implements AutoCloseable {
     }
 
     /**
-     * {@link #pull(long, boolean)}, coded by {@code pullCodec} when it is set, accepted by the wire
-     * settings and not top-k: then the answer is the current version coded (once per version and codec,
-     * at most {@link #MAX_PULL_CODECS} codecs a version), never a version delta, and the worker is noted
-     * as holding a lossy copy of that version. Anything else (an unknown or refused codec, a model that
-     * will not code) gets the answer of a plain pull.
+     * {@link #pull(long, boolean)}, coded by {@code pullCodec} when {@link LossyPulls} takes it: then the
+     * answer is the current version coded, never a version delta. Anything else (an unknown or refused
+     * codec, a model that will not code) gets the answer of a plain pull.
      */
     CompletableFuture<ModelSender.Answer> pull(String workerId, long known, boolean acceptDelta, String pullCodec) {
         return CompletableFuture.supplyAsync(() -> answer(workerId, known, acceptDelta, pullCodec), thread).thenCompose(x -> x);
     }
 
-    /** The codec a lossy pull may be answered with, or null for a plain answer. */
-    private dev.tributary.codec.Codec pullCodec(String spec) {
-        if (spec == null || spec.isEmpty() || spec.length() > MAX_PULL_CODEC_CHARS) {
-            return null;
-        }
-        dev.tributary.codec.Codec c;
-        try {
-            c = dev.tributary.codec.Codec.parse(spec);
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
-        return wire.accepts(c) && !c.spec().startsWith("topk") ? c : null;
-    }
-
     private CompletableFuture<ModelSender.Answer> answer(String workerId, long known, boolean acceptDelta, String pullCodec) {
         CompletableFuture<ModelImage> img = currentImage();
         long current = strategy.version();
-        dev.tributary.codec.Codec codec = known == current ? null : pullCodec(pullCodec);
-        if (codec != null && (coded.containsKey(codec.spec()) || coded.size() < MAX_PULL_CODECS)) {
-            TensorMap model = strategy.model();
-            CompletableFuture<ModelSender.Coded> c = coded.computeIfAbsent(codec.spec(), s -> publishDurable.thenApplyAsync(
-                    x -> code(codec, current, model), hashing));
-            if (!workerId.isEmpty() && workerId.length() <= 128) {
-                lossyBases.put(workerId, current);
-            }
-            return img.thenCombine(c, (m, k) -> k == null ? ModelSender.Answer.full(m) : new ModelSender.Answer(m, null, -1, k));
+        CompletableFuture<ModelSender.Coded> coded = known == current ? null
+                : lossy.answer(workerId, pullCodec, current, strategy.model(), publishDurable);
+        if (coded != null) {
+            return img.thenCombine(coded, (m, k) -> k == null ? ModelSender.Answer.full(m) : new ModelSender.Answer(m, null, -1, k));
         }
         Kept base = null;
         if (acceptDelta && known >= 0 && known != current) {
@@ -227,30 +193,6 @@ final class Sequencer implements AutoCloseable {
                         dev.tributary.codec.VersionDelta.encode(model, from))), hashing));
         return img.thenCombine(delta, (m, d) -> d.size() < m.size() ? new ModelSender.Answer(m, d, known)
                 : ModelSender.Answer.full(m));
-    }
-
-    /** {@code model} (version {@code v}) coded by {@code codec}, with its decoded image's digest; null if it does not code. */
-    private static ModelSender.Coded code(dev.tributary.codec.Codec codec, long v, TensorMap model) {
-        byte[] bytes;
-        try {
-            bytes = codec.encode(model);
-        } catch (IllegalArgumentException e) {
-            return null; // not f32 (or not finite): the f32 image goes instead
-        }
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            TensorMap decoded = codec.decode(MemorySegment.ofArray(bytes), model.infos(),
-                    dev.tributary.codec.DecodeLimits.forLayout(model.infos()), arena);
-            ModelImage image = ModelImage.of(v, decoded);
-            return new ModelSender.Coded(codec.spec(), ModelImage.of(v, MemorySegment.ofArray(bytes)), image.sha256(), image.size());
-        } catch (dev.tributary.codec.CodecException e) {
-            throw new IllegalStateException("a model coded by " + codec.spec() + " does not decode: " + e.getMessage(), e);
-        }
-    }
-
-    /** True when {@code workerId} last took version {@code base} as a lossy pull (sequencer thread). */
-    private boolean lossyBase(String workerId, long base) {
-        Long v = lossyBases.get(workerId);
-        return v != null && v == base;
     }
 
     String strategyName() {
@@ -309,7 +251,7 @@ final class Sequencer implements AutoCloseable {
         }
         long current = strategy.version();
         UpdateValidator.checkBaseVersion(base, current);
-        boolean lossy = lossyBase(workerId, base);
+        boolean lossyBase = lossy.lossyBase(workerId, base);
         long staleness = current - base;
         Prepared record;
         try {
@@ -341,7 +283,7 @@ final class Sequencer implements AutoCloseable {
             throw new IllegalStateException("unexpected decision " + d);
         }
         Ack ack = new Ack(updateId, false, after, staleness);
-        if (lossy) {
+        if (lossyBase) {
             metrics.lossyBase();
         }
         CompletableFuture<Ack> acked = durable.thenApply(x -> {

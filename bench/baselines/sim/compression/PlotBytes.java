@@ -1,6 +1,7 @@
 // Draws test accuracy against bytes pushed so far (log scale) for several simulation reports written
 // with a codec or delta pulls (their `compression.traffic` sits beside `curve`). Run with the CLI's classpath:
 //   java -cp "cli/target/classes:cli/target/lib/*" bench/baselines/sim/compression/PlotBytes.java OUT.png TITLE NAME=R.json ...
+// With PLOT_BYTES=total in the environment the x axis is bytes up plus bytes down (pulls included).
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.Color;
@@ -16,8 +17,10 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 public class PlotBytes {
     public static void main(String[] args) throws Exception {
         System.setProperty("java.awt.headless", "true");
+        boolean total = "total".equals(System.getenv("PLOT_BYTES"));
         XYChart chart = new XYChartBuilder().width(900).height(560).title(args[1])
-                .xAxisTitle("MB pushed so far (bytes up on the wire, log scale)").yAxisTitle("test accuracy").build();
+                .xAxisTitle(total ? "MB exchanged so far (up + down on the wire, log scale)"
+                        : "MB pushed so far (bytes up on the wire, log scale)").yAxisTitle("test accuracy").build();
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setPlotGridLinesVisible(true);
         chart.getStyler().setXAxisLogarithmic(true);
@@ -33,7 +36,7 @@ public class PlotBytes {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
             for (int k = 0; k < curve.size(); k++) {
-                double mb = traffic.get(k).get(1).asDouble() / 1e6;
+                double mb = (traffic.get(k).get(1).asDouble() + (total ? traffic.get(k).get(2).asDouble() : 0)) / 1e6;
                 if (mb > 0) {  // the log axis starts at the first push
                     xs.add(mb);
                     ys.add(curve.get(k).get(1).asDouble());

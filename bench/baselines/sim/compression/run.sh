@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Compression on real training: the async FMNIST example in f32, int4 + EF and top-k 1% + int8 + EF,
-# then DiLoCo and Streaming DiLoCo in f32 and int4 + EF, one run after the other, niced. Every run
+# Compression on real training: the async FMNIST example in f32, int4 + EF and top-k 1% + int8 + EF
+# (async-int4-lossless: int4 + a lossless stage; async-int4-int8pull: int4 pushes, int8 pulls), then
+# DiLoCo and Streaming DiLoCo in f32 and int4 + EF, one run after the other, niced. Every run
 # also counts what version-delta pulls would cost (delta_pulls: true; lossless, so the training is the
 # same as with full pulls). Usage, from anywhere:
 #   bench/baselines/sim/compression/run.sh [OUT_DIR]      (SEEDS="0 1" for more seeds; RUNS to pick)
@@ -20,6 +21,8 @@ config() {  # the run's YAML: a shipped config plus delta_pulls (and the codec f
     async-f32) cat examples/fmnist-async.yaml ;;
     async-int4) cat examples/fmnist-async-int4.yaml ;;
     async-topk) cat examples/fmnist-async-topk.yaml ;;
+    async-int4-lossless) sed 's/^codec: int4:group=256 /codec: int4:group=256+lossless /' examples/fmnist-async-int4.yaml ;;
+    async-int4-int8pull) cat examples/fmnist-async-int4.yaml; printf 'pull_codec: int8\n' ;;
     diloco-f32) cat "$here/fmnist-diloco.yaml" ;;
     streaming-f32) cat "$here/fmnist-streaming-diloco.yaml" ;;
     diloco-int4) cat "$here/fmnist-diloco.yaml"; printf 'codec: int4:group=256\nerror_feedback: true\n' ;;

@@ -36,7 +36,7 @@ def last10(r):
 print("| run | codec | bytes up (MB) | up vs f32 | s to 85% | final | last-10 mean | updates | wall s |")
 print("|---|---|---|---|---|---|---|---|---|")
 base = {}
-for run in ["async-f32", "async-int4", "async-topk", "diloco-f32", "diloco-int4", "streaming-f32", "streaming-int4"]:
+for run in ["async-f32", "async-int4", "async-int4-lossless", "async-int4-int8pull", "async-topk", "diloco-f32", "diloco-int4", "streaming-f32", "streaming-int4"]:
     r = load(run)
     if r is None:
         continue
@@ -54,7 +54,7 @@ for run in ["async-f32", "async-int4", "async-topk", "diloco-f32", "diloco-int4"
 print()
 print("| run | pulls | MB down as full models | MB down as version deltas | full / delta | per pull full / delta (KB) |")
 print("|---|---|---|---|---|---|")
-for run in ["async-f32", "async-int4", "async-topk", "diloco-f32", "diloco-int4", "streaming-f32", "streaming-int4"]:
+for run in ["async-f32", "async-int4", "async-int4-lossless", "async-int4-int8pull", "async-topk", "diloco-f32", "diloco-int4", "streaming-f32", "streaming-int4"]:
     r = load(run)
     if r is None:
         continue

@@ -86,9 +86,15 @@ final class WorkCommand implements Callable<Integer> {
     double slowdown;
 
     @Option(names = "--codec", paramLabel = "NAME[:k=v,...]",
-            description = "encode pushed deltas: f16, bf16, int8[:group=G], int4[:group=G], fp8, topk[:fraction=F][+VALUE_CODEC], "
-                    + "lossless[:level=L]; default: plain safetensors")
+            description = "encode pushed deltas: f16, bf16, int8[:group=G], int4[:group=G], fp4[:group=G], fp8, "
+                    + "topk[:fraction=F][+VALUE_CODEC], lossless[:level=L], any lossy one +lossless (e.g. int4+lossless); "
+                    + "default: plain safetensors")
     String codec;
+
+    @Option(names = "--pull-codec", paramLabel = "NAME[:k=v,...]",
+            description = "pull the model coded by this lossy codec (e.g. bf16, int8): train from the decoded weights and push "
+                    + "the delta against them; a coordinator that does not accept the codec sends f32; default: f32 pulls")
+    String pullCodec;
 
     @Option(names = "--error-feedback",
             description = "with a lossy --codec: carry what the codec dropped into the next update (EF), reset with a log line "
@@ -227,7 +233,19 @@ final class WorkCommand implements Callable<Integer> {
         if (efMaxJump < 1) {
             throw new ParameterException(spec.commandLine(), "--ef-max-jump " + efMaxJump + ": must be at least 1");
         }
-        return new WireOptions(c, errorFeedback, efMaxJump, !noPullDelta);
+        Codec pull = null;
+        if (pullCodec != null) {
+            try {
+                pull = Codec.parse(pullCodec);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), "--pull-codec: " + e.getMessage());
+            }
+            if (pull.spec().startsWith("topk")) {
+                throw new ParameterException(spec.commandLine(), "--pull-codec " + pull.spec()
+                        + ": top-k would zero most weights; use a dense codec (bf16, f16, int8, fp8, int4, fp4)");
+            }
+        }
+        return new WireOptions(c, errorFeedback, efMaxJump, !noPullDelta, pull);
     }
 
     static String hostName() {

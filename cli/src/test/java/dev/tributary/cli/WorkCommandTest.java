@@ -30,13 +30,15 @@ class WorkCommandTest {
         usageError(work("--codec", "lossless", "--error-feedback"), "--error-feedback needs a lossy --codec, not lossless:level=3");
         usageError(work("--error-feedback"), "--error-feedback needs a lossy --codec");
         usageError(work("--codec", "int8", "--ef-max-jump", "0"), "--ef-max-jump 0");
+        usageError(work("--pull-codec", "int3"), "--pull-codec: unknown codec \"int3\"");
+        usageError(work("--pull-codec", "topk:fraction=0.1"), "--pull-codec topk:fraction=0.1: top-k would zero most weights");
     }
 
     @Test
     void theHelpListsTheWireFlags() {
         CliRunner r = CliRunner.run("work", "--help");
         assertEquals(0, r.status(), r.err());
-        for (String flag : new String[] {"--codec", "--error-feedback", "--ef-max-jump", "--no-pull-delta"}) {
+        for (String flag : new String[] {"--codec", "--error-feedback", "--ef-max-jump", "--no-pull-delta", "--pull-codec"}) {
             assertTrue(r.out().contains(flag), flag + " missing from\n" + r.out());
         }
     }

@@ -94,6 +94,18 @@ final class BytePlanes {
      */
     static void decode(MemorySegment payload, MemorySegment base, long numel, int width, MemorySegment dst)
             throws CodecException {
+        long used = decodePrefix(payload, base, numel, width, dst);
+        if (used != payload.byteSize()) {
+            throw new CodecException(Reason.MALFORMED, (payload.byteSize() - used) + " bytes left after the last plane");
+        }
+    }
+
+    /**
+     * Decodes {@code numel} elements from the start of {@code payload} like {@link #decode}, and returns
+     * how many bytes they took: for payloads that hold several runs of planes back to back.
+     */
+    static long decodePrefix(MemorySegment payload, MemorySegment base, long numel, int width, MemorySegment dst)
+            throws CodecException {
         int scratch = (int) Math.min(CHUNK, numel);
         byte[] raw = new byte[scratch * width];
         byte[] baseRaw = base == null ? null : new byte[raw.length];
@@ -144,9 +156,7 @@ final class BytePlanes {
                 MemorySegment.copy(raw, 0, dst, ValueLayout.JAVA_BYTE, start * width, bytes);
             }
         }
-        if (pos != size) {
-            throw new CodecException(Reason.MALFORMED, (size - pos) + " bytes left after the last plane");
-        }
+        return pos;
     }
 
     private static void inflate(ZstdDecompressCtx z, byte[] packed, int n, byte[] plane, int len, String where)

@@ -25,6 +25,9 @@ import java.util.List;
  *   <li>{@code topk:fraction=F}: the {@code ceil(F·numel)} values of largest magnitude (ties: lowest
  *       index first), as ascending u32 indices and f32 values; {@code topk:fraction=F+int8} (or
  *       {@code +int4}, {@code +bf16}, {@code +f16}, {@code +fp8}) sends the kept values in that codec;
+ *   <li>{@code CODEC+lossless[:level=L]} after any lossy codec (e.g. {@code int4+lossless},
+ *       {@code topk:fraction=0.01+int8+lossless}): the lossy codec's payload, scales apart from codes and
+ *       top-k indices as gaps, byte-grouped and compressed with zstd; decodes to exactly the lossy codec's values;
  *   <li>{@code lossless:level=L}: byte-grouped floats (each f32 split into four byte planes, each plane
  *       compressed apart with zstd at level L), bit-exact for any bit pattern, NaN payloads included.
  * </ul>
@@ -58,11 +61,27 @@ public sealed interface Codec permits TensorCodec {
         return Format.peekSpec(Format.CODEC_MAGIC, MemorySegment.ofArray(bytes));
     }
 
+    /**
+     * The layout a message declares (names, shapes, in order; dtypes F32), after checking its size,
+     * checksum and header against {@code limits}: for a receiver that does not know the layout in
+     * advance (a worker's first lossy pull), to pass to {@link #decode}.
+     */
+    static List<TensorInfo> layoutOf(MemorySegment bytes, DecodeLimits limits) throws CodecException {
+        List<TensorInfo> out = new java.util.ArrayList<>();
+        for (Format.Entry e : Format.read(Format.CODEC_MAGIC, bytes, null, limits, dev.tributary.tensor.DType.F32).entries()) {
+            out.add(e.info());
+        }
+        return List.copyOf(out);
+    }
+
     /** The canonical spec, with every parameter spelled out: {@code parse(spec()).spec().equals(spec())}. */
     String spec();
 
     /** True when decoding gives back exactly the bits that were encoded. */
     boolean isLossless();
+
+    /** True when a message's size depends on the layout only, not on the values. */
+    boolean hasFixedSize();
 
     /**
      * Encodes every tensor of {@code delta}, in its order. Tensors must be f32; for lossy codecs, finite.

@@ -30,10 +30,13 @@ final class CodecSpec {
         }
         String s = spec.strip();
         String[] parts = s.split("\\+", -1);
+        if (parts.length >= 2 && name(parts[parts.length - 1]).equals("lossless")) {
+            return stage(s, parts);
+        }
         if (parts.length > 2) {
             throw new IllegalArgumentException("codec spec " + quote(s) + " chains " + parts.length
-                    + " codecs; at most two: topk[:fraction=F]+VALUE_CODEC with VALUE_CODEC one of "
-                    + String.join(", ", VALUE_CODECS));
+                    + " codecs; at most topk[:fraction=F]+VALUE_CODEC (VALUE_CODEC one of "
+                    + String.join(", ", VALUE_CODECS) + "), then +lossless");
         }
         for (String part : parts) {
             if (name(part).isEmpty()) {
@@ -56,6 +59,23 @@ final class CodecSpec {
         }
         Map<String, String> p = params(parts[0], s, Set.of("fraction"));
         return new TopKCodec(fraction(p), one(parts[1], s));
+    }
+
+    /** {@code LOSSY+lossless[:level=L]}: a lossless stage over a lossy codec's payload. */
+    private static TensorCodec stage(String whole, String[] parts) {
+        String last = parts[parts.length - 1];
+        int level = level(params(last, whole, Set.of("level")));
+        String lossy = whole.substring(0, whole.lastIndexOf('+')).strip();
+        if (lossy.isEmpty() || name(parts[0]).isEmpty()) {
+            throw new IllegalArgumentException("codec spec " + quote(whole) + " has an empty codec name (valid: "
+                    + String.join(", ", NAMES) + ")");
+        }
+        TensorCodec inner = parse(lossy);
+        if (inner.isLossless() || inner instanceof LosslessStage) {
+            throw new IllegalArgumentException("codec spec " + quote(whole) + ": +lossless follows a lossy codec"
+                    + " (e.g. int4+lossless), not " + quote(lossy));
+        }
+        return new LosslessStage(inner, level);
     }
 
     private static TensorCodec one(String part, String whole) {

@@ -141,7 +141,7 @@ final class Format {
      * Parses and checks a header: size against the limits, magic, version, checksum, then every entry
      * against the limits and {@code layout} (names and shapes in order; dtypes too when
      * {@code requiredDtype} is null, else every entry must be {@code requiredDtype}), and that the
-     * payloads exactly fill the message.
+     * payloads exactly fill the message. A null {@code layout} takes the message's own, within the limits.
      */
     static Header read(byte[] magic, MemorySegment bytes, List<TensorInfo> layout, DecodeLimits limits,
                        DType requiredDtype) throws CodecException {
@@ -149,7 +149,9 @@ final class Format {
         if (size > limits.maxEncodedBytes()) {
             throw new CodecException(Reason.TOO_LARGE, "message of " + size + " bytes > limit " + limits.maxEncodedBytes());
         }
-        checkLayoutWithinLimits(layout, limits, requiredDtype);
+        if (layout != null) {
+            checkLayoutWithinLimits(layout, limits, requiredDtype);
+        }
         if (size < MIN_MESSAGE_BYTES) {
             throw new CodecException(Reason.MALFORMED, "message of " + size + " bytes is shorter than the "
                     + MIN_MESSAGE_BYTES + "-byte minimum");
@@ -170,14 +172,15 @@ final class Format {
         if (count > limits.maxTensors()) {
             throw new CodecException(Reason.TOO_LARGE, count + " tensors > limit " + limits.maxTensors());
         }
-        if (count != layout.size()) {
+        if (layout != null && count != layout.size()) {
             throw new CodecException(Reason.LAYOUT, count + " tensors, expected " + layout.size());
         }
         List<Entry> entries = new ArrayList<>((int) count);
+        java.util.Set<String> names = new java.util.HashSet<>();
         long payloads = 0;
         long decoded = 0;
         for (int i = 0; i < count; i++) {
-            TensorInfo want = layout.get(i);
+            TensorInfo want = layout == null ? null : layout.get(i);
             String what = "tensor #" + i;
             int nameLength = r.u16(what + " name length");
             if (nameLength > limits.maxNameBytes()) {
@@ -185,12 +188,15 @@ final class Format {
                         + limits.maxNameBytes());
             }
             String name = r.utf8(nameLength, what + " name");
-            if (!name.equals(want.name())) {
+            if (layout == null && !names.add(name)) {
+                throw new CodecException(Reason.MALFORMED, what + ": name " + quote(name) + " given twice");
+            }
+            if (want != null && !name.equals(want.name())) {
                 throw new CodecException(Reason.LAYOUT, what + " is " + quote(name) + ", expected " + quote(want.name()));
             }
             what = "tensor " + name;
             DType dtype = r.dtype(what);
-            if (requiredDtype != null ? dtype != requiredDtype : dtype != want.dtype()) {
+            if (requiredDtype != null ? dtype != requiredDtype : want != null && dtype != want.dtype()) {
                 throw new CodecException(Reason.LAYOUT, what + ": dtype " + dtype + ", expected "
                         + (requiredDtype != null ? requiredDtype : want.dtype()));
             }
@@ -202,11 +208,15 @@ final class Format {
             for (int d = 0; d < rank; d++) {
                 shape[d] = r.u64(what + " dimension " + d);
             }
-            if (!Arrays.equals(shape, want.shape())) {
+            if (want != null && !Arrays.equals(shape, want.shape())) {
                 throw new CodecException(Reason.LAYOUT, what + ": shape " + Shapes.toString(shape) + " != expected "
                         + Shapes.toString(want.shape()));
             }
-            decoded += decodedBytes(want, requiredDtype);
+            try {
+                decoded = Math.addExact(decoded, decodedBytes(want != null ? want : new TensorInfo(name, dtype, shape), requiredDtype));
+            } catch (ArithmeticException | IllegalArgumentException e) {
+                decoded = Long.MAX_VALUE; // a dimension past 2^63 or a product past 2^63: refused below
+            }
             if (decoded > limits.maxDecodedBytes()) {
                 throw new CodecException(Reason.TOO_LARGE, "decoded size past " + decoded + " bytes > limit "
                         + limits.maxDecodedBytes());

@@ -4,6 +4,7 @@ import dev.tributary.tensor.Float8;
 import dev.tributary.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 
 /**
  * FP8 E4M3 with per-row f32 scales (as torchft sends): a row is the last dimension (a tensor of rank 0
@@ -50,6 +51,13 @@ final class Fp8Codec extends TensorCodec {
     @Override
     long payloadSize(long numel, long[] shape) {
         return 4 * rows(numel, shape) + numel;
+    }
+
+    /** Row scales (f32) apart from codes (bytes). */
+    @Override
+    List<Section> sections(long numel, long[] shape) {
+        long scales = 4 * rows(numel, shape);
+        return List.of(new Section(scales, 4, false), new Section(numel, 1, false));
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.tributary.tensor.Conversions;
 import dev.tributary.tensor.DType;
 import dev.tributary.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /** f16 or bf16: each value rounded to nearest even (the tensor module's conversions); f16 saturates. */
 final class HalfCodec extends TensorCodec {
@@ -34,6 +35,12 @@ final class HalfCodec extends TensorCodec {
     @Override
     boolean checksFinitenessItself() {
         return true;
+    }
+
+    /** Two-byte values: the high bytes (sign, exponent) compress apart from the low ones. */
+    @Override
+    List<Section> sections(long numel, long[] shape) {
+        return List.of(new Section(2 * numel, 2, false));
     }
 
     @Override

@@ -19,7 +19,7 @@ import java.util.function.Function;
  * each payload. Subclasses code one tensor at a time.
  */
 abstract sealed class TensorCodec implements Codec
-        permits HalfCodec, GroupScaledCodec, Fp8Codec, TopKCodec, LosslessCodec {
+        permits HalfCodec, GroupScaledCodec, Fp8Codec, TopKCodec, LosslessCodec, LosslessStage {
 
     /** Exact payload size of a tensor of this shape, or -1 when it depends on the values. */
     abstract long payloadSize(long numel, long[] shape);
@@ -39,6 +39,23 @@ abstract sealed class TensorCodec implements Codec
 
     /** Decodes one payload (already checked against {@link #maxPayloadSize}) into {@code numel} f32, all written. */
     abstract void decodeInto(MemorySegment payload, long numel, long[] shape, MemorySegment dst) throws CodecException;
+
+    /**
+     * One run of a payload whose elements share a width (f32 scales, one-byte codes, u32 indices), which a
+     * {@link LosslessStage} byte-groups and compresses apart from the others; {@code ascending} marks
+     * ascending u32 indices, sent as gaps.
+     */
+    record Section(long bytes, int width, boolean ascending) {}
+
+    /** The sections of a fixed-size payload, in order, covering it exactly; by default one run of bytes. */
+    List<Section> sections(long numel, long[] shape) {
+        return List.of(new Section(payloadSize(numel, shape), 1, false));
+    }
+
+    @Override
+    public boolean hasFixedSize() {
+        return payloadSize(1, new long[] {1}) >= 0;
+    }
 
     /** Whether a message that names {@code other}'s spec is read by this codec. */
     boolean reads(TensorCodec other) {
@@ -61,7 +78,11 @@ abstract sealed class TensorCodec implements Codec
             long size = payloadSize(t.numel(), t.shape());
             byte[] v = null;
             if (size < 0) {
-                v = encodeVariable(t.data(), t.numel(), t.shape());
+                try {
+                    v = encodeVariable(t.data(), t.numel(), t.shape());
+                } catch (NotFinite x) {
+                    throw notFinite(e.getKey());
+                }
                 size = v.length;
             }
             variable.add(v);

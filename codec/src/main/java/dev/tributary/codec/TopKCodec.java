@@ -5,6 +5,8 @@ import dev.tributary.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Top-k sparsification: per tensor the {@code k = ceil(fraction · numel)} values of largest magnitude
@@ -43,6 +45,20 @@ final class TopKCodec extends TensorCodec {
 
     private long valuesSize(long k) {
         return values == null ? 4 * k : values.payloadSize(k, new long[] {k});
+    }
+
+    /** Indices (as gaps), then the values' sections. */
+    @Override
+    List<Section> sections(long numel, long[] shape) {
+        long k = k(numel);
+        Section indices = new Section(4 * k, 4, true);
+        if (values == null) {
+            return List.of(indices, new Section(4 * k, 4, false));
+        }
+        List<Section> out = new ArrayList<>();
+        out.add(indices);
+        out.addAll(values.sections(k, new long[] {k}));
+        return out;
     }
 
     @Override

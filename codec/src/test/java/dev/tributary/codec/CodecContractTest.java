@@ -164,7 +164,7 @@ class CodecContractTest {
         for (TensorInfo i : m.infos()) {
             payloads += expectedPayload(c.spec(), i.numel(), i.shape());
         }
-        if (spec.startsWith("lossless")) {
+        if (spec.contains("lossless")) {
             assertTrue(bytes.length - header <= payloads, spec + ": at most every plane raw");
         } else {
             assertEquals(header + payloads, bytes.length, spec);
@@ -182,6 +182,14 @@ class CodecContractTest {
 
     /** Payload sizes from the codecs' descriptions: e.g. int4 is numel/2 bytes plus 4 per group. */
     static long expectedPayload(String spec, long n, long[] shape) {
+        int stage = spec.indexOf("+lossless");
+        if (stage >= 0) {
+            long max = 0;
+            for (long[] section : sections(spec.substring(0, stage), n, shape)) {
+                max += section[1] * (section[0] / section[1] + 5 * ceil(section[0] / section[1], BytePlanes.CHUNK));
+            }
+            return max;
+        }
         String[] parts = spec.split("\\+", 2);
         String name = parts[0].split(":")[0];
         return switch (name) {
@@ -197,6 +205,29 @@ class CodecContractTest {
                 yield 4 * k + (parts.length == 1 ? 4 * k : expectedPayload(parts[1], k, new long[] {k}));
             }
             case "lossless" -> 4 * (n + 5 * ceil(n, BytePlanes.CHUNK));
+            default -> throw new IllegalArgumentException(spec);
+        };
+    }
+
+    /** The runs of a lossy payload a lossless stage compresses apart: {bytes, element width}. */
+    static List<long[]> sections(String spec, long n, long[] shape) {
+        String[] parts = spec.split("\\+", 2);
+        String name = parts[0].split(":")[0];
+        long all = expectedPayload(spec, n, shape);
+        return switch (name) {
+            case "f16", "bf16" -> List.of(new long[] {all, 2});
+            case "int8", "int4", "fp4" -> {
+                long scales = 4 * ceil(n, group(parts[0]));
+                yield List.of(new long[] {scales, 4}, new long[] {all - scales, 1});
+            }
+            case "fp8" -> List.of(new long[] {all - n, 4}, new long[] {n, 1});
+            case "topk" -> {
+                long k = (long) Math.min(n, Math.ceil(Double.parseDouble(parts[0].split("=")[1]) * n));
+                List<long[]> out = new ArrayList<>();
+                out.add(new long[] {4 * k, 4});
+                out.addAll(parts.length == 1 ? List.of(new long[] {4 * k, 4}) : sections(parts[1], k, new long[] {k}));
+                yield out;
+            }
             default -> throw new IllegalArgumentException(spec);
         };
     }
@@ -303,6 +334,39 @@ class CodecContractTest {
         assertArrayEquals(new long[] {}, d.tensor("s").shape());
         assertEquals(-2.5f, d.tensor("s").getFloat(0), c.isLossless() ? 0 : 0.2);
         assertEquals(0, d.tensor("e").numel());
+    }
+
+    /** A receiver that does not know the layout reads it from the message, held to the limits. */
+    @ParameterizedTest
+    @MethodSource("specs")
+    void theLayoutIsReadFromTheMessageWithinTheLimits(String spec) throws CodecException {
+        Codec c = Codec.parse(spec);
+        TensorMap m = Samples.delta(15);
+        byte[] bytes = c.encode(m);
+        DecodeLimits ok = DecodeLimits.forLayout(m.infos());
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofArray(bytes);
+        assertEquals(m.infos(), Codec.layoutOf(seg, ok));
+        for (DecodeLimits tight : List.of(ok.withMaxDecodedBytes(4 * m.parameters() - 1), ok.withMaxTensors(m.size() - 1),
+                ok.withMaxRank(2), ok.withMaxEncodedBytes(bytes.length - 1))) {
+            assertEquals(Reason.TOO_LARGE, assertThrows(CodecException.class, () -> Codec.layoutOf(seg, tight)).reason());
+        }
+        byte[] flipped = bytes.clone();
+        flipped[flipped.length / 2] ^= 1;
+        assertEquals(Reason.CORRUPT, assertThrows(CodecException.class,
+                () -> Codec.layoutOf(java.lang.foreign.MemorySegment.ofArray(flipped), ok)).reason());
+    }
+
+    @org.junit.jupiter.api.Test
+    void aDeclaredLayoutNamingATensorTwiceIsRefused() {
+        byte[] header = Format.header(Format.CODEC_MAGIC, "bf16", List.of(new Format.Entry("w", DType.F32, new long[] {1}, 2, -1),
+                new Format.Entry("w", DType.F32, new long[] {1}, 2, -1)));
+        byte[] out = new byte[header.length + 4 + 4];
+        System.arraycopy(header, 0, out, 0, header.length);
+        Format.seal(out);
+        CodecException e = assertThrows(CodecException.class,
+                () -> Codec.layoutOf(java.lang.foreign.MemorySegment.ofArray(out), DecodeLimits.of(1 << 20)));
+        assertEquals(Reason.MALFORMED, e.reason());
+        assertTrue(e.getMessage().contains("\"w\" given twice"), e.getMessage());
     }
 
     /** Decodes and expects a refusal; fails on success or on any other exception. */

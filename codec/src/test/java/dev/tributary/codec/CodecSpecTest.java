@@ -20,7 +20,10 @@ class CodecSpecTest {
             "topk|topk:fraction=0.01", "topk:fraction=0.01+int8|topk:fraction=0.01+int8:group=64",
             "topk:fraction=1e-4+int4:group=32|topk:fraction=0.0001+int4:group=32",
             "topk:fraction=0.50+bf16|topk:fraction=0.5+bf16", "topk:fraction=1|topk:fraction=1",
-            "lossless|lossless:level=3", "lossless:level=19|lossless:level=19", " int8 : group = 8 |int8:group=8"})
+            "lossless|lossless:level=3", "lossless:level=19|lossless:level=19",
+            "int4+lossless|int4:group=64+lossless:level=3", "fp4 + lossless:level=9|fp4:group=32+lossless:level=9",
+            "topk:fraction=0.01+int8+lossless|topk:fraction=0.01+int8:group=64+lossless:level=3",
+            "topk+lossless|topk:fraction=0.01+lossless:level=3", "bf16+lossless|bf16+lossless:level=3", " int8 : group = 8 |int8:group=8"})
     void canonicalSpecs(String given, String canonical) {
         assertEquals(canonical, Codec.parse(given).spec());
         assertEquals(canonical, Codec.parse(canonical).spec());
@@ -42,9 +45,14 @@ class CodecSpecTest {
             "topk:fraction=NaN|topk: fraction=NaN must be a number in (0, 1]",
             "lossless:level=20|lossless: level=20 must be an integer in [1, 19]",
             "int8+int4|codec spec \"int8+int4\": only topk may be followed by +CODEC (e.g. topk:fraction=0.01+int8), not \"int8\"",
-            "topk+lossless|codec spec \"topk+lossless\": topk values cannot be coded by \"lossless\" (valid: f16, bf16, int8, int4, fp4, fp8)",
+            "lossless+lossless|codec spec \"lossless+lossless\": +lossless follows a lossy codec (e.g. int4+lossless), not \"lossless\"",
+            "+lossless|codec spec \"+lossless\" has an empty codec name (valid: f16, bf16, int8, int4, fp4, fp8, topk, lossless)",
+            "int4+lossless:level=0|lossless: level=0 must be an integer in [1, 19]",
+            "int4+lossless:group=4|lossless: unknown parameter \"group\" in \"int4+lossless:group=4\" (valid: level)",
+            "int4+int8+lossless|codec spec \"int4+int8\": only topk may be followed by +CODEC (e.g. topk:fraction=0.01+int8), not \"int4\"",
+            "int4+lossless+lossless|codec spec \"int4+lossless+lossless\": +lossless follows a lossy codec (e.g. int4+lossless), not \"int4+lossless\"",
             "topk+topk|codec spec \"topk+topk\": topk values cannot be coded by \"topk\" (valid: f16, bf16, int8, int4, fp4, fp8)",
-            "topk+int8+int4|codec spec \"topk+int8+int4\" chains 3 codecs; at most two: topk[:fraction=F]+VALUE_CODEC with VALUE_CODEC one of f16, bf16, int8, int4, fp4, fp8",
+            "topk+int8+int4|codec spec \"topk+int8+int4\" chains 3 codecs; at most topk[:fraction=F]+VALUE_CODEC (VALUE_CODEC one of f16, bf16, int8, int4, fp4, fp8), then +lossless",
             "topk+|codec spec \"topk+\" has an empty codec name (valid: f16, bf16, int8, int4, fp4, fp8, topk, lossless)",
             ":group=4|codec spec \":group=4\" has an empty codec name (valid: f16, bf16, int8, int4, fp4, fp8, topk, lossless)"})
     void badSpecsAreRefusedWithTheRule(String spec, String message) {

@@ -14,7 +14,8 @@ final class Samples {
     static final List<String> SPECS = List.of("f16", "bf16", "int8", "int8:group=7", "int4", "int4:group=5", "fp4", "fp4:group=5", "fp8",
             "topk:fraction=0.1", "topk:fraction=0.1+int8:group=16", "topk:fraction=0.05+bf16",
             "topk:fraction=0.2+int4:group=8", "topk:fraction=0.2+fp4:group=8", "topk:fraction=0.2+fp8", "topk:fraction=1+f16", "lossless",
-            "lossless:level=9");
+            "lossless:level=9", "int4+lossless", "int8:group=7+lossless", "fp4:group=5+lossless:level=9", "bf16+lossless",
+            "topk:fraction=0.1+int8:group=16+lossless");
 
     static final List<String> LOSSY = SPECS.stream().filter(s -> !s.startsWith("lossless")).toList();
 

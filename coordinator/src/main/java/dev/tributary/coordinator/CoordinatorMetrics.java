@@ -46,6 +46,7 @@ public final class CoordinatorMetrics {
     private final AtomicLong acceptedBefore = new AtomicLong();
     private final AtomicLong acceptedHere = new AtomicLong();
     private final Counter duplicates;
+    private final Counter lossyBase;
     private final Counter unauthenticated;
     private final Counter bytesIn;
     private final Counter bytesOut;
@@ -72,6 +73,8 @@ public final class CoordinatorMetrics {
                 .description("updates made durable and taken in, those recovered from the log at start included")
                 .register(registry);
         duplicates = Counter.builder("tributary.updates.duplicate").description("pushes of an already accepted update id").register(registry);
+        lossyBase = Counter.builder("tributary.updates.lossy.base")
+                .description("accepted updates trained from a lossy pull of their base version").register(registry);
         unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
         bytesIn = Counter.builder("tributary.update.received").baseUnit("bytes").description("update bytes received (chunk payloads)").register(registry);
         bytesOut = Counter.builder("tributary.model.sent").baseUnit("bytes").description("model bytes sent to pulls (chunk payloads)").register(registry);
@@ -146,6 +149,16 @@ public final class CoordinatorMetrics {
         return acceptedBefore.get() + acceptedHere.get();
     }
 
+    /** An accepted update whose worker trained from a lossy pull of its base ({@code tributary_updates_lossy_base_total}). */
+    public void lossyBase() {
+        lossyBase.increment();
+    }
+
+    /** Accepted updates trained from a lossy pull of their base, so far. */
+    public long lossyBases() {
+        return (long) lossyBase.count();
+    }
+
     public void duplicate() {
         duplicates.increment();
     }
@@ -217,9 +230,9 @@ public final class CoordinatorMetrics {
      */
     public void pulled(String kind, long bytes) {
         pulls.computeIfAbsent(kind, k -> Counter.builder("tributary.pulls")
-                .description("pulls answered, by kind: full, delta, unchanged").tag("kind", k).register(registry)).increment();
+                .description("pulls answered, by kind: full, delta, lossy, unchanged").tag("kind", k).register(registry)).increment();
         pullBytes.computeIfAbsent(kind, k -> Counter.builder("tributary.pull").baseUnit("bytes")
-                .description("model bytes sent to pulls, by kind: full, delta").tag("kind", k).register(registry)).increment(bytes);
+                .description("model bytes sent to pulls, by kind: full, delta, lossy").tag("kind", k).register(registry)).increment(bytes);
     }
 
     /** Bytes of pushed updates on the wire so far under {@code codec}. */

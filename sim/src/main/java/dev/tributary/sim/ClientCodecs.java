@@ -38,7 +38,9 @@ import java.util.Map;
  *
  * <p>Pulls: a full pull costs the model's safetensors image; with delta pulls, a client that holds a
  * version pays the size of {@link VersionDelta#encode} from it to the version it pulls (lossless, so the
- * model it trains from is the same), computed once per pair of versions.
+ * model it trains from is the same), computed once per pair of versions. With a pull codec every pull
+ * costs the model's message in that codec (delta pulls then do not apply, as on the wire), and clients
+ * train from the decoded model ({@link #model}), coded and decoded once per version.
  *
  * <p>Used from the simulation's event thread only.
  */
@@ -55,6 +57,10 @@ final class ClientCodecs implements AutoCloseable {
     private final long[] heldVersion;
     private final Map<List<Long>, Long> deltaSizes = new HashMap<>();
     private final long fixedWireSize;
+    private final Codec pullCodec;
+    private long codedVersion = -1;
+    private TensorMap codedModel;
+    private long codedBytes;
     private long fullBytesDown;
     private long resets;
     private final List<SimReport.Traffic> traffic = new ArrayList<>();
@@ -62,6 +68,7 @@ final class ClientCodecs implements AutoCloseable {
     ClientCodecs(CodecSettings settings, int clients, TensorMap model) {
         this.settings = settings;
         this.codec = settings.coded() ? Codec.parse(settings.codec()) : null;
+        this.pullCodec = settings.pullCodec() == null ? null : Codec.parse(settings.pullCodec());
         this.modelBytes = SafetensorsBytes.encodedSize(model, Map.of());
         for (int c = 0; c < clients; c++) {
             feedback.add(new LinkedHashMap<>());
@@ -72,9 +79,9 @@ final class ClientCodecs implements AutoCloseable {
         fixedWireSize = codec == null ? modelBytes : wireSizeIfFixed(model);
     }
 
-    /** The size every full-model push has, or -1 when it depends on the values (lossless codecs). */
+    /** The size every full-model push has, or -1 when it depends on the values (lossless codecs and stages). */
     private long wireSizeIfFixed(TensorMap model) {
-        if (codec.isLossless()) {
+        if (!codec.hasFixedSize()) {
             return -1;
         }
         try (Arena a = Arena.ofConfined()) {
@@ -150,6 +157,10 @@ final class ClientCodecs implements AutoCloseable {
     /** Client {@code c} pulls {@code model}, version {@code version}: the bytes that pull costs. */
     long pull(int c, long version, TensorMap model) {
         fullBytesDown += modelBytes;
+        if (pullCodec != null) {
+            code(version, model);
+            return codedBytes;
+        }
         long bytes = modelBytes;
         if (settings.deltaPulls() && held[c] != null) {
             TensorMap base = held[c];
@@ -171,9 +182,34 @@ final class ClientCodecs implements AutoCloseable {
         return bytes;
     }
 
+    /** The model a client trains from after pulling {@code version}: {@code model}, or its decoding by the pull codec. */
+    TensorMap model(long version, TensorMap model) {
+        if (pullCodec == null) {
+            return model;
+        }
+        code(version, model);
+        return codedModel;
+    }
+
+    private void code(long version, TensorMap model) {
+        if (codedVersion == version && codedModel != null) {
+            return;
+        }
+        byte[] bytes = pullCodec.encode(model);
+        try {
+            // Automatic memory: clients still training hold the decoded model after the next version replaces it.
+            codedModel = pullCodec.decode(MemorySegment.ofArray(bytes), model.infos(), DecodeLimits.forLayout(model.infos()),
+                    Arena.ofAuto());
+        } catch (CodecException e) {
+            throw new IllegalStateException("the model coded by " + pullCodec.spec() + " does not decode: " + e.getMessage(), e);
+        }
+        codedBytes = bytes.length;
+        codedVersion = version;
+    }
+
     /** Notes the bytes on the wire so far, at an evaluation. */
     void sample(double virtualSeconds, long bytesUp, long bytesDown) {
-        if (codec != null || settings.deltaPulls()) {
+        if (codec != null || settings.deltaPulls() || pullCodec != null) {
             traffic.add(new SimReport.Traffic(virtualSeconds, bytesUp, bytesDown));
         }
     }
@@ -184,12 +220,12 @@ final class ClientCodecs implements AutoCloseable {
      * @param decodedBytesUp the decoded images of the pushes that arrived (as bytesUp counts them)
      */
     SimReport.Compression summary(long bytesUp, long decodedBytesUp, long bytesDown) {
-        if (codec == null && !settings.deltaPulls()) {
+        if (codec == null && !settings.deltaPulls() && pullCodec == null) {
             return null;
         }
         return new SimReport.Compression(settings.codec(),
                 settings.feedback() == null ? "none" : settings.feedback().name().toLowerCase(java.util.Locale.ROOT),
-                settings.deltaPulls() ? "delta" : "full", decodedBytesUp, ratio(decodedBytesUp, bytesUp), fullBytesDown,
+                pullCodec != null ? pullCodec.spec() : settings.deltaPulls() ? "delta" : "full", decodedBytesUp, ratio(decodedBytesUp, bytesUp), fullBytesDown,
                 ratio(fullBytesDown, bytesDown), resets, traffic);
     }
 

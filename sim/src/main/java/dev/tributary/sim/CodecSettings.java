@@ -8,15 +8,22 @@ import dev.tributary.codec.ErrorFeedback;
  * {@code tributary work --codec} takes it, {@link Codec#parse}: {@code int4:group=64},
  * {@code topk:fraction=0.01+int8}, {@code fp4}, …), {@code error_feedback} ({@code true} or {@code ef}
  * for EF, {@code ef21}, {@code false}) and {@code delta_pulls} ({@code true}: a client that holds a
- * version pulls only the lossless {@code VersionDelta} from it to the current one).
+ * version pulls only the lossless {@code VersionDelta} from it to the current one) and {@code pull_codec}
+ * (a dense lossy spec, e.g. {@code int8}: every pull is the model coded by it, the client trains from the
+ * decoded weights and its delta is against them; takes precedence over delta pulls, as on the wire).
  *
  * @param codec      the push codec's canonical spec; null to push plain f32 safetensors
  * @param feedback   the error-feedback rule around the codec; null for none
  * @param deltaPulls whether pulls after the first are version deltas
+ * @param pullCodec  the pull codec's canonical spec; null for f32 pulls
  */
-public record CodecSettings(String codec, ErrorFeedback.Variant feedback, boolean deltaPulls) {
+public record CodecSettings(String codec, ErrorFeedback.Variant feedback, boolean deltaPulls, String pullCodec) {
     /** Plain f32 pushes, full pulls: the configuration without any of the keys. */
-    public static final CodecSettings NONE = new CodecSettings(null, null, false);
+    public static final CodecSettings NONE = new CodecSettings(null, null, false, null);
+
+    public CodecSettings(String codec, ErrorFeedback.Variant feedback, boolean deltaPulls) {
+        this(codec, feedback, deltaPulls, null);
+    }
 
     public CodecSettings {
         if (feedback != null && codec == null) {
@@ -66,6 +73,19 @@ public record CodecSettings(String codec, ErrorFeedback.Variant feedback, boolea
             }
             deltaPulls = b;
         }
-        return new CodecSettings(codec, feedback, deltaPulls);
+        String pullCodec = null;
+        if (root.has("pull_codec")) {
+            String spec = root.text("pull_codec", null);
+            try {
+                pullCodec = Codec.parse(spec).spec();
+            } catch (IllegalArgumentException e) {
+                throw root.error("pull_codec", e.getMessage());
+            }
+            if (pullCodec.startsWith("topk")) {
+                throw root.error("pull_codec", pullCodec + ": top-k would zero most weights; use a dense codec (bf16, int8, …)");
+            }
+        }
+        root.raw("pull_codec");
+        return new CodecSettings(codec, feedback, deltaPulls, pullCodec);
     }
 }

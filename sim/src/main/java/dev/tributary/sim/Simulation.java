@@ -399,7 +399,7 @@ public final class Simulation {
         if (examples >= 0) {
             // The update's duration is known before training, so it trains on the pool while the clock runs;
             // its own trainer and an immutable published model make the result the same as in order.
-            TensorMap model = strategy.model();
+            TensorMap model = codecs.model(base, strategy.model());
             boolean coded = config.codecs().coded();
             done = CompletableFuture.supplyAsync(() -> {
                 TrainResult r = workload.train(c, model, seed);
@@ -407,7 +407,7 @@ public final class Simulation {
             }, pool);
             wireBytes = codecs.fixedWireSize();
         } else {
-            TrainResult r = loops == null ? workload.train(c, strategy.model(), seed) : innerRound(c, base);
+            TrainResult r = loops == null ? workload.train(c, codecs.model(base, strategy.model()), seed) : innerRound(c, base);
             Trained t = config.codecs().coded() ? Trained.coded(r, codecs.push(c, r.delta())) : Trained.of(r);
             done = CompletableFuture.completedFuture(t);
             examples = t.result().examples();
@@ -515,7 +515,7 @@ public final class Simulation {
 
     /** DiLoCo: merges the current version into client {@code c}'s replica (opened at its first round) and runs to its push. */
     private TrainResult innerRound(int c, long version) {
-        TensorMap global = strategy.model();
+        TensorMap global = codecs.model(version, strategy.model());
         if (loops[c] == null) {
             loops[c] = new DiLoCoLoop(innerPlan, workload.open(c, global, innerPlan.optimizer(),
                     Seeds.mix(config.seed(), Seeds.PLAN, c)), global, version);

@@ -192,6 +192,34 @@ class SimCodecTest {
         assertEquals((double) c.fullBytesDown() / delta.report().bytesDown(), c.compressionDown(), 1e-12);
     }
 
+    /**
+     * With {@code pull_codec} every pull costs the model's message in that codec, and clients train from
+     * the decoded model: the learning differs from f32 pulls, but only by the pull's rounding.
+     */
+    @Test
+    void pullCodecPullsCostTheCodedModelAndClientsTrainFromItsDecoding() {
+        Map<String, Object> m = fedbuff(4, 60);
+        Simulation.Result full = Simulation.run(Configs.parse(m), null);
+        Simulation.Result lossy = Simulation.run(Configs.parse(Configs.with(Configs.with(m, "pull_codec", "int8"),
+                "delta_pulls", true)), null);
+        long each = codedSize("int8:group=64", model().infos());
+        SimReport.Compression c = lossy.report().compression();
+        assertEquals("int8:group=64", c.pulls());
+        assertEquals(full.pushed(), lossy.pushed(), "no network: the same schedule");
+        long pulls = lossy.report().bytesDown() / each;
+        assertEquals(0, lossy.report().bytesDown() % each, "every pull is one coded model");
+        assertTrue(pulls >= lossy.pushed() && pulls <= lossy.pushed() + 4, pulls + " pulls for " + lossy.pushed() + " pushes");
+        assertEquals(full.report().bytesDown(), c.fullBytesDown(), "what f32 pulls would have cost");
+        List<Double> a = full.report().curve().stream().map(SimReport.Point::accuracy).toList();
+        List<Double> b = lossy.report().curve().stream().map(SimReport.Point::accuracy).toList();
+        assertNotEquals(a, b, "clients trained from the decoded model");
+        assertEquals(a.getLast(), b.getLast(), 0.05, "int8 pulls barely change the learning");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Configs.parse(Configs.with(m, "pull_codec", "topk")));
+        assertEquals("test.yaml: pull_codec: topk:fraction=0.01: top-k would zero most weights; use a dense codec (bf16, int8, …)",
+                e.getMessage());
+    }
+
     /** DiLoCo pushes one fragment at a time, each coded through its own state: a push is one of the fragments' sizes. */
     @Test
     void streamingDiLoCoCodesEachFragmentsOuterGradient() {

@@ -72,6 +72,59 @@ class WireEndToEndTest {
         }
     }
 
+    /**
+     * A worker pulling int8 trains from the decoded model: the weights its trainer is handed are the
+     * decoding of the version, not the version, and every accepted update is counted as trained from a
+     * lossy base. A coordinator that does not accept the codec answers f32 and the worker trains from that.
+     */
+    @Test
+    void aWorkerPullingInt8TrainsFromTheDecodedModel() throws Exception {
+        for (boolean accepted : new boolean[] {true, false}) {
+            String name = InProcessServerBuilder.generateName();
+            SyntheticLogReg task = new SyntheticLogReg();
+            CoordinatorConfig config = CoordinatorConfig.defaults("fedasync").withStrategyConfig(Map.of("alpha", 0.5));
+            if (!accepted) {
+                config = config.withWire(config.wire().withCodecs(java.util.Set.of("bf16")));
+            }
+            List<String> log = new ArrayList<>();
+            List<TensorMap> given = new ArrayList<>();
+            dev.tributary.worker.LocalTrainer inner = task.trainer(0, 1, 0);
+            dev.tributary.worker.LocalTrainer recording = (weights, plan) -> {
+                TensorMap copy = new TensorMap();
+                weights.asMap().forEach((n, t) -> copy.put(n, t.toF32(java.lang.foreign.Arena.ofAuto())));
+                given.add(copy);
+                return inner.train(weights, plan);
+            };
+            Path state = dir.resolve("state-" + accepted);
+            try (Coordinator coordinator = Coordinator.start(InProcessServerBuilder.forName(name), state,
+                    task.initialModel(0), config, Tokens.of(List.of(TOKEN)), m -> { })) {
+                ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+                try {
+                    WorkerOptions o = WorkerOptions.of("w0", TrainPlan.steps(5, 0), 1, null, dir.resolve("w-" + accepted))
+                            .withWire(WireOptions.DEFAULTS.withPullCodec(Codec.parse("int8:group=8")));
+                    try (Worker w = new Worker(channel, TOKEN, recording, o, log::add)) {
+                        assertEquals(1, w.run().acknowledged());
+                    }
+                    TensorMap exact = task.initialModel(0);
+                    Codec int8 = Codec.parse("int8:group=8");
+                    TensorMap decoded = int8.decode(int8.encode(exact), exact.infos(),
+                            dev.tributary.codec.DecodeLimits.forLayout(exact.infos()));
+                    TensorMap expected = accepted ? decoded : exact;
+                    for (String n : exact.names()) {
+                        assertTrue(expected.tensor(n).contentEquals(given.getFirst().tensor(n)), accepted + ": " + n);
+                    }
+                    assertFalse(decoded.tensor("linear.weight").contentEquals(exact.tensor("linear.weight")), "int8 is lossy on this model");
+                    assertEquals(accepted ? 1 : 0, coordinator.metrics().pulls("lossy"));
+                    assertEquals(accepted ? 1 : 0, coordinator.metrics().lossyBases());
+                    assertEquals(accepted ? 0 : 1, coordinator.metrics().pulls("full"));
+                    assertTrue(log.stream().noneMatch(l -> l.contains("whole model")), log.toString());
+                } finally {
+                    channel.shutdownNow();
+                }
+            }
+        }
+    }
+
     @Test
     void aHeldModelThatIsNotTheVersionItClaimsFallsBackToAWholePull() throws Exception {
         String name = InProcessServerBuilder.generateName();

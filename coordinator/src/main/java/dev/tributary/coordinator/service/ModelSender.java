@@ -16,8 +16,8 @@ import java.util.function.ObjLongConsumer;
 
 /**
  * Answers a pull of a versioned model: one {@link ModelHeader} (with {@code unchanged} and nothing else
- * when the caller's known version is current), then the chunks of the image, or of a version delta from
- * the caller's known version, with their CRC32C, as fast as the transport is ready for them. Shared by
+ * when the caller's known version is current), then the chunks of the image, of a version delta from
+ * the caller's known version, or of the model coded by a lossy pull's codec, with their CRC32C, as fast as the transport is ready for them. Shared by
  * every service that publishes versions (models, policies).
  */
 public final class ModelSender {
@@ -27,13 +27,28 @@ public final class ModelSender {
      * @param model     the current version's image (its SHA-256 and size go in the header)
      * @param delta     a version delta from {@code deltaBase} to the model, sent instead of it; or null
      * @param deltaBase the version the delta applies to
+     * @param coded     the model coded by a lossy pull's codec, sent instead of it; or null
      */
-    public record Answer(ModelImage model, ModelImage delta, long deltaBase) {
+    public record Answer(ModelImage model, ModelImage delta, long deltaBase, Coded coded) {
+        public Answer(ModelImage model, ModelImage delta, long deltaBase) {
+            this(model, delta, deltaBase, null);
+        }
+
         /** The whole model. */
         public static Answer full(ModelImage model) {
             return new Answer(model, null, -1);
         }
     }
+
+    /**
+     * A version coded for lossy pulls.
+     *
+     * @param codec          the canonical codec spec
+     * @param bytes          the codec message (its SHA-256 and size go in the header)
+     * @param decodedSha256  SHA-256 of the decoded weights' f32 safetensors image
+     * @param decodedBytes   that image's size
+     */
+    public record Coded(String codec, ModelImage bytes, byte[] decodedSha256, long decodedBytes) {}
 
     private final ServerCallStreamObserver<ModelPart> out;
     private final long knownVersion;
@@ -65,7 +80,7 @@ public final class ModelSender {
     /**
      * Streams {@code answer} once it is there; {@code bytesOut} counts the chunk bytes as they are sent,
      * {@code answered} is told once, when the stream completes, how the pull was answered ({@code full},
-     * {@code delta} or {@code unchanged}) and the chunk bytes it took.
+     * {@code delta}, {@code lossy} or {@code unchanged}) and the chunk bytes it took.
      */
     public static void serve(StreamObserver<ModelPart> plain, long knownVersion, CompletionStage<Answer> answer,
             LongConsumer bytesOut, ObjLongConsumer<String> answered) {
@@ -86,7 +101,8 @@ public final class ModelSender {
     private synchronized void start(Answer a) {
         ModelImage image = a.model();
         boolean unchanged = image.version() == knownVersion;
-        boolean delta = !unchanged && a.delta() != null;
+        boolean coded = !unchanged && a.coded() != null;
+        boolean delta = !unchanged && !coded && a.delta() != null;
         ModelHeader.Builder h = ModelHeader.newBuilder()
                 .setVersion(image.version())
                 .setSha256(ByteString.copyFrom(image.sha256()))
@@ -95,6 +111,11 @@ public final class ModelSender {
         if (delta) {
             h.setVersionDelta(true).setDeltaBaseVersion(a.deltaBase()).setDeltaBytes(a.delta().size());
         }
+        if (coded) {
+            Coded c = a.coded();
+            h.setCodec(c.codec()).setCodedSha256(ByteString.copyFrom(c.bytes().sha256())).setCodedBytes(c.bytes().size())
+                    .setDecodedSha256(ByteString.copyFrom(c.decodedSha256())).setDecodedBytes(c.decodedBytes());
+        }
         out.onNext(ModelPart.newBuilder().setHeader(h).build());
         if (unchanged) {
             done = true;
@@ -102,8 +123,8 @@ public final class ModelSender {
             out.onCompleted();
             return;
         }
-        this.kind = delta ? "delta" : "full";
-        this.body = delta ? a.delta() : image;
+        this.kind = coded ? "lossy" : delta ? "delta" : "full";
+        this.body = coded ? a.coded().bytes() : delta ? a.delta() : image;
         pump();
     }
 

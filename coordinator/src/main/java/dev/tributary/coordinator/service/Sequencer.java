@@ -94,6 +94,7 @@ final class Sequencer implements AutoCloseable {
     private final Map<Long, CompletableFuture<ModelImage>> deltas = new HashMap<>();
     private final int keepVersions;
     private final long keepBytes;
+    private final LossyPulls lossy;
 
     Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
             CoordinatorMetrics metrics, Consumer<String> warn) {
@@ -127,6 +128,7 @@ final class Sequencer implements AutoCloseable {
         this.image = CompletableFuture.completedFuture(r.image());
         this.keepVersions = wire.pullDeltaVersions();
         this.keepBytes = wire.pullDeltaMaxBytes() > 0 ? wire.pullDeltaMaxBytes() : Long.MAX_VALUE;
+        this.lossy = new LossyPulls(wire, hashing);
         keep(strategy.version(), strategy.model());
     }
 
@@ -136,6 +138,7 @@ final class Sequencer implements AutoCloseable {
      */
     private void keep(long v, TensorMap model) {
         deltas.clear();
+        lossy.published();
         if (!kept.isEmpty() && kept.peekLast().version() == v) {
             kept.pollLast();
         }
@@ -152,12 +155,26 @@ final class Sequencer implements AutoCloseable {
      * than the model. Both once the current version is durable.
      */
     CompletableFuture<ModelSender.Answer> pull(long known, boolean acceptDelta) {
-        return CompletableFuture.supplyAsync(() -> answer(known, acceptDelta), thread).thenCompose(x -> x);
+        return pull("", known, acceptDelta, "");
     }
 
-    private CompletableFuture<ModelSender.Answer> answer(long known, boolean acceptDelta) {
+    /**
+     * {@link #pull(long, boolean)}, coded by {@code pullCodec} when {@link LossyPulls} takes it: then the
+     * answer is the current version coded, never a version delta. Anything else (an unknown or refused
+     * codec, a model that will not code) gets the answer of a plain pull.
+     */
+    CompletableFuture<ModelSender.Answer> pull(String workerId, long known, boolean acceptDelta, String pullCodec) {
+        return CompletableFuture.supplyAsync(() -> answer(workerId, known, acceptDelta, pullCodec), thread).thenCompose(x -> x);
+    }
+
+    private CompletableFuture<ModelSender.Answer> answer(String workerId, long known, boolean acceptDelta, String pullCodec) {
         CompletableFuture<ModelImage> img = currentImage();
         long current = strategy.version();
+        CompletableFuture<ModelSender.Coded> coded = known == current ? null
+                : lossy.answer(workerId, pullCodec, current, strategy.model(), publishDurable);
+        if (coded != null) {
+            return img.thenCombine(coded, (m, k) -> k == null ? ModelSender.Answer.full(m) : new ModelSender.Answer(m, null, -1, k));
+        }
         Kept base = null;
         if (acceptDelta && known >= 0 && known != current) {
             for (Kept k : kept) {
@@ -234,6 +251,7 @@ final class Sequencer implements AutoCloseable {
         }
         long current = strategy.version();
         UpdateValidator.checkBaseVersion(base, current);
+        boolean lossyBase = lossy.lossyBase(workerId, base);
         long staleness = current - base;
         Prepared record;
         try {
@@ -265,6 +283,9 @@ final class Sequencer implements AutoCloseable {
             throw new IllegalStateException("unexpected decision " + d);
         }
         Ack ack = new Ack(updateId, false, after, staleness);
+        if (lossyBase) {
+            metrics.lossyBase();
+        }
         CompletableFuture<Ack> acked = durable.thenApply(x -> {
             acceptedDurable++;
             metrics.accepted(staleness);

@@ -88,7 +88,8 @@ class CodedPushTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"f16", "bf16", "int8:group=16", "int4:group=64", "fp8", "topk:fraction=0.05+int8",
-            "topk:fraction=0.1", "lossless:level=3"})
+            "topk:fraction=0.1", "lossless:level=3", "int4:group=64+lossless:level=3",
+            "topk:fraction=0.05+int8:group=64+lossless:level=3"})
     void theModelAfterCodedPushesIsWhatTheStrategyMakesOfTheDecodedDeltas(String spec) throws Exception {
         TestClient c = start(fedasync());
         Codec codec = Codec.parse(spec);

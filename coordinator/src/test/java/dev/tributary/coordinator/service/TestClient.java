@@ -53,11 +53,15 @@ final class TestClient {
 
     /** A pull; with {@code acceptDelta} the bytes may be a version delta (see the header). */
     Pulled pull(long known, boolean acceptDelta) {
-        Iterator<ModelPart> it = blocking.pullModel(PullRequest.newBuilder().setKnownVersion(known)
-                .setAcceptVersionDelta(acceptDelta).build());
+        return pull(PullRequest.newBuilder().setKnownVersion(known).setAcceptVersionDelta(acceptDelta).build());
+    }
+
+    /** Any pull; the bytes are what the header says they are (model, version delta or coded model). */
+    Pulled pull(PullRequest request) {
+        Iterator<ModelPart> it = blocking.pullModel(request);
         ModelHeader h = it.next().getHeader();
         MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getVersionDelta() ? h.getDeltaBytes()
-                : h.getTotalBytes());
+                : !h.getCodec().isEmpty() ? h.getCodedBytes() : h.getTotalBytes());
         long at = 0;
         while (it.hasNext()) {
             Chunk c = it.next().getChunk();

@@ -17,6 +17,7 @@ import dev.tributary.protocol.UpdateHeader;
 import dev.tributary.protocol.UpdatePart;
 import dev.tributary.codec.CodecException;
 import dev.tributary.codec.DecodeLimits;
+import dev.tributary.codec.Codec;
 import dev.tributary.codec.VersionDelta;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
@@ -83,11 +84,18 @@ public final class CoordinatorClient {
      * @param file      the model's safetensors file, or null when the known version was current
      * @param wireBytes chunk bytes that came over the wire for it (a version delta's, or the whole model's)
      * @param delta     true when it was rebuilt from a version delta and the SHA-256 matched
-     * @param fallback  why a version delta was not used and the whole model pulled instead, or null
+     * @param fallback  why a version delta (or a lossy pull) was not used and the whole model pulled instead, or null
+     * @param codec     the codec the file was decoded from (a lossy pull: the file holds the decoded weights,
+     *                  {@code sha256} is their image's), or null when the file is the exact version
      */
-    public record Pulled(long version, String sha256, long bytes, Path file, long wireBytes, boolean delta, String fallback) {
+    public record Pulled(long version, String sha256, long bytes, Path file, long wireBytes, boolean delta, String fallback,
+            String codec) {
         public Pulled(long version, String sha256, long bytes, Path file) {
-            this(version, sha256, bytes, file, file == null ? 0 : bytes, false, null);
+            this(version, sha256, bytes, file, file == null ? 0 : bytes, false, null, null);
+        }
+
+        public Pulled(long version, String sha256, long bytes, Path file, long wireBytes, boolean delta, String fallback) {
+            this(version, sha256, bytes, file, wireBytes, delta, fallback, null);
         }
 
         public boolean unchanged() {
@@ -111,8 +119,23 @@ public final class CoordinatorClient {
      * version's, the delta is damaged) the whole model is pulled again and {@link Pulled#fallback} says why.
      */
     public Pulled pull(String workerId, long knownVersion, Path dir, TensorSource known) throws IOException {
+        return pull(workerId, knownVersion, dir, known, true, null);
+    }
+
+    /**
+     * {@link #pull(String, long, Path, TensorSource)}, asking for the model coded by {@code pullCodec} when
+     * it is given. A coded answer is checked against its SHA-256, decoded (within limits from the layout
+     * of {@code known} when given, else from the declared decoded size), written as an f32 safetensors
+     * file and checked against the decoded image's SHA-256; when any check fails the whole model is pulled
+     * again and {@link Pulled#fallback} says why. A coordinator that does not accept the codec answers
+     * with the whole model ({@link Pulled#codec} is then null). A version delta is asked for only when
+     * {@code knownExact} says {@code known} holds exactly the version's weights (not a lossy pull's).
+     */
+    public Pulled pull(String workerId, long knownVersion, Path dir, TensorSource known, boolean knownExact, Codec pullCodec)
+            throws IOException {
         Iterator<ModelPart> parts = blocking.pullModel(PullRequest.newBuilder().setWorkerId(workerId)
-                .setKnownVersion(knownVersion).setAcceptVersionDelta(known != null && knownVersion >= 0).build());
+                .setKnownVersion(knownVersion).setAcceptVersionDelta(known != null && knownExact && knownVersion >= 0)
+                .setPullCodec(pullCodec == null ? "" : pullCodec.spec()).build());
         if (!parts.hasNext()) {
             throw dataLoss("the model stream ended before its header");
         }
@@ -124,6 +147,18 @@ public final class CoordinatorClient {
         Files.createDirectories(dir);
         Path target = dir.resolve("model-" + h.getVersion() + ".safetensors");
         Path part = dir.resolve(target.getFileName() + ".part");
+        if (!h.getCodec().isEmpty()) {
+            String problem = applyCoded(h, parts, known, pullCodec, part);
+            if (problem == null) {
+                Files.move(part, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                return new Pulled(h.getVersion(), hex(h.getDecodedSha256()), h.getDecodedBytes(), target, h.getCodedBytes(),
+                        false, null, h.getCodec());
+            }
+            Files.deleteIfExists(part);
+            Pulled full = pull(workerId, -1, dir, null, true, null);
+            return new Pulled(full.version(), full.sha256(), full.bytes(), full.file(), h.getCodedBytes() + full.wireBytes(),
+                    false, problem, null);
+        }
         if (h.getVersionDelta()) {
             String problem = applyDelta(h, parts, known, knownVersion, part);
             if (problem == null) {
@@ -191,6 +226,75 @@ public final class CoordinatorClient {
             at += n;
         }
         return at;
+    }
+
+    /**
+     * Receives a coded model, checks it, decodes it and writes the decoded weights to {@code part}; null
+     * when both digests and sizes match, else why not (the stream is drained either way).
+     */
+    private static String applyCoded(ModelHeader h, Iterator<ModelPart> parts, TensorSource known, Codec asked, Path part)
+            throws IOException {
+        Codec codec;
+        try {
+            codec = Codec.parse(h.getCodec());
+        } catch (IllegalArgumentException e) {
+            drain(parts);
+            return "model coded by " + h.getCodec() + ", which this worker does not read";
+        }
+        if (asked == null || !codec.spec().equals(asked.spec())) {
+            drain(parts);
+            return "model coded by " + codec.spec() + ", asked for " + (asked == null ? "f32" : asked.spec());
+        }
+        DecodeLimits limits = known != null ? DecodeLimits.forLayout(known.infos()) : DecodeLimits.of(Math.max(0, h.getDecodedBytes()));
+        long max = Math.min(limits.maxEncodedBytes(), Integer.MAX_VALUE - 16);
+        if (h.getCodedBytes() < 0 || h.getCodedBytes() > max) {
+            drain(parts);
+            return "coded model of " + h.getCodedBytes() + " bytes: more than " + max + " for this model";
+        }
+        byte[] bytes = new byte[(int) h.getCodedBytes()];
+        long[] at = {0};
+        long got = receive(parts, (data, n) -> {
+            if (at[0] + n > bytes.length) {
+                throw dataLoss("coded model runs past its coded_bytes " + bytes.length);
+            }
+            System.arraycopy(data, 0, bytes, (int) at[0], n);
+            at[0] += n;
+        });
+        if (got != bytes.length) {
+            throw dataLoss("coded model: received " + got + " of " + bytes.length + " bytes");
+        }
+        String coded = HexFormat.of().formatHex(sha256().digest(bytes));
+        if (!coded.equals(hex(h.getCodedSha256()))) {
+            return "coded model v" + h.getVersion() + " has SHA-256 " + coded + ", published " + hex(h.getCodedSha256());
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment message = MemorySegment.ofArray(bytes);
+            TensorMap decoded;
+            try {
+                decoded = codec.decode(message, known != null ? known.infos() : Codec.layoutOf(message, limits), limits, arena);
+            } catch (CodecException e) {
+                return "coded model v" + h.getVersion() + " refused: " + e.getMessage();
+            }
+            Safetensors.write(part, decoded);
+        }
+        String digest = fileSha256(part);
+        long size = Files.size(part);
+        if (size != h.getDecodedBytes() || !digest.equals(hex(h.getDecodedSha256()))) {
+            return "decoded model v" + h.getVersion() + " has " + size + " bytes with SHA-256 " + digest + ", published "
+                    + h.getDecodedBytes() + " with " + hex(h.getDecodedSha256());
+        }
+        return null;
+    }
+
+    private static String fileSha256(Path file) throws IOException {
+        try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            MessageDigest sha = sha256();
+            for (long off = 0; off < m.byteSize(); off += 1L << 30) {
+                sha.update(m.asSlice(off, Math.min(1L << 30, m.byteSize() - off)).asByteBuffer());
+            }
+            return HexFormat.of().formatHex(sha.digest());
+        }
     }
 
     /**

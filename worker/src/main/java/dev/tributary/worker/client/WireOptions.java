@@ -11,15 +11,30 @@ import dev.tributary.codec.Codec;
  * @param efMaxJump     the residual is kept while the next update's base is at most this many pushes
  *                      (of the same tensors) ahead of the last one's
  * @param pullDeltas    whether pulls ask for only what changed since the version held
+ * @param pullCodec     the lossy codec pulls ask for the model in (the worker then trains from the decoded
+ *                      model and pushes its delta against it); null for f32 pulls
  */
-public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas) {
+public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas, Codec pullCodec) {
     /** The default bound on how far the base may move with a residual still carried. */
     public static final int DEFAULT_EF_MAX_JUMP = 4;
 
     /** Plain safetensors pushes, version-delta pulls. */
-    public static final WireOptions DEFAULTS = new WireOptions(null, false, DEFAULT_EF_MAX_JUMP, true);
+    public static final WireOptions DEFAULTS = new WireOptions(null, false, DEFAULT_EF_MAX_JUMP, true, null);
+
+    public WireOptions withPullCodec(Codec c) {
+        return new WireOptions(codec, errorFeedback, efMaxJump, pullDeltas, c);
+    }
+
+    /** f32 pulls. */
+    public WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas) {
+        this(codec, errorFeedback, efMaxJump, pullDeltas, null);
+    }
 
     public WireOptions {
+        if (pullCodec != null && pullCodec.spec().startsWith("topk")) {
+            throw new IllegalArgumentException("pull codec " + pullCodec.spec() + ": top-k would zero most weights;"
+                    + " pull with a dense codec (bf16, f16, int8, fp8, int4, fp4, lossless)");
+        }
         if (efMaxJump < 1) {
             throw new IllegalArgumentException("ef max jump < 1: " + efMaxJump);
         }

@@ -69,6 +69,8 @@ public final class Worker implements AutoCloseable {
     private boolean waitForNewVersion;
     private long heldVersion = -1;
     private SafetensorsFile held;
+    /** The codec the held model was decoded from (a lossy pull), or null when it is the exact version. */
+    private String heldCodec;
     private Pending pending;
     private long lastPushedBase = -1;
     private DiLoCoPlan innerPlan;
@@ -280,8 +282,11 @@ public final class Worker implements AutoCloseable {
             return false;
         }
         trainingStarted = System.nanoTime();
+        WireOptions wire = options.wire();
+        // A held model from a lossy pull still gives the layout, but no version delta applies to it.
         CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir(),
-                options.wire().pullDeltas() ? held : null);
+                wire.pullDeltas() || wire.pullCodec() != null ? held : null, wire.pullDeltas() && heldCodec == null,
+                wire.pullCodec());
         if (p.fallback() != null) {
             log.accept("pulled the whole model v" + p.version() + ": " + p.fallback());
         }
@@ -291,6 +296,7 @@ public final class Worker implements AutoCloseable {
             closeHeld();
             held = next;
             heldVersion = p.version();
+            heldCodec = p.codec();
         }
         latestVersion = Math.max(latestVersion, heldVersion);
         if (waitForNewVersion && heldVersion <= lastPushedBase) {

@@ -48,12 +48,67 @@ final class FakeCoordinator extends CoordinatorGrpc.CoordinatorImplBase {
     final Queue<StatusRuntimeException> answers = new ConcurrentLinkedQueue<>();
     volatile boolean corruptSha;
     volatile long version = 3;
+    /** How a pull that names a codec is answered: null ignores the codec; else see {@link Coded}. */
+    volatile Coded coded;
     private final byte[] model;
+    private final TensorMap tensors;
+    private final Path tmp;
+
+    /** Lossy-pull answers: honest, or with one of the two digests wrong. */
+    enum Coded { HONEST, BAD_CODED_SHA, BAD_DECODED_SHA }
 
     FakeCoordinator(TensorMap model, Path tmp) throws IOException {
         Path f = tmp.resolve("fake-model.safetensors");
         Safetensors.write(f, model);
         this.model = Files.readAllBytes(f);
+        this.tensors = model;
+        this.tmp = tmp;
+    }
+
+    private static byte[] sha(byte[] b) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void chunks(byte[] body, StreamObserver<ModelPart> out) {
+        for (int at = 0; at < body.length; at += 40) {
+            int n = Math.min(40, body.length - at);
+            CRC32C crc = new CRC32C();
+            crc.update(body, at, n);
+            out.onNext(ModelPart.newBuilder().setChunk(Chunk.newBuilder().setOffset(at)
+                    .setData(ByteString.copyFrom(body, at, n)).setCrc32C((int) crc.getValue())).build());
+        }
+    }
+
+    /** The model coded by {@code spec}, with the digests of the coded bytes and of the decoded image. */
+    private void answerCoded(String spec, StreamObserver<ModelPart> out) {
+        try {
+            dev.tributary.codec.Codec c = dev.tributary.codec.Codec.parse(spec);
+            byte[] bytes = c.encode(tensors);
+            TensorMap decoded = c.decode(bytes, tensors.infos(), dev.tributary.codec.DecodeLimits.forLayout(tensors.infos()));
+            Path f = Files.createTempFile(tmp, "decoded", ".safetensors");
+            Safetensors.write(f, decoded);
+            byte[] image = Files.readAllBytes(f);
+            byte[] codedSha = sha(bytes);
+            byte[] decodedSha = sha(image);
+            if (coded == Coded.BAD_CODED_SHA) {
+                codedSha[0] ^= 1;
+            }
+            if (coded == Coded.BAD_DECODED_SHA) {
+                decodedSha[0] ^= 1;
+            }
+            out.onNext(ModelPart.newBuilder().setHeader(ModelHeader.newBuilder().setVersion(version)
+                    .setSha256(ByteString.copyFrom(sha(model))).setTotalBytes(model.length).setCodec(c.spec())
+                    .setCodedSha256(ByteString.copyFrom(codedSha)).setCodedBytes(bytes.length)
+                    .setDecodedSha256(ByteString.copyFrom(decodedSha)).setDecodedBytes(image.length)).build());
+            chunks(bytes, out);
+            out.onCompleted();
+        } catch (IOException | dev.tributary.codec.CodecException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
@@ -72,6 +127,10 @@ final class FakeCoordinator extends CoordinatorGrpc.CoordinatorImplBase {
 
     @Override
     public void pullModel(PullRequest req, StreamObserver<ModelPart> out) {
+        if (coded != null && !req.getPullCodec().isEmpty() && req.getKnownVersion() != version) {
+            answerCoded(req.getPullCodec(), out);
+            return;
+        }
         byte[] sha;
         try {
             sha = MessageDigest.getInstance("SHA-256").digest(model);

@@ -161,6 +161,14 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
     /** Deprecated: the same exchange within one message each way (states up to about 4 MiB of f32). */
     @Override
     public void exchange(OuterState request, StreamObserver<PeerState> out) {
+        long modelState = 2 * (maxStateBytes - HEADER_SLACK);
+        if (modelState > UNARY_ANSWER_BYTES) {
+            Refusal too = Refusal.tooLarge("size", "this model's outer states take " + modelState
+                    + " bytes, more than one message carries: use ExchangeStream");
+            countRefused(too.reason());
+            out.onError(too.toStatus());
+            return;
+        }
         Receive r = new Receive(out::onError, c -> {
             PeerState.Builder b = PeerState.newBuilder().setExchange(c.exchange());
             try (FileChannel f = c.peerFile()) {

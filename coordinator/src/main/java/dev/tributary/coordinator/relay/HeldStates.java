@@ -30,13 +30,16 @@ import java.util.zip.CRC32C;
  * over the worker's previous state, folder fsynced, all before the exchange is answered. So an answered
  * exchange's state survives a kill -9, and a restart ({@link #open}) holds what the last run held (a torn
  * part file was never answered and is removed; a damaged state file is reported and set aside, never
- * served). The exchange count restarts from the highest one held, so the draws stay deterministic.
+ * served). The exchange count restarts from the highest one held (or, when that state was dropped, from
+ * the count written before it went), so exchange numbers never repeat and the draws stay deterministic.
  *
  * <p>Thread-safe: commits and evictions are serialized.
  */
 final class HeldStates {
     static final String SUFFIX = ".state";
     static final String PART = ".part";
+    /** The exchange count as of the last dropped state (the held states carry it otherwise). */
+    static final String COUNT = "exchanges";
     private static final long MAGIC = 0x5452_5354_4154_0001L; // "TRSTAT" format 1
     private static final int MAX_TRAILER = 4096;
 
@@ -77,7 +80,9 @@ final class HeldStates {
         files.sort(null);
         for (Path f : files) {
             String n = f.getFileName().toString();
-            if (n.endsWith(PART)) {
+            if (n.equals(COUNT)) {
+                s.exchanges = Math.max(s.exchanges, readCount(f, warn));
+            } else if (n.endsWith(PART) || n.equals(COUNT + ".tmp")) {
                 Files.deleteIfExists(f);
             } else if (n.endsWith(SUFFIX)) {
                 try {
@@ -178,9 +183,35 @@ final class HeldStates {
     }
 
     private void drop(String worker) throws IOException {
-        Held h = held.remove(worker);
+        Held h = held.get(worker);
         if (h != null) {
+            // The count must not go back with the state that carried it: kept apart before the state goes.
+            writeCount();
+            held.remove(worker);
             Files.deleteIfExists(h.file());
+        }
+    }
+
+    private void writeCount() throws IOException {
+        Path tmp = dir.resolve(COUNT + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer b = ByteBuffer.wrap((exchanges + "\n").getBytes(StandardCharsets.UTF_8));
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
+            ch.force(true);
+        }
+        Files.move(tmp, dir.resolve(COUNT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Durables.fsyncDirectory(dir);
+    }
+
+    private static long readCount(Path f, Consumer<String> warn) {
+        try {
+            return Long.parseLong(Files.readString(f).strip());
+        } catch (IOException | NumberFormatException e) {
+            warn.accept("relay: exchange count " + f + " is damaged (" + e.getMessage() + "): counting from the states held");
+            return 0;
         }
     }
 

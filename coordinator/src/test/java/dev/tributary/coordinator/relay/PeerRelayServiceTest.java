@@ -396,7 +396,9 @@ class PeerRelayServiceTest {
         members.put("c", "wc");
         stop();
         start();
-        exchange("c", 0, filled(model, 1f), filled(model, 2f));
+        assertEquals(0, service.held());
+        assertEquals(2, service.exchanges(), "the count does not go back with the states that carried it");
+        assertEquals(3, exchange("c", 0, filled(model, 1f), filled(model, 2f)).header().getExchange());
         members.put("a", "wa");
         exchange("a", 1, filled(model, 1f), filled(model, 2f));
         members.remove("a"); // a's lease lapses; it registers again as a2

@@ -118,11 +118,11 @@ public final class NoLoCoWorker implements AutoCloseable {
         long down = 0;
         if (a.header().getPaired()) {
             loop.step(decode("peer outer", a.outer()), decode("peer outer_gradient", a.outerGradient()));
-            down = a.outer().length + a.outerGradient().length;
+            down = a.outer().byteSize() + a.outerGradient().byteSize();
         } else {
             loop.step(null, null);
         }
-        Exchanged e = new Exchanged(a.header(), offer.round(), HexFormat.of().formatHex(OuterStateCall.sha256(offerOuter)),
+        Exchanged e = new Exchanged(a.header(), offer.round(), HexFormat.of().formatHex(a.sentOuterSha256()),
                 offerOuter.byteSize() + offerGradient.byteSize(), down, offer);
         dropOffer();
         return e;
@@ -137,8 +137,8 @@ public final class NoLoCoWorker implements AutoCloseable {
     }
 
     /** A copy of the image's tensors (f32). */
-    static TensorMap decode(String label, byte[] bytes) {
-        SafetensorsFile f = SafetensorsFile.of(MemorySegment.ofArray(bytes), label);
+    static TensorMap decode(String label, MemorySegment bytes) {
+        SafetensorsFile f = SafetensorsFile.of(bytes, label);
         TensorMap m = new TensorMap();
         for (String n : f.names()) {
             Tensor t = f.tensor(n);

@@ -30,8 +30,10 @@ import java.util.zip.CRC32C;
  * with DATA_LOSS, which the caller retries like an unreachable relay.
  */
 final class OuterStateCall implements ClientResponseObserver<OuterStatePart, PeerStatePart> {
-    /** The answer: its header and, when paired, the peer's φ and δ images. */
-    record Answer(PeerStateHeader header, byte[] outer, byte[] outerGradient) {}
+    /** The answer: its header and, when paired, the peer's φ and δ images (views of one array). */
+    record Answer(PeerStateHeader header, MemorySegment outer, MemorySegment outerGradient, byte[] sentOuterSha256) {}
+
+    private byte[] sentOuterSha;
 
     private final long maxImageBytes;
     private final CompletableFuture<Answer> result = new CompletableFuture<>();
@@ -52,9 +54,10 @@ final class OuterStateCall implements ClientResponseObserver<OuterStatePart, Pee
     static Answer exchange(PeerRelayGrpc.PeerRelayStub relay, OuterStateHeader.Builder header, MemorySegment outer,
             MemorySegment gradient, long maxImageBytes) {
         OuterStateCall c = new OuterStateCall(maxImageBytes);
+        c.sentOuterSha = sha256(outer);
         relay.exchangeStream(c);
         c.send(OuterStatePart.newBuilder().setHeader(header.setOuterBytes(outer.byteSize())
-                .setOuterGradientBytes(gradient.byteSize()).setOuterSha256(ByteString.copyFrom(sha256(outer)))
+                .setOuterGradientBytes(gradient.byteSize()).setOuterSha256(ByteString.copyFrom(c.sentOuterSha))
                 .setOuterGradientSha256(ByteString.copyFrom(sha256(gradient)))).build());
         CRC32C crc = new CRC32C();
         long offset = 0;
@@ -170,18 +173,18 @@ final class OuterStateCall implements ClientResponseObserver<OuterStatePart, Pee
         if (header == null) {
             fail("the answer ended before its header");
         } else if (received == null) {
-            result.complete(new Answer(header, null, null));
+            result.complete(new Answer(header, null, null, sentOuterSha));
         } else if (at != received.length) {
             fail("received " + at + " of the peer's " + received.length + " bytes");
         } else {
-            int o = (int) header.getOuterBytes();
-            byte[] outer = Arrays.copyOfRange(received, 0, o);
-            byte[] gradient = Arrays.copyOfRange(received, o, received.length);
-            if (!Arrays.equals(sha256(MemorySegment.ofArray(outer)), header.getOuterSha256().toByteArray())
-                    || !Arrays.equals(sha256(MemorySegment.ofArray(gradient)), header.getOuterGradientSha256().toByteArray())) {
+            MemorySegment all = MemorySegment.ofArray(received);
+            MemorySegment outer = all.asSlice(0, header.getOuterBytes());
+            MemorySegment gradient = all.asSlice(header.getOuterBytes());
+            if (!Arrays.equals(sha256(outer), header.getOuterSha256().toByteArray())
+                    || !Arrays.equals(sha256(gradient), header.getOuterGradientSha256().toByteArray())) {
                 fail("the peer's state does not match its SHA-256");
             } else {
-                result.complete(new Answer(header, outer, gradient));
+                result.complete(new Answer(header, outer, gradient, sentOuterSha));
             }
         }
         wake();

@@ -37,15 +37,16 @@ final class NoLoCoWork {
                     return false;
                 }
                 if (code == Status.Code.UNAUTHENTICATED || code == Status.Code.PERMISSION_DENIED) {
-                    throw e;
+                    throw new UserException("--token: coordinator " + channel.authority() + " refused it (" + code + ")", e);
                 }
+                String status = e.getStatus().getDescription() == null ? code.toString()
+                        : code + ": " + e.getStatus().getDescription();
                 if (giveUp != null && System.nanoTime() - since >= giveUp.toNanos()) {
-                    throw new UnreachableException(channel.authority(), Duration.ofNanos(System.nanoTime() - since),
-                            e.getStatus().getCode().toString());
+                    throw new UnreachableException(channel.authority(), Duration.ofNanos(System.nanoTime() - since), status);
                 }
                 Duration wait = backoff.next();
                 if (backoff.attempts() == 1 || backoff.attempts() % 10 == 0) {
-                    err.println("coordinator " + channel.authority() + " unavailable (" + code + "); retrying in "
+                    err.println("coordinator " + channel.authority() + " unavailable (" + status + "); retrying in "
                             + wait.toMillis() + " ms");
                     err.flush();
                 }

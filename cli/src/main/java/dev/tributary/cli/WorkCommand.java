@@ -171,6 +171,9 @@ final class WorkCommand implements Callable<Integer> {
         } catch (UnreachableException e) {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             throw new UserException(e.getMessage() + " after --give-up-after " + giveUpAfter, e);
+        } catch (RuntimeException e) {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            throw e;
         }
         if (noloco) {
             if (codec != null || errorFeedback) {

@@ -64,11 +64,13 @@ class NoLoCoCommandTest {
                 Safetensors.write(delta, model());
                 StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                         () -> client.push(new CoordinatorClient.Update("u1", id, 0, 1, 1, Map.of(), delta)));
-                assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+                assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), e.getStatus().toString());
                 assertTrue(e.getStatus().getDescription().contains("noloco takes no pushed updates"), e.getStatus().getDescription());
             } finally {
                 ch.shutdownNow();
             }
+            CliErrorsTest.fails(1, List.of("work", "--coordinator", "127.0.0.1:" + noloco.port(), "--token", "wrong-token",
+                    "--task", "synthetic-logreg"), "--token: coordinator 127.0.0.1:" + noloco.port() + " refused it (UNAUTHENTICATED)");
         }
     }
 

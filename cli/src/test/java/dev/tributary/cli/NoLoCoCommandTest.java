@@ -63,7 +63,7 @@ class NoLoCoCommandTest {
                 Path delta = dir.resolve("delta.safetensors");
                 Safetensors.write(delta, model());
                 StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-                        () -> client.push(new CoordinatorClient.Update("u1", id, 0, 1, 1, Map.of(), delta)));
+                        () -> client.push(new CoordinatorClient.Update(java.util.UUID.randomUUID().toString(), id, 0, 1, 1, Map.of(), delta)));
                 assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), e.getStatus().toString());
                 assertTrue(e.getStatus().getDescription().contains("noloco takes no pushed updates"), e.getStatus().getDescription());
             } finally {

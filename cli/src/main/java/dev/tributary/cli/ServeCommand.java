@@ -39,7 +39,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--init", required = true, paramLabel = "FILE", description = "initial model (.safetensors), e.g. from 'tributary init'")
     Path init;
 
-    @Option(names = "--strategy", required = true, paramLabel = "NAME", description = "fedavg, fedasync, fedbuff or diloco")
+    @Option(names = "--strategy", required = true, paramLabel = "NAME", description = "fedavg, fedasync, fedbuff, diloco or "
+            + "noloco (no merge: workers exchange outer states with a peer through the PeerRelay service on this port)")
     String strategy;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", paramLabel = "ADDR",
@@ -79,9 +80,9 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (!Strategies.NAMES.contains(strategy)) {
+        if (!Strategies.NAMES.contains(strategy) && !strategy.equals(Strategies.NOLOCO)) {
             throw new ParameterException(spec.commandLine(), "--strategy \"" + strategy + "\": expected one of "
-                    + String.join(", ", Strategies.NAMES));
+                    + String.join(", ", Strategies.NAMES) + ", " + Strategies.NOLOCO);
         }
         Args.port(spec, "--port", port, "picks a free port");
         Args.port(spec, "--http-port", httpPort, "serves no HTTP");
@@ -140,9 +141,10 @@ final class ServeCommand implements Callable<Integer> {
                 err.flush();
             }
         }, "tributary-shutdown"));
-        out.printf("serving %s on %s:%d%s%s, state %s: version %d, %d updates recovered%n", c.strategy(), host, c.port(),
+        out.printf("serving %s on %s:%d%s%s, state %s: version %d, %d updates recovered%s%n", c.strategy(), host, c.port(),
                 http == null ? "" : ", http :" + http.port(), tls.describe(),
-                state, c.version(), c.recoveredUpdates());
+                state, c.version(), c.recoveredUpdates(), c.relay() == null ? ""
+                        : "; relay: " + c.relay().held() + " outer states held, " + c.relay().exchanges() + " exchanges so far");
         out.flush();
         c.awaitTermination();
         return 0;

@@ -1,7 +1,10 @@
 package dev.tributary.cli;
 
 import dev.tributary.tensor.TensorMap;
+import java.util.List;
+import dev.tributary.worker.InnerOptimizer;
 import dev.tributary.worker.LocalTrainer;
+import dev.tributary.worker.Replica;
 import dev.tributary.worker.TrainPlan;
 import dev.tributary.worker.TrainResult;
 
@@ -30,13 +33,47 @@ final class SlowedTrainer implements LocalTrainer {
     public TrainResult train(TensorMap weights, TrainPlan plan) {
         long start = System.nanoTime();
         TrainResult r = inner.train(weights, plan);
+        pause(start);
+        return r;
+    }
+
+    /** A replica of the inner trainer whose training calls are slowed the same way (DiLoCo, NoLoCo). */
+    @Override
+    public Replica open(TensorMap weights, InnerOptimizer optimizer, long seed) {
+        Replica r = inner.open(weights, optimizer, seed);
+        return new Replica() {
+            @Override
+            public TrainResult train(int steps) {
+                long start = System.nanoTime();
+                TrainResult result = r.train(steps);
+                pause(start);
+                return result;
+            }
+
+            @Override
+            public TensorMap weights(List<String> names) {
+                return r.weights(names);
+            }
+
+            @Override
+            public void assign(TensorMap tensors) {
+                r.assign(tensors);
+            }
+
+            @Override
+            public void close() {
+                r.close();
+            }
+        };
+    }
+
+    private void pause(long start) {
         long extraNanos = (long) ((System.nanoTime() - start) * (factor - 1));
         try {
             Thread.sleep(extraNanos / 1_000_000, (int) (extraNanos % 1_000_000));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return r;
     }
 
     @Override

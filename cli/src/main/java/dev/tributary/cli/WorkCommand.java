@@ -108,6 +108,12 @@ final class WorkCommand implements Callable<Integer> {
     @Option(names = "--no-pull-delta", description = "always pull whole models, never only what changed since the version held")
     boolean noPullDelta;
 
+    @Option(names = "--strategy", paramLabel = "noloco",
+            description = "noloco: run NoLoCo's loop (H inner steps, exchange of outer states with a peer through the "
+                    + "coordinator's PeerRelay, outer step; --updates counts exchanges, --ack-log gets one line per exchange). "
+                    + "Default: asked from the coordinator, whose PeerRelay answers under noloco; any other strategy pushes updates")
+    String strategyFlag;
+
     @Mixin
     TlsClientOptions tls = new TlsClientOptions();
 
@@ -138,6 +144,10 @@ final class WorkCommand implements Callable<Integer> {
                     + ": needs 0 <= worker < workers");
         }
         Duration giveUp = giveUpAfter == null ? null : Args.duration(spec, "--give-up-after", giveUpAfter);
+        if (strategyFlag != null && !strategyFlag.equals("noloco")) {
+            throw new ParameterException(spec.commandLine(), "--strategy \"" + strategyFlag
+                    + "\": only noloco may be given; the push strategies are the coordinator's to choose");
+        }
         if (ackLog != null) {
             Args.fileToWrite("--ack-log", ackLog);
         }
@@ -161,6 +171,30 @@ final class WorkCommand implements Callable<Integer> {
                 .maxInboundMessageSize(8 << 20)
                 .flowControlWindow(16 << 20)
                 .build();
+        boolean noloco;
+        try {
+            noloco = strategyFlag != null || NoLoCoWork.served(channel, token, options, giveUp, err);
+        } catch (UnreachableException e) {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            throw new UserException(e.getMessage() + " after --give-up-after " + giveUpAfter, e);
+        } catch (RuntimeException e) {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            throw e;
+        }
+        if (noloco) {
+            if (codec != null || errorFeedback) {
+                err.println("warning: --codec and --error-feedback apply to pushed updates; noloco exchanges f32 outer states");
+                err.flush();
+            }
+            try {
+                return NoLoCoWork.run(channel, token, t, worker, workers, seed, slowdown, options, giveUp, coordinator, out, err);
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                if (workDir == null) {
+                    deleteTree(dir);
+                }
+            }
+        }
         // Ctrl-C (or a plain kill) ends the run: the summary is printed once, by whichever comes first.
         AtomicBoolean done = new AtomicBoolean();
         try (LocalTrainer trainer = SlowedTrainer.wrap(t.trainer(worker, workers, seed), slowdown);
@@ -256,7 +290,7 @@ final class WorkCommand implements Callable<Integer> {
         }
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    static void deleteTree(Path dir) throws IOException {
         try (var s = Files.walk(dir)) {
             for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);

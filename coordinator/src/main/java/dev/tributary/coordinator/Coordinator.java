@@ -2,6 +2,8 @@ package dev.tributary.coordinator;
 
 import dev.tributary.coordinator.auth.BearerAuth;
 import dev.tributary.coordinator.auth.Tokens;
+import dev.tributary.coordinator.relay.PeerRelayService;
+import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.service.Assembly;
 import dev.tributary.store.StateDirectory;
 import dev.tributary.tensor.TensorMap;
@@ -44,9 +46,13 @@ public final class Coordinator implements AutoCloseable {
     private final CoordinatorMetrics metrics;
     private final ScheduledExecutorService ticker;
     private final FileChannel lockChannel;
+    private final PeerRelayService relay;
+    /** Where a NoLoCo coordinator's relay keeps its held outer states, inside the state folder. */
+    public static final String RELAY_DIR = "relay";
 
     private Coordinator(Server server, Assembly assembly, CoordinatorMetrics metrics, ScheduledExecutorService ticker,
-            FileChannel lockChannel) {
+            FileChannel lockChannel, PeerRelayService relay) {
+        this.relay = relay;
         this.server = server;
         this.assembly = assembly;
         this.metrics = metrics;
@@ -80,7 +86,14 @@ public final class Coordinator implements AutoCloseable {
             CoordinatorMetrics metrics = new CoordinatorMetrics();
             Assembly assembly = Assembly.open(stateDir, initialModel, config, metrics, log);
             Server server;
+            PeerRelayService relay = null;
             try {
+                if (config.strategy().equals(Strategies.NOLOCO)) {
+                    // NoLoCo's exchanges go through the relay, on the same port, tokens, TLS and limits.
+                    relay = PeerRelayService.open(stateDir.resolve(RELAY_DIR), Strategies.relay(config.strategyConfig(),
+                            initialModel), assembly::liveWorkerName, config.limits(), config.lease(), metrics, log);
+                    builder.addService(PeerRelayService.authenticated(relay, tokens, metrics::unauthenticated));
+                }
                 server = builder
                         .addService(ServerInterceptors.intercept(assembly.service(), new BearerAuth(tokens, metrics::unauthenticated)))
                         .maxInboundMessageSize(MAX_MESSAGE_BYTES)
@@ -94,8 +107,15 @@ public final class Coordinator implements AutoCloseable {
             ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
                     r -> Thread.ofPlatform().name("tributary-ticker").daemon().unstarted(r));
             long period = config.tick().toMillis();
-            ticker.scheduleAtFixedRate(() -> assembly.tick(System.currentTimeMillis()), period, period, TimeUnit.MILLISECONDS);
-            return new Coordinator(server, assembly, metrics, ticker, lockChannel);
+            PeerRelayService peers = relay;
+            ticker.scheduleAtFixedRate(() -> {
+                long now = System.currentTimeMillis();
+                assembly.tick(now);
+                if (peers != null) {
+                    peers.sweep(now);
+                }
+            }, period, period, TimeUnit.MILLISECONDS);
+            return new Coordinator(server, assembly, metrics, ticker, lockChannel, relay);
         } catch (IOException | RuntimeException e) {
             lockChannel.close();
             throw e;
@@ -150,6 +170,11 @@ public final class Coordinator implements AutoCloseable {
     /** The port the server listens on (-1 for in-process servers). */
     public int port() {
         return server.getPort();
+    }
+
+    /** NoLoCo's relay, served beside the coordinator under strategy noloco; else null. */
+    public PeerRelayService relay() {
+        return relay;
     }
 
     public String strategy() {

@@ -294,6 +294,11 @@ public final class CoordinatorMetrics {
         return Counter.builder(name).baseUnit(unit).description(description).register(registry);
     }
 
+    /** {@link #counter} with one tag ({@code reason="size"}); the same name and tag give the same counter. */
+    public Counter counter(String name, String unit, String description, String tag, String value) {
+        return Counter.builder(name).baseUnit(unit).description(description).tag(tag, value).register(registry);
+    }
+
     /** The Prometheus text exposition of every meter. */
     public String scrape() {
         return registry.scrape();

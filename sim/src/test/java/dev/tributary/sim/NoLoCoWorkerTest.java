@@ -6,13 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import dev.tributary.coordinator.CoordinatorMetrics;
+import dev.tributary.coordinator.ServiceLimits;
 import dev.tributary.coordinator.auth.Tokens;
+import dev.tributary.coordinator.relay.Members;
 import dev.tributary.coordinator.relay.PeerRelayService;
 import dev.tributary.coordinator.strategy.NoLoCoRelay;
 import dev.tributary.protocol.NoLoCoPlanRequest;
 import dev.tributary.protocol.OuterState;
 import dev.tributary.protocol.PeerRelayGrpc;
-import dev.tributary.protocol.PeerState;
+import dev.tributary.protocol.PeerStateHeader;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
@@ -25,12 +28,16 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two NoLoCo workers over the real protocol: the PeerRelay service (behind the coordinator's bearer-token
@@ -43,6 +50,10 @@ class NoLoCoWorkerTest {
     private ManagedChannel channel;
     private String name;
     private final AtomicInteger refused = new AtomicInteger();
+
+    @TempDir
+    Path held;
+    private final List<java.util.concurrent.ExecutorService> pools = new java.util.ArrayList<>();
 
     @BeforeEach
     void start() throws Exception {
@@ -58,13 +69,17 @@ class NoLoCoWorkerTest {
     }
 
     private Server serve(NoLoCoRelay relay) throws java.io.IOException {
-        return InProcessServerBuilder.forName(name).directExecutor()
-                .addService(PeerRelayService.authenticated(relay, Tokens.of(List.of(TOKEN)), refused::incrementAndGet))
+        PeerRelayService service = PeerRelayService.open(held, relay, Members.ANYONE, ServiceLimits.DEFAULTS,
+                Duration.ofSeconds(15), new CoordinatorMetrics(), m -> { });
+        java.util.concurrent.ExecutorService pool = Executors.newFixedThreadPool(2);
+        pools.add(pool);
+        return InProcessServerBuilder.forName(name).executor(pool)
+                .addService(PeerRelayService.authenticated(service, Tokens.of(List.of(TOKEN)), refused::incrementAndGet))
                 .build().start();
     }
 
     @Test
-    void aRelayKilledMidRunLosesOnlyItsCache() throws Exception {
+    void aRelayKilledMidRunKeepsWhatItAcknowledged() throws Exception {
         ConstantGradient trainer = new ConstantGradient();
         try (NoLoCoWorker a = new NoLoCoWorker("a", channel, TOKEN, trainer, ConstantGradient.model(), 1);
                 NoLoCoWorker b = new NoLoCoWorker("b", channel, TOKEN, trainer, ConstantGradient.model(), 2)) {
@@ -75,11 +90,9 @@ class NoLoCoWorkerTest {
             assertEquals(Status.Code.UNAVAILABLE, down.getStatus().getCode());
             assertEquals(-2f, a.loop().outer().tensor("f0").getFloat(0), "a failed exchange takes no outer step");
             assertEquals(1, a.loop().round());
-            NoLoCoRelay restarted = relay();
-            restarted.restore(2);
-            server = serve(restarted);
+            server = serve(relay()); // on the same folder
             // The same offer again, once the channel reaches the new relay (bounded wait).
-            PeerState p = null;
+            NoLoCoWorker.Exchanged p = null;
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (p == null) {
                 try {
@@ -91,14 +104,18 @@ class NoLoCoWorkerTest {
                     Thread.sleep(50);
                 }
             }
-            // The restarted relay has no cache: A steps alone, Δ = 0.5·(−3) − 0.5·6 = −4.5, φ = −6.5.
-            assertFalse(p.getPaired());
-            assertEquals(3, p.getExchange(), "the draws continue from the restored count");
-            assertEquals(-6.5f, a.loop().outer().tensor("f0").getFloat(0), 1e-6);
+            // The restarted relay still holds B's acknowledged round 0 (φ 1, δ 6): A pairs with it, own φ −2,
+            // mean φ −0.5: Δ = 0.5·(−3) − 0.5·6 − 0.5·(−2 + 0.5) = −3.75, φ = −5.75.
+            assertTrue(p.header().getPaired());
+            assertEquals("b", p.header().getPeerId());
+            assertEquals(0, p.header().getPeerRound());
+            assertEquals(3, p.header().getExchange(), "the count continues from the highest one held");
+            assertEquals(-5.75f, a.loop().outer().tensor("f0").getFloat(0), 1e-6);
             // B pairs with A's new offer (φ −2, δ 6): Δ = −1.5 − 3 − 0 = −4.5, φ = −6.5.
-            PeerState q = b.round();
-            assertEquals("a", q.getPeerId());
-            assertEquals(1, q.getPeerRound());
+            NoLoCoWorker.Exchanged q = b.round();
+            assertEquals("a", q.header().getPeerId());
+            assertEquals(1, q.header().getPeerRound());
+            assertEquals(p.outerSha256(), q.peerOuterSha256(), "B got exactly what A offered");
             assertEquals(-6.5f, b.loop().outer().tensor("f0").getFloat(0), 1e-6);
         }
     }
@@ -107,6 +124,7 @@ class NoLoCoWorkerTest {
     void stop() {
         channel.shutdownNow();
         server.shutdownNow();
+        pools.forEach(java.util.concurrent.ExecutorService::shutdownNow);
     }
 
     @Test
@@ -117,17 +135,17 @@ class NoLoCoWorkerTest {
             assertEquals(3, a.loop().plan().innerSteps());
             assertEquals(0.5, a.loop().plan().peerPull());
             // A, round 0: no peer yet. Δ = −0.5·6 = −3, φ = −2.
-            PeerState p = a.round();
+            PeerStateHeader p = a.round().header();
             assertFalse(p.getPaired());
             assertEquals(1, p.getExchange());
             // B, round 0: A's offer (φ 1, δ 6): mean δ 6, mean φ 1, Δ = −3, φ = −2.
-            p = b.round();
+            p = b.round().header();
             assertTrue(p.getPaired());
             assertEquals("a", p.getPeerId());
             assertEquals(0, p.getPeerRound());
             // A, round 1: B's offer (φ 1, δ 6); own φ −2: mean φ −0.5,
             // Δ = 0.5·(−3) − 0.5·6 − 0.5·(−2 + 0.5) = −3.75, φ = −5.75.
-            p = a.round();
+            p = a.round().header();
             assertEquals("b", p.getPeerId());
             assertEquals(3, p.getExchange());
             // B, round 1: A's offer (φ −2, δ 6); own φ −2: Δ = −1.5 − 3 − 0 = −4.5, φ = −6.5.

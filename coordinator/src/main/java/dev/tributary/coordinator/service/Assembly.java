@@ -94,6 +94,11 @@ public final class Assembly implements AutoCloseable {
         return sequencer.accepted();
     }
 
+    /** The name live worker {@code id} registered under, or null when it is not registered (or its lease ran out). */
+    public String liveWorkerName(String id) {
+        return registry.liveName(id);
+    }
+
     public int liveWorkers() {
         return registry.live().size();
     }

@@ -57,6 +57,12 @@ final class WorkerRegistry {
         return w != null;
     }
 
+    /** The name live worker {@code id} registered under, or null when it is unknown or its lease has run out. */
+    String liveName(String id) {
+        Worker w = workers.get(id);
+        return w == null || w.leaseUntilMillis() < clock.getAsLong() ? null : w.name();
+    }
+
     /** Workers whose lease has not run out. */
     List<Worker> live() {
         long now = clock.getAsLong();

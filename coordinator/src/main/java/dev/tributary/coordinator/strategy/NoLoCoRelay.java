@@ -133,8 +133,8 @@ public final class NoLoCoRelay {
      * @throws IllegalArgumentException when a tensor does not fit the model (names, shapes, f32, finite)
      */
     public synchronized Pairing exchange(State offer) {
-        check("outer", offer.outer());
-        check("outer_gradient", offer.outerGradient());
+        checkState("outer", offer.outer());
+        checkState("outer_gradient", offer.outerGradient());
         List<State> others = new ArrayList<>(latest.size());
         for (State s : latest.values()) {
             if (!s.worker().equals(offer.worker())) {
@@ -142,8 +142,7 @@ public final class NoLoCoRelay {
             }
         }
         exchanges++;
-        State peer = others.isEmpty() ? null
-                : others.get(new SplittableRandom(seed * 0x9E3779B97F4A7C15L + exchanges).nextInt(others.size()));
+        State peer = others.isEmpty() ? null : others.get(draw(exchanges, others.size()));
         latest.put(offer.worker(), new State(offer.worker(), offer.round(), TensorOps.copy(offer.outer()),
                 TensorOps.copy(offer.outerGradient())));
         return new Pairing(exchanges, peer);
@@ -169,7 +168,24 @@ public final class NoLoCoRelay {
         return TensorOps.weightedSum(initial, xs, c);
     }
 
-    private void check(String what, TensorMap m) {
+    /**
+     * The peer exchange {@code exchange} (counted from 1) pairs with: an index into the {@code candidates}
+     * other workers sorted by id, a function of the seed and the exchange only.
+     */
+    public int draw(long exchange, int candidates) {
+        if (candidates < 1) {
+            throw new IllegalArgumentException("candidates < 1: " + candidates);
+        }
+        return new SplittableRandom(seed * 0x9E3779B97F4A7C15L + exchange).nextInt(candidates);
+    }
+
+    /**
+     * Checks that {@code m} fits the model: its names, shapes, f32, finite values.
+     *
+     * @param what the state's field, for the message ({@code outer}, {@code outer_gradient})
+     * @throws IllegalArgumentException naming the tensor and the rule
+     */
+    public void checkState(String what, TensorMap m) {
         String misfit = TensorOps.misfit(initial, m, initial.names());
         if (misfit != null) {
             throw new IllegalArgumentException(what + ": " + misfit.replace("delta", "state"));

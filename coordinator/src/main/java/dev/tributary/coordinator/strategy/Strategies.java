@@ -42,6 +42,11 @@ import java.util.function.Supplier;
 public final class Strategies {
     /** The names {@link #create} knows. */
     public static final List<String> NAMES = List.of("fedavg", "fedasync", "fedbuff", "diloco");
+    /**
+     * NoLoCo: no update is pushed; workers exchange outer states with a peer through the coordinator's
+     * {@code PeerRelay} service ({@link NoLoCoRelay}). Not in {@link #NAMES}: it has no merge of its own.
+     */
+    public static final String NOLOCO = "noloco";
 
     private Strategies() {}
 
@@ -59,11 +64,22 @@ public final class Strategies {
             case "fedasync" -> fedasync(c, initialModel);
             case "fedbuff" -> fedbuff(c, initialModel);
             case "diloco" -> diloco(c, initialModel);
+            case NOLOCO -> new NoLoCoStrategy(NoLoCoRelay.create(config, initialModel), initialModel);
             default -> throw new IllegalArgumentException("strategy: unknown name \"" + name + "\" (expected "
                     + String.join(", ", NAMES) + ")");
         };
-        c.finish();
+        if (!(s instanceof NoLoCoStrategy)) {
+            c.finish();
+        }
         return s;
+    }
+
+    /**
+     * The relay of a NoLoCo coordinator's configuration (its keys are checked by {@link #create} with name
+     * {@value #NOLOCO}; see {@link NoLoCoRelay}).
+     */
+    public static NoLoCoRelay relay(Map<String, Object> config, TensorMap initialModel) {
+        return NoLoCoRelay.create(config, initialModel);
     }
 
     /**

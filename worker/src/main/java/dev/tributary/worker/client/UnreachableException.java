@@ -8,7 +8,7 @@ import java.util.Locale;
 public final class UnreachableException extends IOException {
     private final String target;
 
-    UnreachableException(String target, Duration waited, String lastStatus) {
+    public UnreachableException(String target, Duration waited, String lastStatus) {
         super(String.format(Locale.ROOT, "coordinator %s: no answer for %.1f s (%s); gave up", target, waited.toNanos() / 1e9,
                 lastStatus));
         this.target = target;

@@ -1,6 +1,7 @@
 package dev.tributary.merge;
 
 import dev.tributary.tensor.DType;
+import dev.tributary.tensor.Kernels;
 import dev.tributary.tensor.Shapes;
 import dev.tributary.tensor.Tensor;
 
@@ -61,7 +62,7 @@ public final class TensorMerger {
             return;
         }
         try (Arena arena = Arena.ofConfined()) {
-            kernel.observe(toF32(in, arena));
+            kernel.observe(toF32(in, arena, true));
         }
     }
 
@@ -82,8 +83,18 @@ public final class TensorMerger {
         if (!out.isFloatingPoint()) {
             throw new MergeException("dtype: " + out + " is not a floating-point type");
         }
-        F32Inputs f32 = toF32(in, arena);
-        MemorySegment merged = kernel.merge(f32, arena);
+        MemorySegment merged;
+        F32Inputs f32;
+        if (kernel.propagatesNonFinite() && tensorParameters.isEmpty()) {
+            f32 = toF32(in, arena, false);
+            merged = kernel.merge(f32, arena);
+            if (!Kernels.allFinite(merged, f32.numel())) {
+                toF32(in, arena, true); // names the first non-finite input; finite inputs that overflowed pass
+            }
+        } else {
+            f32 = toF32(in, arena, true);
+            merged = kernel.merge(f32, arena);
+        }
         Tensor result = Tensor.of(DType.F32, f32.shape(), merged);
         return out == DType.F32 ? result : result.castTo(out, arena);
     }
@@ -155,18 +166,19 @@ public final class TensorMerger {
         return first;
     }
 
-    private F32Inputs toF32(TensorInputs in, Arena arena) {
+    private F32Inputs toF32(TensorInputs in, Arena arena, boolean checkFinite) {
         List<MemorySegment> segs = new ArrayList<>(models.size());
         for (int i = 0; i < models.size(); i++) {
-            segs.add(finite(in.models().get(i), "model " + models.get(i), in.name(), arena));
+            segs.add(finite(in.models().get(i), "model " + models.get(i), in.name(), arena, checkFinite));
         }
-        MemorySegment base = in.base() == null ? null : finite(in.base(), "base model", in.name(), arena);
+        MemorySegment base = in.base() == null ? null
+                : finite(in.base(), "base model", in.name(), arena, checkFinite);
         Map<String, List<MemorySegment>> extra = new HashMap<>();
         for (String key : tensorParameters) {
             List<MemorySegment> list = new ArrayList<>(models.size());
             List<Tensor> ts = in.tensorParameters().get(key);
             for (int i = 0; i < ts.size(); i++) {
-                list.add(finite(ts.get(i), "model " + models.get(i) + ": parameters." + key, in.name(), arena));
+                list.add(finite(ts.get(i), "model " + models.get(i) + ": parameters." + key, in.name(), arena, true));
             }
             extra.put(key, List.copyOf(list));
         }
@@ -174,8 +186,11 @@ public final class TensorMerger {
         return new F32Inputs(in.name(), first.numel(), first.shape(), List.copyOf(segs), base, Map.copyOf(extra));
     }
 
-    private static MemorySegment finite(Tensor t, String who, String name, Arena arena) {
+    private static MemorySegment finite(Tensor t, String who, String name, Arena arena, boolean check) {
         MemorySegment seg = t.dtype() == DType.F32 ? t.data() : t.toF32(arena).data();
+        if (!check) {
+            return seg;
+        }
         long bad = F32.firstNonFinite(seg, t.numel());
         if (bad >= 0) {
             throw new MergeException(who + ": tensor " + name + ": element " + bad + " is "

@@ -54,12 +54,15 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws IllegalArgumentException for duplicate or invalid names, or tensors that cannot be stored
      */
     public static SafetensorsWriter create(Path target, List<TensorInfo> infos, Map<String, String> metadata) {
-        return create(target, infos, metadata, true, WriteBehind.CHUNK);
+        return create(target, infos, metadata, true, WriteBehind.CHUNK, WriteBehind.FLUSH_BYTES);
     }
 
-    /** {@link #create}, with direct I/O allowed or not and at most {@code chunk} bytes per staging buffer. */
+    /**
+     * {@link #create}, with direct I/O allowed or not, at most {@code chunk} bytes per staging buffer and,
+     * through the page cache, a flush every {@code flushBytes}.
+     */
     static SafetensorsWriter create(Path target, List<TensorInfo> infos, Map<String, String> metadata,
-                                    boolean allowDirect, int chunk) {
+                                    boolean allowDirect, int chunk, long flushBytes) {
         Objects.requireNonNull(target, "target");
         List<TensorInfo> declared = List.copyOf(infos);
         Map<String, String> meta = new LinkedHashMap<>(Objects.requireNonNull(metadata, "metadata"));
@@ -75,7 +78,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         int staging = (int) Math.min(chunk, Math.max(64 << 10, (size + (64 << 10) - 1) & -(64L << 10)));
         WriteBehind w = null;
         try {
-            w = WriteBehind.create(temp, allowDirect, staging);
+            w = WriteBehind.create(temp, allowDirect, staging, flushBytes);
             w.write(MemorySegment.ofArray(prefix));
             return new SafetensorsWriter(target, temp, declared, w);
         } catch (IOException e) {

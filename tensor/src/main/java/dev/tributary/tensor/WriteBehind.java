@@ -24,7 +24,7 @@ import java.util.function.Consumer;
  * <p>Where the file system allows it the buffers go to the disk with direct I/O ({@code O_DIRECT}): no
  * copy into the page cache, no dirty pages for a final {@code fsync} to wait on, and the disk is busy from
  * the first buffer on. Elsewhere (tmpfs, platforms without direct I/O) they are written through the page
- * cache and the written ranges are flushed every {@link #FLUSH_BYTES}, so that the final sync has little
+ * cache and the written ranges are flushed every {@link #FLUSH_BYTES} or so, so that the final sync has little
  * left. Either way {@link #finish} returns only once every byte and the file's size are durable
  * ({@link FileChannel#force}); nothing here renames or publishes the file.
  *
@@ -51,6 +51,7 @@ final class WriteBehind {
     private final FileChannel direct;
     private final int chunk;
     private final long block;
+    private final long flushBytes;
     private final Arena arena = Arena.ofShared();
     private final BlockingQueue<MemorySegment> free;
     private final BlockingQueue<Job> queue;
@@ -62,12 +63,13 @@ final class WriteBehind {
     private int allocated;
     private boolean done;
 
-    private WriteBehind(Path path, FileChannel buffered, FileChannel direct, int chunk, long block) {
+    private WriteBehind(Path path, FileChannel buffered, FileChannel direct, int chunk, long block, long flushBytes) {
         this.path = path;
         this.buffered = buffered;
         this.direct = direct;
         this.chunk = chunk;
         this.block = block;
+        this.flushBytes = flushBytes;
         this.free = new ArrayBlockingQueue<>(BUFFERS);
         this.queue = new ArrayBlockingQueue<>(BUFFERS + 1);
         this.thread = Thread.ofPlatform().daemon().name("write-behind " + path.getFileName()).unstarted(this::drain);
@@ -80,8 +82,9 @@ final class WriteBehind {
      * @param allowDirect false to write through the page cache even where direct I/O is possible
      * @param chunk       bytes per staging buffer; a positive multiple of the file system's block size for
      *                    direct I/O to be used
+     * @param flushBytes  in buffered mode, bytes written between two flushes
      */
-    static WriteBehind create(Path path, boolean allowDirect, int chunk) throws IOException {
+    static WriteBehind create(Path path, boolean allowDirect, int chunk, long flushBytes) throws IOException {
         if (chunk <= 0) {
             throw new IllegalArgumentException("chunk <= 0: " + chunk);
         }
@@ -99,7 +102,7 @@ final class WriteBehind {
                 // No direct I/O here (tmpfs refuses O_DIRECT): the page cache path below works everywhere.
             }
         }
-        return new WriteBehind(path, ch, d, chunk, block);
+        return new WriteBehind(path, ch, d, chunk, block, flushBytes);
     }
 
     /** Whether the buffers go to the disk with direct I/O. */
@@ -227,7 +230,7 @@ final class WriteBehind {
                 notify("chunk");
                 if (ch == buffered) {
                     sinceFlush += b.byteSize();
-                    if (sinceFlush >= FLUSH_BYTES) {
+                    if (sinceFlush >= flushBytes) {
                         buffered.force(false);
                         sinceFlush = 0;
                         notify("flush");

@@ -42,10 +42,5 @@ final class Linear extends Method {
             Kernels.weightedSum(in.models().toArray(MemorySegment[]::new), coefficients, out, in.numel());
             return out;
         }
-
-        @Override
-        public boolean propagatesNonFinite() {
-            return true;
-        }
     }
 }

@@ -1,7 +1,6 @@
 package dev.tributary.merge;
 
 import dev.tributary.tensor.DType;
-import dev.tributary.tensor.Kernels;
 import dev.tributary.tensor.Shapes;
 import dev.tributary.tensor.Tensor;
 
@@ -62,7 +61,7 @@ public final class TensorMerger {
             return;
         }
         try (Arena arena = Arena.ofConfined()) {
-            kernel.observe(toF32(in, arena, true));
+            kernel.observe(toF32(in, arena));
         }
     }
 
@@ -83,18 +82,8 @@ public final class TensorMerger {
         if (!out.isFloatingPoint()) {
             throw new MergeException("dtype: " + out + " is not a floating-point type");
         }
-        MemorySegment merged;
-        F32Inputs f32;
-        if (kernel.propagatesNonFinite() && tensorParameters.isEmpty()) {
-            f32 = toF32(in, arena, false);
-            merged = kernel.merge(f32, arena);
-            if (!Kernels.allFinite(merged, f32.numel())) {
-                toF32(in, arena, true); // names the first non-finite input; finite inputs that overflowed pass
-            }
-        } else {
-            f32 = toF32(in, arena, true);
-            merged = kernel.merge(f32, arena);
-        }
+        F32Inputs f32 = toF32(in, arena);
+        MemorySegment merged = kernel.merge(f32, arena);
         Tensor result = Tensor.of(DType.F32, f32.shape(), merged);
         return out == DType.F32 ? result : result.castTo(out, arena);
     }
@@ -166,19 +155,18 @@ public final class TensorMerger {
         return first;
     }
 
-    private F32Inputs toF32(TensorInputs in, Arena arena, boolean checkFinite) {
+    private F32Inputs toF32(TensorInputs in, Arena arena) {
         List<MemorySegment> segs = new ArrayList<>(models.size());
         for (int i = 0; i < models.size(); i++) {
-            segs.add(finite(in.models().get(i), "model " + models.get(i), in.name(), arena, checkFinite));
+            segs.add(finite(in.models().get(i), "model " + models.get(i), in.name(), arena));
         }
-        MemorySegment base = in.base() == null ? null
-                : finite(in.base(), "base model", in.name(), arena, checkFinite);
+        MemorySegment base = in.base() == null ? null : finite(in.base(), "base model", in.name(), arena);
         Map<String, List<MemorySegment>> extra = new HashMap<>();
         for (String key : tensorParameters) {
             List<MemorySegment> list = new ArrayList<>(models.size());
             List<Tensor> ts = in.tensorParameters().get(key);
             for (int i = 0; i < ts.size(); i++) {
-                list.add(finite(ts.get(i), "model " + models.get(i) + ": parameters." + key, in.name(), arena, true));
+                list.add(finite(ts.get(i), "model " + models.get(i) + ": parameters." + key, in.name(), arena));
             }
             extra.put(key, List.copyOf(list));
         }
@@ -186,11 +174,8 @@ public final class TensorMerger {
         return new F32Inputs(in.name(), first.numel(), first.shape(), List.copyOf(segs), base, Map.copyOf(extra));
     }
 
-    private static MemorySegment finite(Tensor t, String who, String name, Arena arena, boolean check) {
+    private static MemorySegment finite(Tensor t, String who, String name, Arena arena) {
         MemorySegment seg = t.dtype() == DType.F32 ? t.data() : t.toF32(arena).data();
-        if (!check) {
-            return seg;
-        }
         long bad = F32.firstNonFinite(seg, t.numel());
         if (bad >= 0) {
             throw new MergeException(who + ": tensor " + name + ": element " + bad + " is "

@@ -64,9 +64,8 @@ class MethodsTest {
     }
 
     @Test
-    void linearChecksFinitenessThroughItsResultYetNamesTheBadInputEvenAtWeightZero() {
-        // The weighted sum proves its inputs finite by a finite result; a NaN or infinity weighted by 0
-        // still makes the result NaN (0 * inf = NaN), so it is found and named.
+    void linearRefusesANonFiniteInputEvenAtWeightZero() {
+        // Weighted by 0 it would not change a finite result's other entries, but 0 * inf = NaN: refused, named.
         for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
             MergeException e = assertThrows(MergeException.class, () -> merge("linear",
                     List.of(new Weighted<>(one(1, 2, 3), 1), new Weighted<>(one(4, bad, 6), 0)), null,

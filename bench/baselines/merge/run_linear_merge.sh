@@ -5,7 +5,8 @@
 # as tributary's), run alternately, each under /usr/bin/time -v with its anonymous memory sampled
 # (measure.py), and, when MERGEKIT_PYTHON names a Python with mergekit installed from its source,
 # mergekit's own run_merge (mergekit_linear.py). Each side prints where its time went; a last tributary
-# run with --read-pass separates reading the inputs from computing.
+# run with --read-pass separates reading the inputs from computing. The load average is printed before
+# each round (the machine is often shared).
 # Usage, from the repository root:
 #   bench/baselines/merge/run_linear_merge.sh [ROUNDS] [PYTHON]
 # Needs JDK 25 (JAVA_HOME), ~3 GiB free in $WORK (default /tmp/tributary-merge-bench), a Python with torch.
@@ -51,6 +52,7 @@ fsync_cmd=("$python" "$here/linear_merge_inplace.py" --out "$work/out-fsync" --w
 echo "# $(date -u +%FT%TZ) $(nproc) cpus, $(free -g | awk '/Mem/ {print $2}') GiB; $("$java" -version 2>&1 | head -1); torch $("$python" -c 'import torch; print(torch.__version__)')"
 results=$(mktemp)
 for r in $(seq 1 "$rounds"); do
+  echo "round $r: load average $(cut -d' ' -f1-3 /proc/loadavg)"
   rm -rf "$work/out-java" "$work/out-torch" "$work/out-fsync"
   j=$(python3 "$here/measure.py" -- "${java_cmd[@]}")
   echo "tributary $j"; echo "tributary $j" >> "$results"

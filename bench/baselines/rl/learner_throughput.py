@@ -142,7 +142,7 @@ def run(java, actors, seconds, warmup, work):
     return {
         "actors": actors,
         "items_s": (sb["accepted"] - sa["accepted"]) / dt,
-        "mb_s": d("tributary_bytes_in_bytes_total") / dt / 1e6,
+        "mb_s": d("tributary_experience_received_bytes_total") / dt / 1e6,
         "env_s": (sb["env_steps"] - sa["env_steps"]) / dt,
         "train_s": (sb["train_steps"] - sa["train_steps"]) / dt,
         "step_ms": 1000 * train_time / max(1, sb["train_steps"] - sa["train_steps"]),

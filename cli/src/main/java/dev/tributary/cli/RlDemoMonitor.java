@@ -43,8 +43,8 @@ final class RlDemoMonitor implements AutoCloseable {
                     mean.isNumber() ? mean.asDouble() : Double.NaN, st.path("accepted").asLong(),
                     st.path("rejected").asLong(), st.path("busy").asLong(), st.path("actors").asInt(),
                     ratio(m.get("tributary_experience_lag_sum"), m.get("tributary_experience_lag_count")),
-                    m.getOrDefault("tributary_bytes_in_bytes_total", 0.0).longValue(),
-                    m.getOrDefault("tributary_bytes_out_bytes_total", 0.0).longValue());
+                    m.getOrDefault("tributary_experience_received_bytes_total", 0.0).longValue(),
+                    m.getOrDefault("tributary_policy_sent_bytes_total", 0.0).longValue());
         }
     }
 

@@ -36,9 +36,10 @@ public final class CoordinatorMetrics {
             Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(10));
     /**
      * Long enough that a histogram's max never decays while the process lives: Micrometer's Prometheus
-     * buckets are cumulative (five years), and the max must cover the same updates as they do.
+     * buckets are cumulative (five years), and the max must cover the same updates as they do. The
+     * learner's histograms use it too.
      */
-    private static final Duration NEVER = Duration.ofDays(5 * 365);
+    public static final Duration NEVER = Duration.ofDays(5 * 365);
     /** A refusal reason shown at 0 before the first one, so that alerts on it have a series to watch. */
     public static final String INTERNAL = "internal";
 

@@ -64,6 +64,21 @@ class MethodsTest {
     }
 
     @Test
+    void linearRefusesANonFiniteInputEvenAtWeightZero() {
+        // Weighted by 0 it would not change a finite result's other entries, but 0 * inf = NaN: refused, named.
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            MergeException e = assertThrows(MergeException.class, () -> merge("linear",
+                    List.of(new Weighted<>(one(1, 2, 3), 1), new Weighted<>(one(4, bad, 6), 0)), null,
+                    Map.of("normalize", false)));
+            assertTrue(e.getMessage().contains("element 1 is " + bad), e.getMessage());
+        }
+        // Finite inputs whose sum overflows are not refused: the check is of the inputs, as before.
+        float[] big = merge("linear", List.of(new Weighted<>(one(Float.MAX_VALUE), 1),
+                new Weighted<>(one(Float.MAX_VALUE), 1)), null, Map.of("normalize", false));
+        assertEquals(Float.POSITIVE_INFINITY, big[0]);
+    }
+
+    @Test
     void tiesElectsPlusOnATieAndZerosNeverAgree() {
         TensorMap base = one(0, 0, 0);
         // Entry 0: +1 and -1 with equal weight sum to 0: the sign is +, only the +1 counts.

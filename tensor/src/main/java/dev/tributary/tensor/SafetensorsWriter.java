@@ -3,7 +3,6 @@ package dev.tributary.tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -21,30 +20,30 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a safetensors file in one pass with bounded memory. The tensors are declared up front (so the
- * header can be written first), then each is written once, in the declared order, straight from its
- * off-heap bytes to the file. Everything goes to a temporary file beside the target; {@link #close()}
- * checks that every tensor was written, syncs, and atomically renames it over the target. On any failure
- * the temporary file is removed and the target is left as it was.
+ * header can be written first), then each is written once, in the declared order. Everything goes to a
+ * temporary file beside the target, written behind the caller ({@link WriteBehind}: a {@link #write}
+ * copies the tensor into a staging buffer and returns while a writer thread sends the previous buffers to
+ * the disk, with direct I/O where the file system allows it); {@link #close()} checks that every tensor
+ * was written, waits for the writer, syncs, and atomically renames the file over the target. On any
+ * failure the temporary file is removed and the target is left as it was; a crash before the rename
+ * leaves only a temporary file (dot-prefixed, never the target's name).
  *
  * <p>Call order: {@link #create}, {@link #write} once per declared tensor in order, {@link #close()}.
  */
 public final class SafetensorsWriter implements AutoCloseable {
-    /** Largest slice handed to one channel write (ByteBuffers are int-indexed). */
-    private static final long WRITE_CHUNK = 1L << 26;
-
     private final Path target;
     private final Path temp;
     private final List<TensorInfo> infos;
-    private final FileChannel channel;
+    private final WriteBehind out;
     private int next;
     private boolean finished;
     private boolean failed;
 
-    private SafetensorsWriter(Path target, Path temp, List<TensorInfo> infos, FileChannel channel) {
+    private SafetensorsWriter(Path target, Path temp, List<TensorInfo> infos, WriteBehind out) {
         this.target = target;
         this.temp = temp;
         this.infos = infos;
-        this.channel = channel;
+        this.out = out;
     }
 
     /**
@@ -55,6 +54,15 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws IllegalArgumentException for duplicate or invalid names, or tensors that cannot be stored
      */
     public static SafetensorsWriter create(Path target, List<TensorInfo> infos, Map<String, String> metadata) {
+        return create(target, infos, metadata, true, WriteBehind.CHUNK, WriteBehind.FLUSH_BYTES);
+    }
+
+    /**
+     * {@link #create}, with direct I/O allowed or not, at most {@code chunk} bytes per staging buffer and,
+     * through the page cache, a flush every {@code flushBytes}.
+     */
+    static SafetensorsWriter create(Path target, List<TensorInfo> infos, Map<String, String> metadata,
+                                    boolean allowDirect, int chunk, long flushBytes) {
         Objects.requireNonNull(target, "target");
         List<TensorInfo> declared = List.copyOf(infos);
         Map<String, String> meta = new LinkedHashMap<>(Objects.requireNonNull(metadata, "metadata"));
@@ -62,13 +70,21 @@ public final class SafetensorsWriter implements AutoCloseable {
         byte[] prefix = SafetensorsHeader.encode(declared, meta);
         Path dir = target.toAbsolutePath().getParent();
         Path temp = dir.resolve("." + target.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        FileChannel ch = null;
+        long size = prefix.length;
+        for (TensorInfo info : declared) {
+            size += info.byteSize();
+        }
+        // Small files get small staging buffers (64 KiB multiples, so still block-aligned).
+        int staging = (int) Math.min(chunk, Math.max(64 << 10, (size + (64 << 10) - 1) & -(64L << 10)));
+        WriteBehind w = null;
         try {
-            ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            writeFully(ch, ByteBuffer.wrap(prefix));
-            return new SafetensorsWriter(target, temp, declared, ch);
+            w = WriteBehind.create(temp, allowDirect, staging, flushBytes);
+            w.write(MemorySegment.ofArray(prefix));
+            return new SafetensorsWriter(target, temp, declared, w);
         } catch (IOException e) {
-            closeQuietly(ch);
+            if (w != null) {
+                w.abort();
+            }
             deleteQuietly(temp);
             throw new UncheckedIOException(target + ": cannot write: " + e, e);
         }
@@ -145,11 +161,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                     + Shapes.toString(expected.shape()));
         }
         try {
-            MemorySegment data = t.data();
-            for (long off = 0; off < data.byteSize(); off += WRITE_CHUNK) {
-                long len = Math.min(WRITE_CHUNK, data.byteSize() - off);
-                writeFully(channel, data.asSlice(off, len).asByteBuffer());
-            }
+            out.write(t.data());
         } catch (IOException e) {
             abort();
             throw new UncheckedIOException(target + ": writing tensor " + Json.quote(name) + " failed: " + e, e);
@@ -189,8 +201,7 @@ public final class SafetensorsWriter implements AutoCloseable {
                     + (infos.size() - next > missing.size() ? ", …" : "") + " (target left untouched)");
         }
         try {
-            channel.force(true);
-            channel.close();
+            out.finish();
         } catch (IOException e) {
             abort();
             throw new UncheckedIOException(target + ": cannot sync " + temp.getFileName() + ": " + e, e);
@@ -202,7 +213,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     /** Gives up: closes and removes the temporary file; the target is untouched. */
     void abort() {
         failed = true;
-        closeQuietly(channel);
+        out.abort();
         deleteQuietly(temp);
     }
 
@@ -218,12 +229,6 @@ public final class SafetensorsWriter implements AutoCloseable {
             d.force(true);
         } catch (IOException | UnsupportedOperationException e) {
             // Some platforms cannot open or sync a directory; the rename itself has happened.
-        }
-    }
-
-    private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            ch.write(b);
         }
     }
 

@@ -48,8 +48,10 @@ public final class MergeRunner {
      *
      * @param planNanos  opening the inputs, planning and checking the merge
      * @param mergeNanos reading the inputs (page faults on the mapped files) and computing the merged tensors
-     * @param writeNanos handing merged tensors to the writer (copying them into the output file)
-     * @param closeNanos finishing the output: fsync of the files and the folder, atomic rename
+     * @param writeNanos handing merged tensors to the writer: the copy into its staging buffers, and any
+     *                   wait for a buffer while the disk is behind (the writes themselves run beside the merge)
+     * @param closeNanos finishing the output: the last buffers written, fsync of the files and the folder,
+     *                   atomic rename
      */
     public record Phases(long planNanos, long mergeNanos, long writeNanos, long closeNanos) {}
 

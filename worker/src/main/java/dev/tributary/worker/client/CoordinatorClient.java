@@ -170,18 +170,20 @@ public final class CoordinatorClient {
             return new Pulled(full.version(), full.sha256(), full.bytes(), full.file(), h.getDeltaBytes() + full.wireBytes(),
                     false, problem);
         }
-        MessageDigest sha = sha256();
+        // The whole-model SHA-256 runs on its own thread beside the CRC32C checks and the file writes.
+        PipelinedDigest sha = new PipelinedDigest();
         long at = 0;
         try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             at = receive(parts, (data, n) -> {
-                sha.update(data, 0, n);
+                sha.update(data, n);
                 ByteBuffer b = ByteBuffer.wrap(data, 0, n);
                 while (b.hasRemaining()) {
                     out.write(b);
                 }
             });
         } catch (IOException | RuntimeException e) {
+            sha.close();
             Files.deleteIfExists(part);
             throw e;
         }

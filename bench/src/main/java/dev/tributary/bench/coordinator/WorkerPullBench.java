@@ -1,0 +1,118 @@
+package dev.tributary.bench.coordinator;
+
+import dev.tributary.coordinator.Coordinator;
+import dev.tributary.coordinator.CoordinatorConfig;
+import dev.tributary.coordinator.auth.Tokens;
+import dev.tributary.protocol.CoordinatorGrpc;
+import dev.tributary.tensor.TensorMap;
+import dev.tributary.worker.client.BearerToken;
+import dev.tributary.worker.client.CoordinatorClient;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The worker's own pull path over loopback: {@link CoordinatorClient#pull} of the whole model (chunks
+ * checked against their CRC32C, digested into the whole-model SHA-256 as they arrive, written to a file
+ * and verified before the rename), alternating with the bare protocol loop of {@link CoordinatorBench}
+ * (chunks into a reused buffer, CRC32C and SHA-256), beside SHA-256 alone on one core and raw loopback
+ * TCP measured in the same run. One puller at a time; medians of the rounds.
+ *
+ * <p>Run: {@code java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx4g -cp
+ * bench/target/benchmarks.jar dev.tributary.bench.coordinator.WorkerPullBench [--params N] [--rounds R] [--dir DIR]}
+ * (defaults: 134,217,728 f32 parameters = 512 MiB, 5 rounds).
+ */
+public final class WorkerPullBench {
+    private static final String TOKEN = "bench-token-0123456789";
+
+    private WorkerPullBench() {}
+
+    public static void main(String[] args) throws Exception {
+        long params = 134_217_728;
+        int rounds = 5;
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-pull-bench");
+        for (int i = 0; i < args.length; i += 2) {
+            switch (args[i]) {
+                case "--params" -> params = Long.parseLong(args[i + 1]);
+                case "--rounds" -> rounds = Integer.parseInt(args[i + 1]);
+                case "--dir" -> dir = Path.of(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        CoordinatorBench.deleteTree(dir);
+        Files.createDirectories(dir);
+        TensorMap model = CoordinatorBench.model(params, 1);
+        double sha = sha256GBs(256 << 20);
+        double tcp = CoordinatorBench.loopbackTcp(2L << 30);
+        System.out.printf(Locale.ROOT, "model: %,d f32 parameters; %d cores; SHA-256 on one core %.2f GB/s; loopback TCP"
+                + " %.2f GB/s%n", params, Runtime.getRuntime().availableProcessors(), sha, tcp);
+        CoordinatorConfig config = CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("buffer_size", 4))
+                .withCheckpointEvery(1_000_000);
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+                InsecureServerCredentials.create()).flowControlWindow(16 << 20);
+        try (Coordinator c = Coordinator.start(builder, dir.resolve("state"), model, config, Tokens.of(List.of(TOKEN)),
+                m -> System.out.println("warning: " + m))) {
+            ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + c.port(), InsecureChannelCredentials.create())
+                    .maxInboundMessageSize(8 << 20).flowControlWindow(16 << 20).build();
+            CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
+            CoordinatorGrpc.CoordinatorBlockingStub stub = CoordinatorGrpc.newBlockingStub(channel)
+                    .withCallCredentials(new BearerToken(TOKEN)).withMaxInboundMessageSize(8 << 20);
+            MemorySegment into = Arena.ofAuto().allocate(model.infos().stream().mapToLong(i -> i.byteSize()).sum() + (1 << 20));
+            double[] worker = new double[rounds];
+            double[] bare = new double[rounds];
+            Path pulls = dir.resolve("pulls");
+            client.pull("bench", -1, pulls); // warm-up: class loading, the server's image cache, JIT
+            CoordinatorBench.pullOnce(stub, true, into);
+            for (int r = 0; r < rounds; r++) {
+                CoordinatorBench.deleteTree(pulls);
+                long t0 = System.nanoTime();
+                CoordinatorClient.Pulled p = client.pull("bench", -1, pulls);
+                worker[r] = p.bytes() / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                long t1 = System.nanoTime();
+                long n = CoordinatorBench.pullOnce(stub, true, into);
+                bare[r] = n / ((System.nanoTime() - t1) / 1e9) / 1e9;
+                System.out.printf(Locale.ROOT, "round %d: worker pull (CRC32C + SHA-256 + file) %.2f GB/s; bare loop"
+                        + " (CRC32C + SHA-256 into memory) %.2f GB/s%n", r + 1, worker[r], bare[r]);
+            }
+            System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s, bare loop %.2f GB/s; SHA-256 alone %.2f GB/s%n",
+                    median(worker), median(bare), sha);
+            channel.shutdownNow();
+        }
+        CoordinatorBench.deleteTree(dir);
+    }
+
+    static double sha256GBs(int bytes) throws Exception {
+        byte[] b = new byte[2 << 20];
+        new java.util.Random(1).nextBytes(b);
+        List<Double> runs = new ArrayList<>();
+        for (int r = 0; r < 3; r++) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            long t = System.nanoTime();
+            for (int done = 0; done < bytes; done += b.length) {
+                md.update(b);
+            }
+            md.digest();
+            runs.add(bytes / ((System.nanoTime() - t) / 1e9) / 1e9);
+        }
+        return runs.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+    }
+
+    static double median(double[] xs) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

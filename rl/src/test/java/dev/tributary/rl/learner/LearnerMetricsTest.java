@@ -1,0 +1,129 @@
+package dev.tributary.rl.learner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tributary.coordinator.http.PrometheusText;
+import io.micrometer.core.instrument.MockClock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The learner's metrics follow the conventions of docs/METRICS.md, and their histograms agree with themselves. */
+class LearnerMetricsTest {
+    private static final Pattern NAME = Pattern.compile("tributary(_[a-z0-9]+)+");
+    private static final List<String> UNITS = List.of("bytes", "seconds");
+
+    static LearnerMetrics exercised(MockClock clock) {
+        LearnerMetrics m = new LearnerMetrics(clock);
+        m.gauges(() -> 4, () -> 120, () -> 8);
+        m.accepted(500, 0);
+        m.accepted(300, 3);
+        m.accepted(200, 40);
+        m.duplicate();
+        m.refused("lag");
+        m.refused("shape");
+        m.refused("lag");
+        m.unauthenticated();
+        m.busy();
+        m.storeFailed();
+        m.dropped(2);
+        m.bytesIn(1000);
+        m.bytesOut(2000);
+        m.trained(Duration.ofMillis(30));
+        m.trained(Duration.ofMillis(700));
+        return m;
+    }
+
+    @Test
+    void everyFamilyFollowsThePrometheusNamingConventions() {
+        PrometheusText text = PrometheusText.parse(exercised(new MockClock()).scrape());
+        List<String> bad = new ArrayList<>();
+        for (PrometheusText.Family f : text.families().values()) {
+            String n = f.name();
+            if (!NAME.matcher(n).matches()) {
+                bad.add(n + ": not tributary_ in lower snake case");
+            }
+            if (f.help().isBlank()) {
+                bad.add(n + ": no HELP");
+            }
+            if (f.type().equals("counter") != n.endsWith("_total")) {
+                bad.add(n + ": " + f.type() + (n.endsWith("_total") ? " ends with _total" : " without _total"));
+            }
+            List<String> words = Arrays.asList(n.split("_"));
+            for (String unit : UNITS) {
+                long times = words.stream().filter(unit::equals).count();
+                int last = words.size() - 1 - (n.endsWith("_total") || n.endsWith("_max") ? 1 : 0);
+                if (times > 1 || (times == 1 && words.indexOf(unit) != last)) {
+                    bad.add(n + ": unit " + unit + " not once as the suffix");
+                }
+            }
+        }
+        assertEquals(List.of(), bad);
+        assertEquals(List.of("tributary_actors_live", "tributary_buffer_items", "tributary_calls_unauthenticated_total",
+                        "tributary_experience_accepted_total", "tributary_experience_busy_total",
+                        "tributary_experience_dropped_total", "tributary_experience_duplicate_total",
+                        "tributary_experience_env_steps_total", "tributary_experience_lag",
+                        "tributary_experience_lag_max", "tributary_experience_received_bytes_total", "tributary_experience_refused_total",
+                        "tributary_experience_store_failed_total", "tributary_policy_sent_bytes_total",
+                        "tributary_policy_version", "tributary_training_step_seconds",
+                        "tributary_training_step_seconds_max"),
+                text.families().keySet().stream().sorted().toList());
+        assertEquals(1000.0, text.value("tributary_experience_env_steps_total", -1));
+        assertEquals(2.0, text.value("tributary_experience_refused_total", "reason", "lag", -1));
+        assertEquals(3.0, text.value("tributary_experience_refused_total", -1));
+        assertEquals(1000.0, text.value("tributary_experience_received_bytes_total", -1));
+        assertEquals(2000.0, text.value("tributary_policy_sent_bytes_total", -1));
+    }
+
+    @Test
+    void histogramsAreCumulativeAndAgreeWithTheirSumCountAndMax() {
+        MockClock clock = new MockClock();
+        LearnerMetrics m = exercised(clock);
+        for (int round = 0; round < 2; round++) {
+            PrometheusText text = PrometheusText.parse(m.scrape());
+            checkHistogram(text, "tributary_experience_lag", 3, 43, 40);
+            checkHistogram(text, "tributary_training_step_seconds", 2, 0.730, 0.700);
+            // An hour later with nothing new: a decaying max would have gone to 0 while sum and count stayed.
+            clock.add(1, TimeUnit.HOURS);
+        }
+        assertFalse(m.scrape().contains("quantile="), "no windowed quantiles beside cumulative sums");
+    }
+
+    /** Buckets cumulative, +Inf equal to the count, the max in the lowest bucket that holds every observation. */
+    static void checkHistogram(PrometheusText text, String name, long count, double sum, double max) {
+        PrometheusText.Family f = text.families().get(name);
+        assertEquals("histogram", f.type(), name);
+        assertEquals(count, text.value(name + "_count", -1), 1e-9, name);
+        assertEquals(sum, text.value(name + "_sum", -1), 1e-9, name);
+        assertEquals(max, text.value(name + "_max", -1), 1e-9, name);
+        double previous = 0;
+        double lowestFull = Double.POSITIVE_INFINITY;
+        double highestShort = Double.NEGATIVE_INFINITY;
+        int buckets = 0;
+        for (PrometheusText.Sample s : f.samples()) {
+            if (!s.name().equals(name + "_bucket")) {
+                continue;
+            }
+            buckets++;
+            String le = s.labels().get("le");
+            double bound = le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le);
+            assertTrue(s.value() >= previous, name + ": bucket le=" + le + " below the one before");
+            previous = s.value();
+            if (s.value() == count) {
+                lowestFull = Math.min(lowestFull, bound);
+            } else {
+                highestShort = Math.max(highestShort, bound);
+            }
+        }
+        assertTrue(buckets >= 8, name + ": " + buckets + " buckets");
+        assertEquals(count, previous, name + ": +Inf bucket");
+        assertTrue(max <= lowestFull && max > highestShort, name + ": max " + max + " outside (" + highestShort + ", "
+                + lowestFull + "]");
+    }
+}

@@ -45,21 +45,19 @@ final class PushDecoder {
 
     /**
      * @param model           the model's tensors, in order
-     * @param fragments       the tensor names of each fragment a partial delta may hold (empty for whole deltas)
+     * @param fragments       the layout of each fragment a partial delta may hold (empty for whole deltas)
      * @param maxEncodedBytes the largest message accepted (the push size limit)
      */
-    PushDecoder(List<TensorInfo> model, List<List<String>> fragments, WireSettings wire, ReceiveBuffers buffers,
+    PushDecoder(List<TensorInfo> model, List<List<TensorInfo>> fragments, WireSettings wire, ReceiveBuffers buffers,
             long maxEncodedBytes) {
         this.wire = wire;
         this.buffers = buffers;
         this.maxEncodedBytes = maxEncodedBytes;
         List<Layout> all = new ArrayList<>();
         all.add(layout(model));
-        Map<String, TensorInfo> byName = new HashMap<>();
-        model.forEach(t -> byName.put(t.name(), t));
         if (fragments.size() > 1) {
-            for (List<String> f : fragments) {
-                all.add(layout(f.stream().map(byName::get).toList()));
+            for (List<TensorInfo> f : fragments) {
+                all.add(layout(f));
             }
         }
         this.layouts = List.copyOf(all);

@@ -171,6 +171,20 @@ final class ClientCodecs implements AutoCloseable {
         return bytes;
     }
 
+    /**
+     * Client {@code c} pulls only a fragment of {@code model} (version {@code version}), the only values
+     * that changed since the version it holds: {@code fragmentBytes}, its safetensors image. The client then
+     * holds {@code model} whole.
+     */
+    long pullFragment(int c, long version, TensorMap model, long fragmentBytes) {
+        fullBytesDown += fragmentBytes;
+        if (settings.deltaPulls()) {
+            held[c] = model;
+            heldVersion[c] = version;
+        }
+        return fragmentBytes;
+    }
+
     /** Notes the bytes on the wire so far, at an evaluation. */
     void sample(double virtualSeconds, long bytesUp, long bytesDown) {
         if (codec != null || settings.deltaPulls()) {

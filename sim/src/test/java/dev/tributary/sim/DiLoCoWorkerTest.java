@@ -39,8 +39,11 @@ class DiLoCoWorkerTest {
     @TempDir
     Path dir;
 
-    /** The global f0 and f1 after {@code rounds} rounds, and what the first replica was assigned at its merges. */
-    record Outcome(float f0, float f1, List<Map<String, Float>> assigned) {}
+    /**
+     * The global f0 and f1 after {@code rounds} rounds, what the first replica was assigned at its merges,
+     * and the workers' pulls answered with one fragment and with the whole model.
+     */
+    record Outcome(float f0, float f1, List<Map<String, Float>> assigned, long fragmentPulls, long fullPulls) {}
 
     Outcome run(double alpha, int delay, int rounds) throws Exception {
         return run(alpha, delay, rounds, WireOptions.DEFAULTS, null);
@@ -78,11 +81,13 @@ class DiLoCoWorkerTest {
                     assertTrue(coordinator.metrics().wireBytes(codecFamily) > 0, coordinator.metrics().scrape());
                     assertEquals(0, coordinator.metrics().wireBytes("safetensors"), 0.0);
                 }
+                long fragmentPulls = coordinator.metrics().pulls("fragment");
+                long fullPulls = coordinator.metrics().pulls("full");
                 CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
                 CoordinatorClient.Pulled p = client.pull("reader", -1, dir.resolve("pulled"));
                 try (SafetensorsFile model = SafetensorsFile.open(p.file())) {
                     return new Outcome(model.tensor("f0").getFloat(0), model.tensor("f1").getFloat(0),
-                            List.copyOf(trainer.assigned.getFirst()));
+                            List.copyOf(trainer.assigned.getFirst()), fragmentPulls, fullPulls);
                 }
             } finally {
                 threads.shutdownNow();
@@ -98,6 +103,9 @@ class DiLoCoWorkerTest {
         assertEquals(List.of(Map.of("f0", -11f), Map.of("f1", -23f), Map.of("f0", -35f)), o.assigned());
         assertEquals(-35f, o.f0());
         assertEquals(-47f, o.f1());
+        // Each worker pulls the whole model once; after each later publish only the fragment it pushed.
+        assertEquals(2, o.fullPulls());
+        assertEquals(2 * 3, o.fragmentPulls());
     }
 
     @Test

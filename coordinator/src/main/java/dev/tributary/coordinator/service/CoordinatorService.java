@@ -82,7 +82,8 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase imple
 
     @Override
     public void pullModel(PullRequest req, StreamObserver<ModelPart> out) {
-        ModelSender.serve(out, req.getKnownVersion(), sequencer.pull(req.getKnownVersion(), req.getAcceptVersionDelta()),
+        ModelSender.serve(out, req.getKnownVersion(), sequencer.pull(req.getKnownVersion(), req.getAcceptVersionDelta(),
+                req.getFragmentPull() ? req.getFragment() : -1),
                 metrics::bytesOut, metrics::pulled);
     }
 

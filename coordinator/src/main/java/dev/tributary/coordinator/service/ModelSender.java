@@ -17,7 +17,7 @@ import java.util.function.ObjLongConsumer;
 /**
  * Answers a pull of a versioned model: one {@link ModelHeader} (with {@code unchanged} and nothing else
  * when the caller's known version is current), then the chunks of the image, or of a version delta from
- * the caller's known version, with their CRC32C, as fast as the transport is ready for them. Shared by
+ * the caller's known version, or of one fragment's values (Streaming DiLoCo), with their CRC32C, as fast as the transport is ready for them. Shared by
  * every service that publishes versions (models, policies).
  */
 public final class ModelSender {
@@ -27,8 +27,14 @@ public final class ModelSender {
      * @param model     the current version's image (its SHA-256 and size go in the header)
      * @param delta     a version delta from {@code deltaBase} to the model, sent instead of it; or null
      * @param deltaBase the version the delta applies to
+     * @param fragment  Streaming DiLoCo: the values of fragment {@code fragmentIndex} at the model's version,
+     *                  sent instead of it (the rest equals the caller's known version); or null
      */
-    public record Answer(ModelImage model, ModelImage delta, long deltaBase) {
+    public record Answer(ModelImage model, ModelImage delta, long deltaBase, ModelImage fragment, int fragmentIndex) {
+        public Answer(ModelImage model, ModelImage delta, long deltaBase) {
+            this(model, delta, deltaBase, null, -1);
+        }
+
         /** The whole model. */
         public static Answer full(ModelImage model) {
             return new Answer(model, null, -1);
@@ -86,7 +92,8 @@ public final class ModelSender {
     private synchronized void start(Answer a) {
         ModelImage image = a.model();
         boolean unchanged = image.version() == knownVersion;
-        boolean delta = !unchanged && a.delta() != null;
+        boolean fragment = !unchanged && a.fragment() != null;
+        boolean delta = !unchanged && !fragment && a.delta() != null;
         ModelHeader.Builder h = ModelHeader.newBuilder()
                 .setVersion(image.version())
                 .setSha256(ByteString.copyFrom(image.sha256()))
@@ -95,6 +102,10 @@ public final class ModelSender {
         if (delta) {
             h.setVersionDelta(true).setDeltaBaseVersion(a.deltaBase()).setDeltaBytes(a.delta().size());
         }
+        if (fragment) {
+            h.setFragmentPull(true).setFragment(a.fragmentIndex()).setFragmentSha256(ByteString.copyFrom(a.fragment().sha256()))
+                    .setFragmentBytes(a.fragment().size());
+        }
         out.onNext(ModelPart.newBuilder().setHeader(h).build());
         if (unchanged) {
             done = true;
@@ -102,8 +113,8 @@ public final class ModelSender {
             out.onCompleted();
             return;
         }
-        this.kind = delta ? "delta" : "full";
-        this.body = delta ? a.delta() : image;
+        this.kind = fragment ? "fragment" : delta ? "delta" : "full";
+        this.body = fragment ? a.fragment() : delta ? a.delta() : image;
         pump();
     }
 

@@ -92,6 +92,8 @@ final class Sequencer implements AutoCloseable {
     private final java.util.ArrayDeque<Kept> kept = new java.util.ArrayDeque<>();
     /** Version deltas to the current version, by base version; dropped at each publish. */
     private final Map<Long, CompletableFuture<ModelImage>> deltas = new HashMap<>();
+    /** Streaming DiLoCo: the current version's fragment values, by fragment; dropped at each publish. */
+    private final Map<Integer, CompletableFuture<ModelImage>> fragmentImages = new HashMap<>();
     private final int keepVersions;
     private final long keepBytes;
 
@@ -136,6 +138,7 @@ final class Sequencer implements AutoCloseable {
      */
     private void keep(long v, TensorMap model) {
         deltas.clear();
+        fragmentImages.clear();
         if (!kept.isEmpty() && kept.peekLast().version() == v) {
             kept.pollLast();
         }
@@ -152,12 +155,30 @@ final class Sequencer implements AutoCloseable {
      * than the model. Both once the current version is durable.
      */
     CompletableFuture<ModelSender.Answer> pull(long known, boolean acceptDelta) {
-        return CompletableFuture.supplyAsync(() -> answer(known, acceptDelta), thread).thenCompose(x -> x);
+        return pull(known, acceptDelta, -1);
     }
 
-    private CompletableFuture<ModelSender.Answer> answer(long known, boolean acceptDelta) {
+    /**
+     * As {@link #pull(long, boolean)}; with {@code fragment} ≥ 0 (a fragment pull), only that fragment's
+     * values when the current version is {@code known} + 1 and published fragment {@code fragment}, the
+     * only values it changed (Streaming DiLoCo's round v merges fragment v mod F).
+     */
+    CompletableFuture<ModelSender.Answer> pull(long known, boolean acceptDelta, int fragment) {
+        return CompletableFuture.supplyAsync(() -> answer(known, acceptDelta, fragment), thread).thenCompose(x -> x);
+    }
+
+    private CompletableFuture<ModelSender.Answer> answer(long known, boolean acceptDelta, int fragment) {
         CompletableFuture<ModelImage> img = currentImage();
         long current = strategy.version();
+        dev.tributary.coordinator.strategy.InnerLoop inner = strategy.innerLoop();
+        if (fragment >= 0 && inner != null && inner.fragments().size() > 1 && known >= 0 && known + 1 == current
+                && fragment < inner.fragments().size() && Math.floorMod(known, (long) inner.fragments().size()) == fragment) {
+            TensorMap model = strategy.model();
+            java.util.List<dev.tributary.tensor.Fragments.Slice> slices = inner.fragments().get(fragment);
+            CompletableFuture<ModelImage> values = fragmentImages.computeIfAbsent(fragment, f -> publishDurable.thenApplyAsync(
+                    x -> ModelImage.of(current, dev.tributary.tensor.Fragments.cut(model, slices)), hashing));
+            return img.thenCombine(values, (m, v) -> new ModelSender.Answer(m, null, -1, v, fragment));
+        }
         Kept base = null;
         if (acceptDelta && known >= 0 && known != current) {
             for (Kept k : kept) {

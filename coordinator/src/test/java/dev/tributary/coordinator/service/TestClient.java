@@ -53,11 +53,19 @@ final class TestClient {
 
     /** A pull; with {@code acceptDelta} the bytes may be a version delta (see the header). */
     Pulled pull(long known, boolean acceptDelta) {
-        Iterator<ModelPart> it = blocking.pullModel(PullRequest.newBuilder().setKnownVersion(known)
-                .setAcceptVersionDelta(acceptDelta).build());
+        return pull(PullRequest.newBuilder().setKnownVersion(known).setAcceptVersionDelta(acceptDelta).build());
+    }
+
+    /** A fragment pull (Streaming DiLoCo): the bytes may be only the fragment's values (see the header). */
+    Pulled pullFragment(long known, int fragment) {
+        return pull(PullRequest.newBuilder().setKnownVersion(known).setFragmentPull(true).setFragment(fragment).build());
+    }
+
+    private Pulled pull(PullRequest request) {
+        Iterator<ModelPart> it = blocking.pullModel(request);
         ModelHeader h = it.next().getHeader();
-        MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getVersionDelta() ? h.getDeltaBytes()
-                : h.getTotalBytes());
+        MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getFragmentPull() ? h.getFragmentBytes()
+                : h.getVersionDelta() ? h.getDeltaBytes() : h.getTotalBytes());
         long at = 0;
         while (it.hasNext()) {
             Chunk c = it.next().getChunk();

@@ -60,6 +60,11 @@ public final class DiLoCoLoop implements AutoCloseable {
         this.version = version;
     }
 
+    /** The global model last taken in (never written by the loop). */
+    public TensorMap global() {
+        return global;
+    }
+
     /** Fragment {@code f}'s slices. */
     public List<Fragments.Slice> fragment(int f) {
         return slices.get(f);

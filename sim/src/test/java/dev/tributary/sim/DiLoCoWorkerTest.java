@@ -185,13 +185,19 @@ class DiLoCoWorkerTest {
 
     @Test
     void fragmentsCutInsideATensorFollowTheFixtureElementByElementThroughFragmentPulls() throws Exception {
+        runCut(WireOptions.DEFAULTS, "safetensors");
+        // bf16 holds these integers exactly: coded slices (1-D, decoded against the fragment's layout) give the same.
+        runCut(new WireOptions(Codec.parse("bf16"), true, 4, true), "bf16");
+    }
+
+    private void runCut(WireOptions wire, String codecFamily) throws Exception {
         // f0 [3] and f1 [1] in two fragments of two elements: f0[0:2], then f0[2:3] with f1.
         dev.tributary.tensor.TensorMap model = new dev.tributary.tensor.TensorMap()
                 .put("f0", dev.tributary.tensor.Tensor.ofFloats(new long[] {3}, 1, 1, 1))
                 .put("f1", dev.tributary.tensor.Tensor.ofFloats(new long[] {1}, 1));
         String name = InProcessServerBuilder.generateName();
         CoordinatorConfig config = CoordinatorConfig.defaults("diloco").withStrategyConfig(ConstantGradient.strategy(0, 0));
-        Path state = dir.resolve("state-cut");
+        Path state = dir.resolve("state-cut-" + codecFamily);
         try (Coordinator coordinator = Coordinator.start(InProcessServerBuilder.forName(name), state, model, config,
                 Tokens.of(List.of(TOKEN)), m -> { })) {
             ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
@@ -201,7 +207,7 @@ class DiLoCoWorkerTest {
                 for (int i = 0; i < 2; i++) {
                     WorkerOptions d = WorkerOptions.of("w" + i, TrainPlan.steps(1, 0), 4, null, state.resolve("w" + i));
                     WorkerOptions o = new WorkerOptions(d.name(), d.capabilities(), d.plan(), 4, null, d.workDir(),
-                            Duration.ofMillis(5), Duration.ofMillis(50), i, WireOptions.DEFAULTS);
+                            Duration.ofMillis(5), Duration.ofMillis(50), i, wire);
                     runs.add(threads.submit(() -> {
                         try (Worker w = new Worker(channel, TOKEN, new VectorGradient(), o, m -> { })) {
                             return w.run();
@@ -212,8 +218,10 @@ class DiLoCoWorkerTest {
                     assertEquals(4, f.get().acknowledged());
                 }
                 assertEquals(0, coordinator.refused());
+                assertTrue(coordinator.metrics().wireBytes(codecFamily) > 0, coordinator.metrics().scrape());
                 assertEquals(2 * 3, coordinator.metrics().pulls("fragment"), "the worker's SHA-256 check passed each time");
-                CoordinatorClient.Pulled p = new CoordinatorClient(channel, TOKEN).pull("reader", -1, dir.resolve("pulled-cut"));
+                CoordinatorClient.Pulled p = new CoordinatorClient(channel, TOKEN).pull("reader", -1,
+                        dir.resolve("pulled-cut-" + codecFamily));
                 try (SafetensorsFile m = SafetensorsFile.open(p.file())) {
                     // Fragment 0's elements follow the fixture's f0 (−11, −35), fragment 1's its f1 (−23, −47).
                     assertEquals(List.of(-35f, -35f, -47f), List.of(m.tensor("f0").getFloat(0), m.tensor("f0").getFloat(1),

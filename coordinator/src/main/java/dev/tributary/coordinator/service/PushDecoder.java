@@ -54,16 +54,22 @@ final class PushDecoder {
         this.buffers = buffers;
         this.maxEncodedBytes = maxEncodedBytes;
         List<Layout> all = new ArrayList<>();
-        all.add(layout(model));
+        // Every candidate takes as many tensors as the largest, so that a message of another candidate's
+        // count is a layout misfit (try the next), not a size refusal.
+        int maxTensors = model.size();
+        for (List<TensorInfo> f : fragments) {
+            maxTensors = Math.max(maxTensors, f.size());
+        }
+        all.add(layout(model, maxTensors));
         if (fragments.size() > 1) {
             for (List<TensorInfo> f : fragments) {
-                all.add(layout(f));
+                all.add(layout(f, maxTensors));
             }
         }
         this.layouts = List.copyOf(all);
     }
 
-    private Layout layout(List<TensorInfo> infos) {
+    private Layout layout(List<TensorInfo> infos, int maxTensors) {
         List<TensorInfo> f32 = infos.stream().map(t -> new TensorInfo(t.name(), DType.F32, t.shape())).toList();
         byte[] header = Safetensors.header(f32, Map.of());
         long data = 0;
@@ -71,7 +77,7 @@ final class PushDecoder {
             data = Math.addExact(data, t.byteSize());
         }
         // Decoded data can never exceed the receive budget; an encoded message never exceeds the push limit.
-        DecodeLimits limits = DecodeLimits.forLayout(f32).withMaxEncodedBytes(maxEncodedBytes)
+        DecodeLimits limits = DecodeLimits.forLayout(f32).withMaxTensors(Math.max(1, maxTensors)).withMaxEncodedBytes(maxEncodedBytes)
                 .withMaxDecodedBytes(Math.min(data, buffers.budget()));
         return new Layout(f32, header, data, limits);
     }

@@ -231,9 +231,9 @@ public final class CoordinatorMetrics {
      */
     public void pulled(String kind, long bytes) {
         pulls.computeIfAbsent(kind, k -> Counter.builder("tributary.pulls")
-                .description("pulls answered, by kind: full, delta, lossy, unchanged").tag("kind", k).register(registry)).increment();
+                .description("pulls answered, by kind: full, delta, lossy, fragment, unchanged").tag("kind", k).register(registry)).increment();
         pullBytes.computeIfAbsent(kind, k -> Counter.builder("tributary.pull").baseUnit("bytes")
-                .description("model bytes sent to pulls, by kind: full, delta, lossy").tag("kind", k).register(registry)).increment(bytes);
+                .description("model bytes sent to pulls, by kind: full, delta, lossy, fragment").tag("kind", k).register(registry)).increment(bytes);
     }
 
     /** Bytes of pushed updates on the wire so far under {@code codec}. */

@@ -182,6 +182,11 @@ final class ClientCodecs implements AutoCloseable {
         return bytes;
     }
 
+    /** True when clients pull the model coded by a lossy codec (they then never pull fragments, as the real worker). */
+    boolean lossyPulls() {
+        return pullCodec != null;
+    }
+
     /** The model a client trains from after pulling {@code version}: {@code model}, or its decoding by the pull codec. */
     TensorMap model(long version, TensorMap model) {
         if (pullCodec == null) {
@@ -205,6 +210,20 @@ final class ClientCodecs implements AutoCloseable {
         }
         codedBytes = bytes.length;
         codedVersion = version;
+    }
+
+    /**
+     * Client {@code c} pulls only a fragment of {@code model} (version {@code version}), the only values
+     * that changed since the version it holds: {@code fragmentBytes}, its safetensors image. The client then
+     * holds {@code model} whole.
+     */
+    long pullFragment(int c, long version, TensorMap model, long fragmentBytes) {
+        fullBytesDown += fragmentBytes;
+        if (settings.deltaPulls()) {
+            held[c] = model;
+            heldVersion[c] = version;
+        }
+        return fragmentBytes;
     }
 
     /** Notes the bytes on the wire so far, at an evaluation. */

@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param timeToTarget   when the curve first reached the target accuracy
  * @param updates        updates the coordinator accepted
  * @param bytesUp        delta bytes pushed on the wire, as coded (every push that arrived, refused ones included)
- * @param bytesDown      model bytes pulled on the wire (full models, or version deltas)
+ * @param bytesDown      model bytes pulled on the wire (full models, version deltas, or DiLoCo fragments)
  * @param peakBytesPerSecond the most bytes pulled and pushed together within one virtual second (windows
  *                       [k, k+1); a transfer counts in the window where it completes)
  * @param peakUpBytesPerSecond the same for pushes alone

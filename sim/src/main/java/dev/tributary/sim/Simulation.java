@@ -5,6 +5,7 @@ import dev.tributary.coordinator.strategy.Published;
 import dev.tributary.coordinator.strategy.Strategies;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.validation.UpdateValidator;
+import dev.tributary.tensor.Fragments;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.coordinator.service.InnerLoops;
 import dev.tributary.worker.TrainResult;
@@ -45,7 +46,9 @@ import java.util.concurrent.TimeUnit;
  * <p>Under DiLoCo every client runs the worker's own inner loop ({@link DiLoCoLoop}, the plan handed over
  * as registration hands it to real workers): a replica and inner optimizer kept across rounds, the
  * round's share of H steps, the fragment's push, the overlap steps after it (the client merges the next
- * version only once they are done), and the merge with α.
+ * version only once they are done), and the merge with α. A client that takes in the version right after
+ * its push pulls only the fragment it pushed (the only values that version changed; a fragment pull),
+ * any other version as a whole model.
  *
  * <p>With {@code codec:} a client's delta (or DiLoCo fragment) goes through its own codec and error
  * feedback and the coordinator's decoding before the validator ({@link ClientCodecs}); transfers take
@@ -179,6 +182,7 @@ public final class Simulation {
     private ClientCodecs codecs;
     private DiLoCoPlan innerPlan;
     private DiLoCoLoop[] loops;
+    private long[] fragmentBytes;
     private double[] busyUntil;
     private NoLoCoClients noloco;
 
@@ -230,9 +234,9 @@ public final class Simulation {
                 strategy = createStrategy(initial);
             }
             SimConfig.Validation v = config.validation();
-            boolean fragmented = strategy.innerLoop() != null && strategy.innerLoop().fragments().size() > 1;
             admission = new Admission(new UpdateValidator(initial.infos(), v.maxUpdateBytes(), v.maxDeltaNorm(),
-                    v.normPolicy(), fragmented), strategy);
+                    v.normPolicy(), strategy.innerLoop() == null ? List.of() : strategy.innerLoop().layouts(initial.infos())),
+                    strategy);
             modelBytes = SafetensorsBytes.encodedSize(initial, Map.of());
             waitForNewVersion = ROUND_BASED.contains(strategy.name());
             codecs = new ClientCodecs(config.codecs(), config.clients(), initial);
@@ -388,7 +392,10 @@ public final class Simulation {
             startNoLoCo(c, now);
             return;
         }
-        long pullBytes = codecs.pull(c, base, strategy.model());
+        // A DiLoCo client one version past its push pulls only the fragment it pushed (all that version changed).
+        int fragment = loops != null && loops[c] != null && !codecs.lossyPulls() ? loops[c].fragmentFor(base) : -1;
+        long pullBytes = fragment >= 0 ? codecs.pullFragment(c, base, strategy.model(), fragmentBytes(c, fragment))
+                : codecs.pull(c, base, strategy.model());
         bytesDown += pullBytes;
         traffic.add(now + config.network().seconds(pullBytes), pullBytes);
         long round = rounds[c]++;
@@ -407,7 +414,7 @@ public final class Simulation {
             }, pool);
             wireBytes = codecs.fixedWireSize();
         } else {
-            TrainResult r = loops == null ? workload.train(c, codecs.model(base, strategy.model()), seed) : innerRound(c, base);
+            TrainResult r = loops == null ? workload.train(c, codecs.model(base, strategy.model()), seed) : innerRound(c, base, fragment);
             Trained t = config.codecs().coded() ? Trained.coded(r, codecs.push(c, r.delta())) : Trained.of(r);
             done = CompletableFuture.completedFuture(t);
             examples = t.result().examples();
@@ -514,15 +521,29 @@ public final class Simulation {
     }
 
     /** DiLoCo: merges the current version into client {@code c}'s replica (opened at its first round) and runs to its push. */
-    private TrainResult innerRound(int c, long version) {
-        TensorMap global = codecs.model(version, strategy.model());
+    private TrainResult innerRound(int c, long version, int fragment) {
+        // A fragment pull is exact (the real coordinator answers it before a lossy pull); a whole pull may be coded.
+        TensorMap global = fragment >= 0 ? strategy.model() : codecs.model(version, strategy.model());
         if (loops[c] == null) {
             loops[c] = new DiLoCoLoop(innerPlan, workload.open(c, global, innerPlan.optimizer(),
                     Seeds.mix(config.seed(), Seeds.PLAN, c)), global, version);
+        } else if (fragment >= 0) {
+            loops[c].mergeFragment(Fragments.cut(global, loops[c].fragment(fragment)), version);
         } else if (loops[c].awaitingMerge() || loops[c].version() != version) {
             loops[c].merge(global, version);
         }
         return loops[c].prepare().result();
+    }
+
+    /** The safetensors image of fragment {@code f}'s values, as a fragment pull carries them. */
+    private long fragmentBytes(int c, int f) {
+        if (fragmentBytes == null) {
+            fragmentBytes = new long[innerPlan.fragments().size()];
+        }
+        if (fragmentBytes[f] == 0) {
+            fragmentBytes[f] = SafetensorsBytes.encodedSize(Fragments.cut(strategy.model(), loops[c].fragment(f)), Map.of());
+        }
+        return fragmentBytes[f];
     }
 
     /** Keeps {@code done} until it completes, so that the run waits for it before closing the trainers. */

@@ -1,7 +1,10 @@
 package dev.tributary.sim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tributary.store.SafetensorsBytes;
+import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.worker.InnerOptimizer;
 import dev.tributary.worker.Replica;
@@ -22,6 +25,7 @@ class DiLoCoSimulationTest {
     private static final class Fixture implements Workload {
         final ConstantGradient trainer = new ConstantGradient();
         final List<float[]> globals = new ArrayList<>();
+        Simulation.Result result;
 
         @Override
         public TensorMap initialModel() {
@@ -59,6 +63,7 @@ class DiLoCoSimulationTest {
         Fixture f = new Fixture();
         Simulation.Result r = Simulation.run(Configs.parse(m), f, null);
         assertEquals(versions, r.version());
+        f.result = r;
         return f;
     }
 
@@ -99,5 +104,15 @@ class DiLoCoSimulationTest {
         // Pushed after step 2 (local −3, pseudo-gradient 4), merged after step 3: global and local −7.
         assertEquals(-7f, distinct(f, 0).get(1));
         assertEquals(Map.of("f0", -7f), f.trainer.assigned.getFirst().getFirst());
+    }
+
+    @Test
+    void aClientOneVersionPastItsPushPullsOnlyThatFragment() {
+        Fixture f = run(0, 0, 4);
+        long model = SafetensorsBytes.encodedSize(ConstantGradient.model(), Map.of());
+        long fragment = SafetensorsBytes.encodedSize(new TensorMap().put("f1", Tensor.ofFloats(new long[] {1}, 0f)), Map.of());
+        assertTrue(fragment < model, fragment + " < " + model);
+        // Both clients pull the whole model to start, then after each of the 4 publishes the fragment it pushed.
+        assertEquals(2 * model + 2 * 4 * fragment, f.result.report().bytesDown());
     }
 }

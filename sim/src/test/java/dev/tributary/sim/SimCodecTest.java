@@ -228,9 +228,12 @@ class SimCodecTest {
         String spec = "int8:group=4";
         Map<String, Object> m = Configs.with(Configs.with(Configs.synthetic(3, s, 200), "codec", spec), "error_feedback", true);
         Simulation.Result r = Simulation.run(Configs.parse(m), null);
+        // Fragments cut by elements (the default): each push holds its fragment's slices.
         List<TensorInfo> layout = model().infos();
-        long s0 = codedSize(spec, List.of(layout.get(0)));
-        long s1 = codedSize(spec, List.of(layout.get(1)));
+        List<List<dev.tributary.tensor.Fragments.Slice>> f = dev.tributary.tensor.Fragments.byElements(layout, 2);
+        long s0 = codedSize(spec, dev.tributary.tensor.Fragments.layout(layout, f.get(0)));
+        long s1 = codedSize(spec, dev.tributary.tensor.Fragments.layout(layout, f.get(1)));
+        assertTrue(s0 != s1, "the fragments code to different sizes: " + s0);
         long pushes = r.pushed();
         long bytes = r.report().bytesUp();
         assertTrue(pushes > 10, "pushes " + pushes);

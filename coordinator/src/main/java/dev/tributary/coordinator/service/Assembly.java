@@ -60,11 +60,11 @@ public final class Assembly implements AutoCloseable {
         WorkerRegistry registry = new WorkerRegistry(config.lease(), System::currentTimeMillis, config.limits().maxWorkers());
         ReceiveBuffers buffers = new ReceiveBuffers(plan.budget(), plan.tokenShare(), plan.workerShare(), plan.budget(),
                 POOL_IDLE_MILLIS, () -> System.nanoTime() / 1_000_000);
-        boolean fragmented = sequencer.innerLoop() != null && sequencer.innerLoop().fragments().size() > 1;
+        java.util.List<java.util.List<dev.tributary.tensor.TensorInfo>> fragments = sequencer.innerLoop() == null
+                ? java.util.List.of() : sequencer.innerLoop().layouts(initialModel.infos());
         UpdateValidator deltas = new UpdateValidator(initialModel.infos(), config.maxUpdateBytes(), config.maxDeltaNorm(),
-                config.normPolicy(), fragmented);
-        PushDecoder decoder = new PushDecoder(initialModel.infos(),
-                fragmented ? sequencer.innerLoop().fragments() : java.util.List.of(), config.wire(), buffers, validator.maxBytes());
+                config.normPolicy(), fragments);
+        PushDecoder decoder = new PushDecoder(initialModel.infos(), fragments, config.wire(), buffers, validator.maxBytes());
         Pushes pushes = new Pushes(sequencer, deltas, decoder, metrics, buffers, config.limits(), warn);
         CoordinatorService service = new CoordinatorService(sequencer, registry, metrics, pushes);
         metrics.recovered(r.accepted());

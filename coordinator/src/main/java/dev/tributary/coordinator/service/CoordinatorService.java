@@ -83,7 +83,7 @@ final class CoordinatorService extends CoordinatorGrpc.CoordinatorImplBase imple
     @Override
     public void pullModel(PullRequest req, StreamObserver<ModelPart> out) {
         ModelSender.serve(out, req.getKnownVersion(), sequencer.pull(req.getWorkerId(), req.getKnownVersion(),
-                        req.getAcceptVersionDelta(), req.getPullCodec()),
+                        req.getAcceptVersionDelta(), req.getPullCodec(), req.getFragmentPull() ? req.getFragment() : -1),
                 metrics::bytesOut, metrics::pulled);
     }
 

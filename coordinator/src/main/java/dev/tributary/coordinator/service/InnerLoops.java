@@ -17,7 +17,7 @@ public final class InnerLoops {
                 .setSyncDelay(inner.delay())
                 .setOptimizer(InnerOptimizer.newBuilder().setName(o.name()).setLr(o.lr()).setWeightDecay(o.weightDecay())
                         .setBeta1(o.beta1()).setBeta2(o.beta2()).setEps(o.eps()).setMomentum(o.momentum()));
-        inner.fragments().forEach(f -> b.addFragments(Fragment.newBuilder().addAllTensors(f)));
+        inner.names().forEach(f -> b.addFragments(Fragment.newBuilder().addAllTensors(f)));
         return b.build();
     }
 }

@@ -17,7 +17,8 @@ import java.util.function.ObjLongConsumer;
 /**
  * Answers a pull of a versioned model: one {@link ModelHeader} (with {@code unchanged} and nothing else
  * when the caller's known version is current), then the chunks of the image, of a version delta from
- * the caller's known version, or of the model coded by a lossy pull's codec, with their CRC32C, as fast as the transport is ready for them. Shared by
+ * the caller's known version, of the model coded by a lossy pull's codec, or of one fragment's values
+ * (Streaming DiLoCo), with their CRC32C, as fast as the transport is ready for them. Shared by
  * every service that publishes versions (models, policies).
  */
 public final class ModelSender {
@@ -28,10 +29,22 @@ public final class ModelSender {
      * @param delta     a version delta from {@code deltaBase} to the model, sent instead of it; or null
      * @param deltaBase the version the delta applies to
      * @param coded     the model coded by a lossy pull's codec, sent instead of it; or null
+     * @param fragment  Streaming DiLoCo: the values of fragment {@code fragmentIndex} at the model's version,
+     *                  sent instead of it (the rest equals the caller's known version); or null
      */
-    public record Answer(ModelImage model, ModelImage delta, long deltaBase, Coded coded) {
+    public record Answer(ModelImage model, ModelImage delta, long deltaBase, Coded coded, ModelImage fragment, int fragmentIndex) {
         public Answer(ModelImage model, ModelImage delta, long deltaBase) {
-            this(model, delta, deltaBase, null);
+            this(model, delta, deltaBase, null, null, -1);
+        }
+
+        /** The model coded for a lossy pull. */
+        public static Answer coded(ModelImage model, Coded coded) {
+            return new Answer(model, null, -1, coded, null, -1);
+        }
+
+        /** Only fragment {@code index}'s values. */
+        public static Answer fragment(ModelImage model, ModelImage values, int index) {
+            return new Answer(model, null, -1, null, values, index);
         }
 
         /** The whole model. */
@@ -102,7 +115,8 @@ public final class ModelSender {
         ModelImage image = a.model();
         boolean unchanged = image.version() == knownVersion;
         boolean coded = !unchanged && a.coded() != null;
-        boolean delta = !unchanged && !coded && a.delta() != null;
+        boolean fragment = !unchanged && !coded && a.fragment() != null;
+        boolean delta = !unchanged && !coded && !fragment && a.delta() != null;
         ModelHeader.Builder h = ModelHeader.newBuilder()
                 .setVersion(image.version())
                 .setSha256(ByteString.copyFrom(image.sha256()))
@@ -116,6 +130,10 @@ public final class ModelSender {
             h.setCodec(c.codec()).setCodedSha256(ByteString.copyFrom(c.bytes().sha256())).setCodedBytes(c.bytes().size())
                     .setDecodedSha256(ByteString.copyFrom(c.decodedSha256())).setDecodedBytes(c.decodedBytes());
         }
+        if (fragment) {
+            h.setFragmentPull(true).setFragment(a.fragmentIndex()).setFragmentSha256(ByteString.copyFrom(a.fragment().sha256()))
+                    .setFragmentBytes(a.fragment().size());
+        }
         out.onNext(ModelPart.newBuilder().setHeader(h).build());
         if (unchanged) {
             done = true;
@@ -123,8 +141,8 @@ public final class ModelSender {
             out.onCompleted();
             return;
         }
-        this.kind = coded ? "lossy" : delta ? "delta" : "full";
-        this.body = coded ? a.coded().bytes() : delta ? a.delta() : image;
+        this.kind = coded ? "lossy" : fragment ? "fragment" : delta ? "delta" : "full";
+        this.body = coded ? a.coded().bytes() : fragment ? a.fragment() : delta ? a.delta() : image;
         pump();
     }
 

@@ -45,27 +45,31 @@ final class PushDecoder {
 
     /**
      * @param model           the model's tensors, in order
-     * @param fragments       the tensor names of each fragment a partial delta may hold (empty for whole deltas)
+     * @param fragments       the layout of each fragment a partial delta may hold (empty for whole deltas)
      * @param maxEncodedBytes the largest message accepted (the push size limit)
      */
-    PushDecoder(List<TensorInfo> model, List<List<String>> fragments, WireSettings wire, ReceiveBuffers buffers,
+    PushDecoder(List<TensorInfo> model, List<List<TensorInfo>> fragments, WireSettings wire, ReceiveBuffers buffers,
             long maxEncodedBytes) {
         this.wire = wire;
         this.buffers = buffers;
         this.maxEncodedBytes = maxEncodedBytes;
         List<Layout> all = new ArrayList<>();
-        all.add(layout(model));
-        Map<String, TensorInfo> byName = new HashMap<>();
-        model.forEach(t -> byName.put(t.name(), t));
+        // Every candidate takes as many tensors as the largest, so that a message of another candidate's
+        // count is a layout misfit (try the next), not a size refusal.
+        int maxTensors = model.size();
+        for (List<TensorInfo> f : fragments) {
+            maxTensors = Math.max(maxTensors, f.size());
+        }
+        all.add(layout(model, maxTensors));
         if (fragments.size() > 1) {
-            for (List<String> f : fragments) {
-                all.add(layout(f.stream().map(byName::get).toList()));
+            for (List<TensorInfo> f : fragments) {
+                all.add(layout(f, maxTensors));
             }
         }
         this.layouts = List.copyOf(all);
     }
 
-    private Layout layout(List<TensorInfo> infos) {
+    private Layout layout(List<TensorInfo> infos, int maxTensors) {
         List<TensorInfo> f32 = infos.stream().map(t -> new TensorInfo(t.name(), DType.F32, t.shape())).toList();
         byte[] header = Safetensors.header(f32, Map.of());
         long data = 0;
@@ -73,7 +77,7 @@ final class PushDecoder {
             data = Math.addExact(data, t.byteSize());
         }
         // Decoded data can never exceed the receive budget; an encoded message never exceeds the push limit.
-        DecodeLimits limits = DecodeLimits.forLayout(f32).withMaxEncodedBytes(maxEncodedBytes)
+        DecodeLimits limits = DecodeLimits.forLayout(f32).withMaxTensors(Math.max(1, maxTensors)).withMaxEncodedBytes(maxEncodedBytes)
                 .withMaxDecodedBytes(Math.min(data, buffers.budget()));
         return new Layout(f32, header, data, limits);
     }

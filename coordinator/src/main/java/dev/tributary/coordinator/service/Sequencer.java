@@ -92,6 +92,8 @@ final class Sequencer implements AutoCloseable {
     private final java.util.ArrayDeque<Kept> kept = new java.util.ArrayDeque<>();
     /** Version deltas to the current version, by base version; dropped at each publish. */
     private final Map<Long, CompletableFuture<ModelImage>> deltas = new HashMap<>();
+    /** Streaming DiLoCo: the current version's fragment values, by fragment; dropped at each publish. */
+    private final Map<Integer, CompletableFuture<ModelImage>> fragmentImages = new HashMap<>();
     private final int keepVersions;
     private final long keepBytes;
     private final LossyPulls lossy;
@@ -139,6 +141,7 @@ final class Sequencer implements AutoCloseable {
     private void keep(long v, TensorMap model) {
         deltas.clear();
         lossy.published();
+        fragmentImages.clear();
         if (!kept.isEmpty() && kept.peekLast().version() == v) {
             kept.pollLast();
         }
@@ -155,25 +158,39 @@ final class Sequencer implements AutoCloseable {
      * than the model. Both once the current version is durable.
      */
     CompletableFuture<ModelSender.Answer> pull(long known, boolean acceptDelta) {
-        return pull("", known, acceptDelta, "");
+        return pull("", known, acceptDelta, "", -1);
     }
 
     /**
-     * {@link #pull(long, boolean)}, coded by {@code pullCodec} when {@link LossyPulls} takes it: then the
-     * answer is the current version coded, never a version delta. Anything else (an unknown or refused
-     * codec, a model that will not code) gets the answer of a plain pull.
+     * {@link #pull(long, boolean)} with the two opt-ins of a pull. With {@code fragment} ≥ 0 (a fragment pull),
+     * only that fragment's values when the current version is {@code known} + 1 and published fragment
+     * {@code fragment}, the only values it changed (Streaming DiLoCo's round v merges fragment v mod F); that
+     * answer is exact and the smallest, so it comes first. Otherwise, coded by {@code pullCodec} when
+     * {@link LossyPulls} takes it: then the answer is the current version coded, never a version delta.
+     * Anything else (an unknown or refused codec, a model that will not code) gets the answer of a plain pull.
      */
-    CompletableFuture<ModelSender.Answer> pull(String workerId, long known, boolean acceptDelta, String pullCodec) {
-        return CompletableFuture.supplyAsync(() -> answer(workerId, known, acceptDelta, pullCodec), thread).thenCompose(x -> x);
+    CompletableFuture<ModelSender.Answer> pull(String workerId, long known, boolean acceptDelta, String pullCodec, int fragment) {
+        return CompletableFuture.supplyAsync(() -> answer(workerId, known, acceptDelta, pullCodec, fragment), thread)
+                .thenCompose(x -> x);
     }
 
-    private CompletableFuture<ModelSender.Answer> answer(String workerId, long known, boolean acceptDelta, String pullCodec) {
+    private CompletableFuture<ModelSender.Answer> answer(String workerId, long known, boolean acceptDelta, String pullCodec,
+            int fragment) {
         CompletableFuture<ModelImage> img = currentImage();
         long current = strategy.version();
+        dev.tributary.coordinator.strategy.InnerLoop inner = strategy.innerLoop();
+        if (fragment >= 0 && inner != null && inner.fragments().size() > 1 && known >= 0 && known + 1 == current
+                && fragment < inner.fragments().size() && Math.floorMod(known, (long) inner.fragments().size()) == fragment) {
+            TensorMap model = strategy.model();
+            java.util.List<dev.tributary.tensor.Fragments.Slice> slices = inner.fragments().get(fragment);
+            CompletableFuture<ModelImage> values = fragmentImages.computeIfAbsent(fragment, f -> publishDurable.thenApplyAsync(
+                    x -> ModelImage.of(current, dev.tributary.tensor.Fragments.cut(model, slices)), hashing));
+            return img.thenCombine(values, (m, v) -> ModelSender.Answer.fragment(m, v, fragment));
+        }
         CompletableFuture<ModelSender.Coded> coded = known == current ? null
                 : lossy.answer(workerId, pullCodec, current, strategy.model(), publishDurable);
         if (coded != null) {
-            return img.thenCombine(coded, (m, k) -> k == null ? ModelSender.Answer.full(m) : new ModelSender.Answer(m, null, -1, k));
+            return img.thenCombine(coded, (m, k) -> k == null ? ModelSender.Answer.full(m) : ModelSender.Answer.coded(m, k));
         }
         Kept base = null;
         if (acceptDelta && known >= 0 && known != current) {

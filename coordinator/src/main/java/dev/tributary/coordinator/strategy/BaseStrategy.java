@@ -72,6 +72,11 @@ abstract class BaseStrategy implements Strategy {
      * that does not fit the model on {@code required}, no examples where examples are the weight.
      */
     final Refused admit(Update u, Collection<String> required, boolean weightByExamples) {
+        return admit(u, required, model, weightByExamples);
+    }
+
+    /** As {@link #admit(Update, Collection, boolean)}, the delta's shapes checked against {@code layout}. */
+    final Refused admit(Update u, Collection<String> required, TensorMap layout, boolean weightByExamples) {
         if (u.baseVersion() > version) {
             return new Refused("update " + u.id() + ": base version " + u.baseVersion() + " > current version " + version,
                     Refused.FUTURE_VERSION);
@@ -80,7 +85,7 @@ abstract class BaseStrategy implements Strategy {
         if (tau > maxStaleness) {
             return new Refused("staleness " + tau + " > max " + maxStaleness, Refused.STALENESS);
         }
-        String misfit = TensorOps.misfit(model, u.delta(), required);
+        String misfit = TensorOps.misfit(layout, u.delta(), required);
         if (misfit != null) {
             return new Refused("update " + u.id() + ": " + misfit, Refused.INVALID);
         }

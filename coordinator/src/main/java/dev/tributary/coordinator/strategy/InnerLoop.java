@@ -1,5 +1,7 @@
 package dev.tributary.coordinator.strategy;
 
+import dev.tributary.tensor.Fragments;
+import dev.tributary.tensor.TensorInfo;
 import java.util.List;
 import java.util.Objects;
 
@@ -10,15 +12,29 @@ import java.util.Objects;
  * outer step is the strategy's.
  *
  * @param innerSteps H, inner steps between two syncs of one fragment (≥ number of fragments)
- * @param fragments  the tensor names of each fragment, in sync order
+ * @param fragments  each fragment's slices, in sync order (together the whole model, see {@link Fragments})
  * @param alpha      local fragment after a sync = (1 − α)·global + α·local, α in [0, 1]
  * @param delay      inner steps between a fragment's push and its merge, below H / fragments
  * @param optimizer  the inner optimizer
  */
-public record InnerLoop(int innerSteps, List<List<String>> fragments, double alpha, int delay, Optimizer optimizer) {
+public record InnerLoop(int innerSteps, List<List<Fragments.Slice>> fragments, double alpha, int delay,
+        Optimizer optimizer) {
     public InnerLoop {
         fragments = List.copyOf(fragments.stream().map(List::copyOf).toList());
         Objects.requireNonNull(optimizer, "optimizer");
+    }
+
+    /** The tensors each fragment touches, as registration lists them ({@link Fragments#resolve} recovers the slices). */
+    public List<List<String>> names() {
+        return Fragments.names(fragments);
+    }
+
+    /**
+     * The layout of each fragment's values ({@link Fragments#layout}) when there are several, else empty:
+     * what a partial delta may hold.
+     */
+    public List<List<TensorInfo>> layouts(List<TensorInfo> model) {
+        return fragments.size() == 1 ? List.of() : fragments.stream().map(f -> Fragments.layout(model, f)).toList();
     }
 
     /**
@@ -29,12 +45,12 @@ public record InnerLoop(int innerSteps, List<List<String>> fragments, double alp
             double momentum) {}
 
     /** Parses the {@code inner_steps}, {@code mixing_alpha}, {@code sync_delay} and {@code inner_optimizer} keys. */
-    static InnerLoop parse(Config c, List<List<String>> fragments) {
+    static InnerLoop parse(Config c, List<List<Fragments.Slice>> fragments) {
         return parse(c, fragments, 500);
     }
 
     /** As {@link #parse(Config, List)} with another default H. */
-    static InnerLoop parse(Config c, List<List<String>> fragments, int defaultSteps) {
+    static InnerLoop parse(Config c, List<List<Fragments.Slice>> fragments, int defaultSteps) {
         int h = c.count("inner_steps", defaultSteps, 1);
         int f = fragments.size();
         if (h < f) {

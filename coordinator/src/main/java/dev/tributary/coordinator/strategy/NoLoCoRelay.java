@@ -84,7 +84,7 @@ public final class NoLoCoRelay {
                 throw new IllegalArgumentException(c.path(k) + ": Streaming DiLoCo's setting; noloco syncs the whole model");
             }
         }
-        InnerLoop inner = InnerLoop.parse(c, List.of(initialModel.names()), 100);
+        InnerLoop inner = InnerLoop.parse(c, dev.tributary.tensor.Fragments.byTensors(initialModel.infos(), 1), 100);
         double momentum = Settings.unit(c, "momentum", 0.3);
         double outerLr = c.positive("outer_lr", 0.7);
         double peerPull = c.number("peer_pull", outerLr);

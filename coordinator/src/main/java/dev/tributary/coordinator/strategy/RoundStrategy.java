@@ -1,6 +1,7 @@
 package dev.tributary.coordinator.strategy;
 
 import dev.tributary.coordinator.optimizer.ServerOptimizer;
+import dev.tributary.tensor.Fragments;
 import dev.tributary.tensor.TensorMap;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -18,9 +19,9 @@ import java.util.function.Supplier;
  * no time; after a restart it counts afresh. That it passed is an event of its own ({@link #onDeadline}),
  * which the service logs so that replay closes the same rounds.
  *
- * <p>With F fragments (Streaming DiLoCo) the model's tensors are split into F contiguous groups of about
- * equal size and the round publishing version v+1 merges only fragment v mod F: updates must carry that
- * fragment's tensors (others are ignored), and each fragment has its own optimizer.
+ * <p>With F fragments (Streaming DiLoCo, {@link Fragments}) the round publishing version v+1 merges only
+ * fragment v mod F: updates must carry that fragment's values, a tensor it cuts as the 1-D slice of it
+ * (other tensors are ignored), and each fragment has its own optimizer over its slices.
  */
 final class RoundStrategy extends BaseStrategy {
     /**
@@ -28,11 +29,11 @@ final class RoundStrategy extends BaseStrategy {
      * @param minWorkers       updates that close a round once its deadline has passed
      * @param deadlineMillis   the deadline, 0 for none
      * @param weightByExamples weights are example counts, else all 1
-     * @param fragments        the tensor names of each fragment, together the whole model
+     * @param fragments        the slices of each fragment, together the whole model
      * @param innerLoop        what workers run between syncs (DiLoCo), or null
      */
     record Settings(int expected, int minWorkers, long deadlineMillis, boolean weightByExamples, Aggregator aggregator,
-            Supplier<ServerOptimizer> optimizer, List<List<String>> fragments, InnerLoop innerLoop) {}
+            Supplier<ServerOptimizer> optimizer, List<List<Fragments.Slice>> fragments, InnerLoop innerLoop) {}
 
     private final Settings settings;
     private final ServerOptimizer[] optimizers;
@@ -57,8 +58,10 @@ final class RoundStrategy extends BaseStrategy {
 
     @Override
     public Decision onUpdate(Update u) {
-        List<String> names = settings.fragments().get(fragment());
-        Refused refused = admit(u, names, settings.weightByExamples());
+        List<Fragments.Slice> slices = settings.fragments().get(fragment());
+        List<String> names = slices.stream().map(Fragments.Slice::name).toList();
+        TensorMap layout = optimizers.length == 1 ? model() : TensorOps.replace(model(), Fragments.cut(model(), slices));
+        Refused refused = admit(u, names, layout, settings.weightByExamples());
         if (refused != null) {
             return refused;
         }
@@ -134,8 +137,9 @@ final class RoundStrategy extends BaseStrategy {
     /** Publishes the round, or refuses {@code lastId} (the update that completed it) on overflow. */
     private Decision close(String lastId) {
         int f = fragment();
-        List<String> names = settings.fragments().get(f);
-        TensorMap base = TensorOps.subset(model(), names);
+        List<Fragments.Slice> slices = settings.fragments().get(f);
+        List<String> names = slices.stream().map(Fragments.Slice::name).toList();
+        TensorMap base = Fragments.cut(model(), slices);
         List<Aggregator.Input> inputs = new ArrayList<>(pending.size());
         for (Update u : pending) {
             inputs.add(new Aggregator.Input(u.id(), TensorOps.subset(u.delta(), names),
@@ -151,7 +155,7 @@ final class RoundStrategy extends BaseStrategy {
             return overflow;
         }
         List<Update> merged = List.copyOf(pending);
-        publish(optimizers.length == 1 ? stepped : TensorOps.replace(model(), stepped));
+        publish(optimizers.length == 1 ? stepped : Fragments.paste(model(), stepped, slices));
         pending.clear();
         pendingIds.clear();
         deadlinePassed = false;
@@ -183,36 +187,5 @@ final class RoundStrategy extends BaseStrategy {
         pendingIds.clear();
         deadlinePassed = false;
         openedAt = -1;
-    }
-
-    /**
-     * Splits the model's tensors, in order, into {@code count} contiguous groups of about equal parameter
-     * count: group k ends at the tensor boundary nearest to (k+1)/count of all parameters.
-     */
-    static List<List<String>> fragments(TensorMap model, int count) {
-        List<String> names = model.names();
-        if (count > names.size()) {
-            throw new IllegalArgumentException("fragments: " + count + " fragments need at least as many tensors, the model has "
-                    + names.size());
-        }
-        double total = model.parameters();
-        List<List<String>> out = new ArrayList<>(count);
-        List<String> current = new ArrayList<>();
-        long seen = 0;
-        for (int i = 0; i < names.size(); i++) {
-            long n = model.tensor(names.get(i)).numel();
-            double target = total * (out.size() + 1) / count;
-            int groupsAfter = count - out.size() - 1;
-            boolean mustClose = names.size() - i == groupsAfter;
-            boolean closerBefore = Math.abs(seen - target) <= Math.abs(seen + n - target);
-            if (!current.isEmpty() && groupsAfter > 0 && (mustClose || closerBefore)) {
-                out.add(List.copyOf(current));
-                current.clear();
-            }
-            current.add(names.get(i));
-            seen += n;
-        }
-        out.add(List.copyOf(current));
-        return List.copyOf(out);
     }
 }

@@ -1,6 +1,7 @@
 package dev.tributary.coordinator.strategy;
 
 import dev.tributary.coordinator.optimizer.ServerOptimizer;
+import dev.tributary.tensor.Fragments;
 import dev.tributary.tensor.TensorMap;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +29,8 @@ import java.util.function.Supplier;
  *       docs/ASYNC.md.</li>
  *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
  *       workers and {@code round_deadline_s} as for fedavg; {@code fragments} 1 (Streaming DiLoCo when more);
+ *       {@code fragment_split} elements (fragments of about equal elements, cut inside tensors where needed)
+ *       or tensors (whole tensors, see {@link dev.tributary.tensor.Fragments});
  *       {@code weighting} uniform; {@code aggregator} mean; {@code optimizer} momentum lr 0.7, momentum 0.9,
  *       nesterov true. Handed to the workers ({@link InnerLoop}): {@code inner_steps} 500 (H);
  *       {@code mixing_alpha} 0; {@code sync_delay} 0; {@code inner_optimizer} adamw lr 4e-4,
@@ -141,7 +144,7 @@ public final class Strategies {
         }
         int expected = population ? Math.max(minWorkers, (int) (fraction * workers)) : minWorkers;
         return rounds("fedavg", c, model, expected, minWorkers, "examples",
-                Map.of("name", "sgd", "lr", 1.0), List.of(model.names()), null);
+                Map.of("name", "sgd", "lr", 1.0), Fragments.byTensors(model.infos(), 1), null);
     }
 
     private static Strategy diloco(Config c, TensorMap model) {
@@ -152,14 +155,19 @@ public final class Strategies {
                     + minWorkers);
         }
         int fragments = c.count("fragments", 1, 1);
-        List<List<String>> split = RoundStrategy.fragments(model, fragments);
+        String cut = c.text("fragment_split", "elements");
+        if (!cut.equals("elements") && !cut.equals("tensors")) {
+            throw new IllegalArgumentException(c.path("fragment_split") + ": must be elements or tensors, got \"" + cut + "\"");
+        }
+        List<List<Fragments.Slice>> split = cut.equals("elements") && fragments > 1
+                ? Fragments.byElements(model.infos(), fragments) : Fragments.byTensors(model.infos(), fragments);
         InnerLoop inner = InnerLoop.parse(c, split);
         return rounds("diloco", c, model, workers, minWorkers, "uniform",
                 Map.of("name", "momentum", "lr", 0.7, "momentum", 0.9, "nesterov", true), split, inner);
     }
 
     private static Strategy rounds(String name, Config c, TensorMap model, int expected, int minWorkers,
-            String weighting, Map<String, Object> optimizerDefaults, List<List<String>> fragments, InnerLoop inner) {
+            String weighting, Map<String, Object> optimizerDefaults, List<List<Fragments.Slice>> fragments, InnerLoop inner) {
         double deadlineS = c.nonNegative("round_deadline_s", 0);
         long deadlineMillis = deadlineS == 0 ? 0 : Math.max(1, Math.round(deadlineS * 1000));
         boolean byExamples = Settings.weightByExamples(c, weighting);

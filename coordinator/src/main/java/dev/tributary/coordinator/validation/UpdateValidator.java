@@ -19,7 +19,7 @@ import java.util.UUID;
 /**
  * Everything an update must satisfy before it reaches the strategy: a UUID id, sane counts, a known
  * codec, a size within the limit, and a delta whose tensors have exactly the model's names, shapes and
- * dtypes, whose values are all finite, and whose L2 norm (over all tensors together) is within the bound
+ * dtypes (under Streaming DiLoCo, some of them, a tensor cut by a fragment as a 1-D slice of it), whose values are all finite, and whose L2 norm (over all tensors together) is within the bound
  * (refused, or scaled down to it). Each failure is a {@link Refusal} naming the tensor and the rule.
  */
 public final class UpdateValidator {
@@ -40,6 +40,8 @@ public final class UpdateValidator {
     private final double maxNorm;
     private final NormPolicy policy;
     private final boolean partial;
+    /** Under Streaming DiLoCo, the shapes a fragment's slice of each tensor may have besides the whole tensor's. */
+    private final Map<String, List<long[]>> sliceShapes = new java.util.HashMap<>();
 
     /**
      * @param model    the model's tensors
@@ -47,15 +49,22 @@ public final class UpdateValidator {
      * @param maxNorm  L2 bound; 0 for none
      */
     public UpdateValidator(List<TensorInfo> model, long maxBytes, double maxNorm, NormPolicy policy) {
-        this(model, maxBytes, maxNorm, policy, false);
+        this(model, maxBytes, maxNorm, policy, List.of());
     }
 
     /**
-     * @param partial a delta may hold only some of the model's tensors (Streaming DiLoCo pushes the fragment
-     *                due; the strategy checks that it is there)
+     * @param fragments the layout of each fragment ({@code Fragments.layout}) when a delta may hold one
+     *                  fragment's values (Streaming DiLoCo pushes the fragment due; the strategy checks that
+     *                  it is there); empty for whole deltas
      */
-    public UpdateValidator(List<TensorInfo> model, long maxBytes, double maxNorm, NormPolicy policy, boolean partial) {
-        this.partial = partial;
+    public UpdateValidator(List<TensorInfo> model, long maxBytes, double maxNorm, NormPolicy policy,
+            List<List<TensorInfo>> fragments) {
+        this.partial = !fragments.isEmpty();
+        for (List<TensorInfo> f : fragments) {
+            for (TensorInfo t : f) {
+                sliceShapes.computeIfAbsent(t.name(), k -> new java.util.ArrayList<>()).add(t.shape());
+            }
+        }
         long data = 0;
         for (TensorInfo t : model) {
             this.model.put(t.name(), t);
@@ -161,6 +170,15 @@ public final class UpdateValidator {
         }
     }
 
+    private boolean isSliceShape(String name, long[] shape) {
+        for (long[] s : sliceShapes.getOrDefault(name, List.of())) {
+            if (Shapes.same(s, shape)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * Decodes and checks a delta image; with the clip policy an over-norm delta is scaled down in place.
      *
@@ -191,7 +209,7 @@ public final class UpdateValidator {
             if (t.dtype() != want.dtype()) {
                 throw Refusal.invalid("dtype", "tensor " + name + ": dtype " + t.dtype() + " != " + want.dtype());
             }
-            if (!Shapes.same(t.shape(), want.shape())) {
+            if (!Shapes.same(t.shape(), want.shape()) && !isSliceShape(name, t.shape())) {
                 throw Refusal.invalid("shape", "tensor " + name + ": shape " + Shapes.toString(t.shape()) + " != "
                         + Shapes.toString(want.shape()));
             }

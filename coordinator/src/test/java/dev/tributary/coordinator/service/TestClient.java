@@ -56,12 +56,17 @@ final class TestClient {
         return pull(PullRequest.newBuilder().setKnownVersion(known).setAcceptVersionDelta(acceptDelta).build());
     }
 
-    /** Any pull; the bytes are what the header says they are (model, version delta or coded model). */
+    /** A fragment pull (Streaming DiLoCo): the bytes may be only the fragment's values (see the header). */
+    Pulled pullFragment(long known, int fragment) {
+        return pull(PullRequest.newBuilder().setKnownVersion(known).setFragmentPull(true).setFragment(fragment).build());
+    }
+
+    /** Any pull; the bytes are what the header says they are (model, version delta, coded model or fragment). */
     Pulled pull(PullRequest request) {
         Iterator<ModelPart> it = blocking.pullModel(request);
         ModelHeader h = it.next().getHeader();
-        MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getVersionDelta() ? h.getDeltaBytes()
-                : !h.getCodec().isEmpty() ? h.getCodedBytes() : h.getTotalBytes());
+        MemorySegment bytes = Arena.ofAuto().allocate(h.getUnchanged() ? 0 : h.getFragmentPull() ? h.getFragmentBytes()
+                : h.getVersionDelta() ? h.getDeltaBytes() : !h.getCodec().isEmpty() ? h.getCodedBytes() : h.getTotalBytes());
         long at = 0;
         while (it.hasNext()) {
             Chunk c = it.next().getChunk();

@@ -3,10 +3,12 @@ package dev.tributary.coordinator.strategy;
 import static dev.tributary.coordinator.strategy.Fixtures.scalar;
 import static dev.tributary.coordinator.strategy.Fixtures.update;
 import static dev.tributary.coordinator.strategy.Fixtures.value;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.tributary.tensor.Fragments;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import java.util.ArrayList;
@@ -53,17 +55,50 @@ class DiLoCoStrategyTest {
         return m;
     }
 
+    private static List<List<String>> byTensors(TensorMap m, int count) {
+        return Fragments.names(Fragments.byTensors(m.infos(), count));
+    }
+
     @Test
     void fragmentsSplitTheModelByParameterCount() {
         TensorMap m = sized(10, 10, 30, 5, 5, 40);
-        assertEquals(List.of(List.of("t0", "t1", "t2"), List.of("t3", "t4", "t5")), RoundStrategy.fragments(m, 2));
-        assertEquals(List.of(List.of("t0", "t1"), List.of("t2", "t3", "t4"), List.of("t5")), RoundStrategy.fragments(m, 3));
-        assertEquals(6, RoundStrategy.fragments(m, 6).size());
-        assertEquals(List.of(List.of("t0", "t1", "t2", "t3", "t4"), List.of("t5")),
-                RoundStrategy.fragments(sized(10, 10, 30, 5, 5, 400), 2));
-        assertEquals(List.of(List.of("t0"), List.of("t1"), List.of("t2")), RoundStrategy.fragments(sized(100, 1, 1), 3));
-        assertEquals("fragments: 7 fragments need at least as many tensors, the model has 6",
-                assertThrows(IllegalArgumentException.class, () -> RoundStrategy.fragments(m, 7)).getMessage());
+        assertEquals(List.of(List.of("t0", "t1", "t2"), List.of("t3", "t4", "t5")), byTensors(m, 2));
+        assertEquals(List.of(List.of("t0", "t1"), List.of("t2", "t3", "t4"), List.of("t5")), byTensors(m, 3));
+        assertEquals(6, byTensors(m, 6).size());
+        assertEquals(List.of(List.of("t0", "t1", "t2", "t3", "t4"), List.of("t5")), byTensors(sized(10, 10, 30, 5, 5, 400), 2));
+        assertEquals(List.of(List.of("t0"), List.of("t1"), List.of("t2")), byTensors(sized(100, 1, 1), 3));
+        assertEquals("fragments: 7 fragments need at least as many tensors, the model has 6 (fragment_split: elements "
+                + "cuts inside tensors)", assertThrows(IllegalArgumentException.class, () -> byTensors(m, 7)).getMessage());
+    }
+
+    @Test
+    void elementFragmentsCutInsideATensorAndStepOnlyTheirSlice() {
+        // One tensor of 10 elements and one of 2, in 3 fragments of 4: [0,4) [4,8) of t0, then t0[8,10) and t1.
+        TensorMap m = new TensorMap().put("t0", Tensor.ofFloats(new long[] {2, 5}, new float[10]))
+                .put("t1", Tensor.ofFloats(new long[] {2}, new float[2]));
+        Strategy s = Strategies.create("diloco", Map.of("fragments", 3, "workers", 1,
+                "optimizer", Map.of("name", "sgd", "lr", 1)), m);
+        assertEquals(List.of(List.of("t0"), List.of("t0"), List.of("t0", "t1")), s.innerLoop().names());
+        // A whole-tensor delta does not fit a fragment that cuts the tensor.
+        Refused r = (Refused) s.onUpdate(update("x", 0, 1, new TensorMap().put("t0", Tensor.ofFloats(new long[] {2, 5},
+                new float[10]))));
+        assertEquals(Refused.INVALID, r.code());
+        assertEquals("update x: tensor t0: delta shape [2,5] != model shape [4]", r.reason());
+        assertInstanceOf(Published.class, s.onUpdate(update("a", 0, 1,
+                new TensorMap().put("t0", Tensor.ofFloats(new long[] {4}, 1, 2, 3, 4)))));
+        assertInstanceOf(Published.class, s.onUpdate(update("b", 1, 1,
+                new TensorMap().put("t0", Tensor.ofFloats(new long[] {4}, 5, 6, 7, 8)))));
+        assertInstanceOf(Published.class, s.onUpdate(update("c", 2, 1,
+                new TensorMap().put("t0", Tensor.ofFloats(new long[] {2}, 9, 10)).put("t1", Tensor.ofFloats(new long[] {2}, 11, 12)))));
+        // SGD lr 1 on Δ = the mean delta (one worker): θ = θ + Δ, each fragment's elements once.
+        assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, s.model().tensor("t0").toFloatArray());
+        assertArrayEquals(new long[] {2, 5}, s.model().tensor("t0").shape());
+        assertArrayEquals(new float[] {11, 12}, s.model().tensor("t1").toFloatArray());
+        assertEquals("diloco.fragment_split: must be elements or tensors, got \"rows\"", assertThrows(
+                IllegalArgumentException.class, () -> Strategies.create("diloco", Map.of("fragments", 2, "fragment_split",
+                        "rows"), m)).getMessage());
+        assertEquals(List.of(List.of("t0"), List.of("t1")), Strategies.create("diloco", Map.of("fragments", 2,
+                "fragment_split", "tensors"), m).innerLoop().names());
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tributary.tensor.Tensor;
+import dev.tributary.tensor.Fragments;
 import dev.tributary.tensor.TensorMap;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +38,8 @@ class StrategyReplayTest {
                 Arguments.of("fedasync", Map.of("max_staleness", 3, "staleness", "polynomial")),
                 Arguments.of("fedasync", Map.of("mixing", "delta", "staleness", "hinge")),
                 Arguments.of("diloco", Map.of("workers", 2)),
-                Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "optimizer", "adam")));
+                Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "optimizer", "adam")),
+                Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "fragment_split", "tensors")));
     }
 
     private static List<Update> updates(long seed, int count) {
@@ -50,10 +52,18 @@ class StrategyReplayTest {
         return out;
     }
 
-    /** The update with its base version drawn relative to the strategy's current version. */
+    /**
+     * The update with its base version drawn relative to the strategy's current version; under Streaming
+     * DiLoCo, with only the values of the fragment due (cut inside tensors by the default split).
+     */
     private static Update based(Update u, Strategy s, Random rnd) {
         long base = rnd.nextInt(10) < 7 ? s.version() : Math.max(0, s.version() - 1 - rnd.nextInt(3));
-        return new Update(u.id(), base, u.examples(), u.localSteps(), u.delta(), u.metrics());
+        TensorMap delta = u.delta();
+        if (s.innerLoop() != null && s.innerLoop().fragments().size() > 1) {
+            List<List<Fragments.Slice>> f = s.innerLoop().fragments();
+            delta = Fragments.cut(delta, f.get((int) Math.floorMod(s.version(), (long) f.size())));
+        }
+        return new Update(u.id(), base, u.examples(), u.localSteps(), delta, u.metrics());
     }
 
     @ParameterizedTest(name = "{0} {1}")

@@ -355,6 +355,93 @@ public final class CoordinatorClient {
     }
 
     /**
+     * A fragment pull's answer (Streaming DiLoCo).
+     *
+     * @param version   the version the values belong to
+     * @param fragment  the fragment
+     * @param values    its values (heap f32 copies), named and shaped as {@code layout} asked
+     * @param sha256    SHA-256 of the whole model at {@code version}, hex
+     * @param wireBytes chunk bytes that came over the wire
+     */
+    public record FragmentPull(long version, int fragment, TensorMap values, String sha256, long wireBytes) {}
+
+    /**
+     * Asks for only fragment {@code fragment}'s values of version {@code knownVersion} + 1, the only values
+     * that version changed when the worker pushed that fragment from {@code knownVersion}. Returns null, the
+     * call cancelled, when the coordinator answers otherwise (it has moved further on, or the known version
+     * is current): then pull the model as usual. Chunks out of order, a CRC32C or SHA-256 mismatch, a size
+     * other than {@code fragment_bytes}, or values that do not fit {@code layout} fail with DATA_LOSS.
+     *
+     * @param layout the fragment's names and shapes ({@code Fragments.layout}); bounds the bytes accepted
+     */
+    public FragmentPull pullFragment(String workerId, long knownVersion, int fragment, java.util.List<dev.tributary.tensor.TensorInfo> layout)
+            throws IOException {
+        long limit = Safetensors.header(layout, Map.of()).length + 8L;
+        for (dev.tributary.tensor.TensorInfo t : layout) {
+            limit += t.byteSize();
+        }
+        try (io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation()) {
+            io.grpc.Context previous = call.attach();
+            try {
+                Iterator<ModelPart> parts = blocking.pullModel(PullRequest.newBuilder().setWorkerId(workerId)
+                        .setKnownVersion(knownVersion).setFragmentPull(true).setFragment(fragment).build());
+                if (!parts.hasNext()) {
+                    throw dataLoss("the model stream ended before its header");
+                }
+                ModelHeader h = parts.next().getHeader();
+                if (!h.getFragmentPull()) {
+                    return null;
+                }
+                if (h.getFragment() != fragment || h.getVersion() != knownVersion + 1) {
+                    throw dataLoss("fragment pull of fragment " + fragment + " at v" + (knownVersion + 1) + " answered with fragment "
+                            + h.getFragment() + " at v" + h.getVersion());
+                }
+                if (h.getFragmentBytes() <= 0 || h.getFragmentBytes() > limit) {
+                    throw dataLoss("fragment " + fragment + " of " + h.getFragmentBytes() + " bytes: expected at most " + limit);
+                }
+                byte[] bytes = new byte[(int) h.getFragmentBytes()];
+                MessageDigest sha = sha256();
+                long[] at = {0};
+                long got = receive(parts, (data, n) -> {
+                    if (at[0] + n > bytes.length) {
+                        throw dataLoss("fragment " + fragment + " runs past its fragment_bytes " + bytes.length);
+                    }
+                    System.arraycopy(data, 0, bytes, (int) at[0], n);
+                    sha.update(data, 0, n);
+                    at[0] += n;
+                });
+                String digest = HexFormat.of().formatHex(sha.digest());
+                if (got != bytes.length || !digest.equals(hex(h.getFragmentSha256()))) {
+                    throw dataLoss("fragment " + fragment + " of v" + h.getVersion() + ": received " + got + " of " + bytes.length
+                            + " bytes with SHA-256 " + digest + ", expected " + hex(h.getFragmentSha256()));
+                }
+                TensorMap values = new TensorMap();
+                dev.tributary.tensor.SafetensorsFile f;
+                try {
+                    f = dev.tributary.tensor.SafetensorsFile.of(MemorySegment.ofArray(bytes), "fragment " + fragment);
+                } catch (RuntimeException e) {
+                    throw dataLoss("fragment " + fragment + " of v" + h.getVersion() + ": " + e.getMessage());
+                }
+                for (dev.tributary.tensor.TensorInfo want : layout) {
+                    if (!f.names().contains(want.name())
+                            || !java.util.Arrays.equals(f.tensor(want.name()).shape(), want.shape())) {
+                        throw dataLoss("fragment " + fragment + " of v" + h.getVersion() + ": does not hold " + want);
+                    }
+                    dev.tributary.tensor.Tensor t = f.tensor(want.name());
+                    values.put(want.name(), t.toF32(Arena.ofAuto()));
+                }
+                if (f.names().size() != layout.size()) {
+                    throw dataLoss("fragment " + fragment + " of v" + h.getVersion() + ": " + f.names().size() + " tensors, expected "
+                            + layout.size());
+                }
+                return new FragmentPull(h.getVersion(), fragment, values, hex(h.getSha256()), got);
+            } finally {
+                call.detach(previous);
+            }
+        }
+    }
+
+    /**
      * One update to push.
      *
      * @param delta the delta's file (trained − pulled weights): a safetensors image, or a message of {@code codec}

@@ -282,6 +282,11 @@ public final class Worker implements AutoCloseable {
             return false;
         }
         trainingStarted = System.nanoTime();
+        if (loop != null && pullFragment()) {
+            DiLoCoLoop.Outgoing out = loop.prepare();
+            save(out.fragment(), out.baseVersion(), out.result());
+            return true;
+        }
         WireOptions wire = options.wire();
         // A held model from a lossy pull still gives the layout, but no version delta applies to it.
         CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir(),
@@ -331,6 +336,57 @@ public final class Worker implements AutoCloseable {
         }
         DiLoCoLoop.Outgoing out = loop.prepare();
         save(out.fragment(), out.baseVersion(), out.result());
+    }
+
+    /**
+     * Streaming DiLoCo: after a push of fragment p from the held version v, takes in v+1 from only fragment
+     * p's values once the coordinator is there (all that v+1 changed). The model they rebuild is written as
+     * the held model and must have v+1's published SHA-256, else the whole model is pulled. False when no
+     * fragment pull applies or the coordinator answered otherwise.
+     */
+    private boolean pullFragment() throws IOException {
+        int f = loop.fragmentFor(heldVersion + 1);
+        // Fragment values pasted onto a lossy pull's decoding would not rebuild the published model.
+        if (f < 0 || latestVersion != heldVersion + 1 || held == null || heldCodec != null) {
+            return false;
+        }
+        java.util.List<dev.tributary.tensor.Fragments.Slice> slices = loop.fragment(f);
+        CoordinatorClient.FragmentPull p = client.pullFragment(workerId, heldVersion, f,
+                dev.tributary.tensor.Fragments.layout(loop.global().infos(), slices));
+        if (p == null) {
+            return false;
+        }
+        progress.pulled(p.wireBytes());
+        TensorMap next = dev.tributary.tensor.Fragments.paste(loop.global(), p.values(), slices);
+        Path target = options.workDir().resolve("model-" + p.version() + ".safetensors");
+        dev.tributary.tensor.Safetensors.write(target, next);
+        String digest;
+        try (java.io.InputStream in = new java.security.DigestInputStream(Files.newInputStream(target), sha256())) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+            digest = java.util.HexFormat.of().formatHex(((java.security.DigestInputStream) in).getMessageDigest().digest());
+        }
+        if (!digest.equals(p.sha256())) {
+            Files.deleteIfExists(target);
+            log.accept("fragment " + f + " of v" + p.version() + " rebuilds a model with SHA-256 " + digest + ", published "
+                    + p.sha256() + ": pulling the whole model");
+            return false;
+        }
+        loop.mergeFragment(p.values(), p.version());
+        SafetensorsFile opened = SafetensorsFile.open(target);
+        closeHeld();
+        held = opened;
+        heldVersion = p.version();
+        heldCodec = null;
+        latestVersion = Math.max(latestVersion, heldVersion);
+        return true;
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private void save(int slot, long base, TrainResult result) throws IOException {

@@ -1,5 +1,6 @@
 package dev.tributary.worker.diloco;
 
+import dev.tributary.tensor.Fragments;
 import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.worker.Replica;
@@ -16,11 +17,17 @@ import java.util.Map;
  * {@code torch.lerp(local, global, 1 − α)}. A version other than v+1 (rounds missed, a push refused)
  * replaces the whole replica with the global model; the optimizer state carries on either way.
  *
+ * <p>Fragments are slices of tensors ({@link Fragments}), resolved from the plan's names against the
+ * model's tensors: a fragment that cuts a tensor pushes, and mixes in, only its elements. Version v+1
+ * differs from version v only in fragment v mod F, so taking in v+1 needs only that fragment's values
+ * ({@link #mergeFragment}, a fragment pull); the loop keeps the rest of the global model it holds.
+ *
  * <p>Call order: {@link #prepare}, optionally {@link #overlap}, {@link #merge}; again.
  */
 public final class DiLoCoLoop implements AutoCloseable {
     private final DiLoCoPlan plan;
     private final Replica replica;
+    private final List<List<Fragments.Slice>> slices;
     private TensorMap global;
     private long version;
     private Outgoing pushed;
@@ -35,19 +42,40 @@ public final class DiLoCoLoop implements AutoCloseable {
      *
      * @param fragment    the fragment's index
      * @param baseVersion the global version it was trained from
-     * @param result      local − global of the fragment's tensors, with the examples and steps since the last push
+     * @param result      local − global of the fragment's values (a tensor it cuts as the 1-D slice), with the
+     *                    examples and steps since the last push
      */
     public record Outgoing(int fragment, long baseVersion, TrainResult result) {}
 
     /**
      * @param replica opened from {@code global}; closed with this loop
      * @param global  the global model at {@code version}, kept (not copied) until the next merge
+     * @throws IllegalArgumentException when the plan's fragments do not fit the model's tensors
      */
     public DiLoCoLoop(DiLoCoPlan plan, Replica replica, TensorMap global, long version) {
         this.plan = plan;
         this.replica = replica;
+        this.slices = Fragments.resolve(plan.fragments(), global.infos());
         this.global = global;
         this.version = version;
+    }
+
+    /** The global model last taken in (never written by the loop). */
+    public TensorMap global() {
+        return global;
+    }
+
+    /** Fragment {@code f}'s slices. */
+    public List<Fragments.Slice> fragment(int f) {
+        return slices.get(f);
+    }
+
+    /**
+     * The fragment whose values alone bring the loop to {@code current} ({@link #mergeFragment}): the one
+     * pushed, when {@code current} is the version right after its base; else -1 (a whole model is needed).
+     */
+    public int fragmentFor(long current) {
+        return pushed != null && current == pushed.baseVersion() + 1 ? pushed.fragment() : -1;
     }
 
     public DiLoCoPlan plan() {
@@ -76,16 +104,17 @@ public final class DiLoCoLoop implements AutoCloseable {
         }
         run(plan.stepsOf(version) - plan.delay());
         int f = plan.fragmentOf(version);
-        List<String> names = plan.fragments().get(f);
-        TensorMap local = replica.weights(names);
+        List<Fragments.Slice> fragment = slices.get(f);
+        TensorMap local = Fragments.cut(replica.weights(plan.fragments().get(f)), fragment);
+        TensorMap base = Fragments.cut(global, fragment);
         TensorMap delta = new TensorMap();
-        for (String n : names) {
-            float[] l = local.tensor(n).toFloatArray();
-            float[] g = global.tensor(n).toFloatArray();
+        for (Fragments.Slice s : fragment) {
+            float[] l = local.tensor(s.name()).toFloatArray();
+            float[] g = base.tensor(s.name()).toFloatArray();
             for (int i = 0; i < l.length; i++) {
                 l[i] -= g[i];
             }
-            delta.put(n, Tensor.ofFloats(local.tensor(n).shape(), l));
+            delta.put(s.name(), Tensor.ofFloats(local.tensor(s.name()).shape(), l));
         }
         Map<String, Double> metrics = lossSteps == 0 ? Map.of() : Map.of("loss", lossSum / lossSteps);
         pushed = new Outgoing(f, version, new TrainResult(delta, examples, steps, metrics));
@@ -118,26 +147,56 @@ public final class DiLoCoLoop implements AutoCloseable {
      */
     public void merge(TensorMap next, long nextVersion) {
         overlap();
-        if (pushed != null && nextVersion == pushed.baseVersion() + 1) {
-            List<String> names = plan.fragments().get(pushed.fragment());
-            TensorMap local = replica.weights(names);
-            float weight = (float) (1 - plan.alpha());
-            TensorMap mixed = new TensorMap();
-            for (String n : names) {
-                float[] l = local.tensor(n).toFloatArray();
-                float[] g = next.tensor(n).toFloatArray();
-                for (int i = 0; i < l.length; i++) {
-                    l[i] = lerp(l[i], g[i], weight);
-                }
-                mixed.put(n, Tensor.ofFloats(local.tensor(n).shape(), l));
-            }
-            replica.assign(mixed);
+        if (fragmentFor(nextVersion) >= 0) {
+            mix(Fragments.cut(next, slices.get(pushed.fragment())));
         } else if (nextVersion != version) {
             replica.assign(next);
         }
         global = next;
         version = nextVersion;
         pushed = null;
+    }
+
+    /**
+     * Takes in version {@code nextVersion} from only the pushed fragment's values at it ({@code values}, as
+     * {@link Fragments#cut} gives them), after the overlap if it has not run; the rest of the global model is
+     * the one held, which that version left as it was.
+     *
+     * @throws IllegalStateException when {@code nextVersion} is not the version right after the pushed base
+     */
+    public void mergeFragment(TensorMap values, long nextVersion) {
+        int f = fragmentFor(nextVersion);
+        if (f < 0) {
+            throw new IllegalStateException("version " + nextVersion + " needs the whole model: the loop holds version "
+                    + version + (pushed == null ? " and pushed nothing" : " and pushed fragment " + pushed.fragment()));
+        }
+        overlap();
+        mix(values);
+        global = Fragments.paste(global, values, slices.get(f));
+        version = nextVersion;
+        pushed = null;
+    }
+
+    /** The pushed fragment's elements of the replica become lerp(local, global, 1 − α). */
+    private void mix(TensorMap values) {
+        List<Fragments.Slice> fragment = slices.get(pushed.fragment());
+        TensorMap local = replica.weights(plan.fragments().get(pushed.fragment()));
+        float weight = (float) (1 - plan.alpha());
+        TensorMap mixed = new TensorMap();
+        for (Fragments.Slice s : fragment) {
+            float[] l = local.tensor(s.name()).toFloatArray();
+            float[] g = values.tensor(s.name()).toFloatArray();
+            if (g.length != s.length()) {
+                throw new IllegalArgumentException("fragment " + pushed.fragment() + ": tensor " + s.name() + " has "
+                        + g.length + " values for slice " + s);
+            }
+            int start = (int) s.start();
+            for (int i = 0; i < g.length; i++) {
+                l[start + i] = lerp(l[start + i], g[i], weight);
+            }
+            mixed.put(s.name(), Tensor.ofFloats(local.tensor(s.name()).shape(), l));
+        }
+        replica.assign(mixed);
     }
 
     /** {@code torch.lerp(start, end, weight)} as PyTorch's CPU kernel computes it. */

@@ -10,7 +10,8 @@ import java.util.Objects;
  * ⌊(v+1)H/F⌋ − ⌊vH/F⌋ steps), Streaming DiLoCo's merge weight α and overlap delay d.
  *
  * @param innerSteps H (≥ F)
- * @param fragments  the tensor names of each fragment, in sync order
+ * @param fragments  the tensors each fragment touches, in sync order (a tensor named by consecutive fragments
+ *                   is cut between them, see {@link dev.tributary.tensor.Fragments#resolve})
  * @param alpha      after a sync the fragment becomes (1 − α)·global + α·local
  * @param delay      steps between a fragment's push and its merge, below ⌊H/F⌋
  * @param optimizer  the inner optimizer, kept across rounds

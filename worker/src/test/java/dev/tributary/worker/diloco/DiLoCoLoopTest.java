@@ -92,4 +92,77 @@ class DiLoCoLoopTest {
             assertEquals(1, loop.prepare().fragment(), "round 5 syncs fragment 5 mod 2");
         }
     }
+
+    /** One tensor {@code w} of {@code w.length} elements; every step subtracts 1 + its index from each element. */
+    static Replica vector(float[] w) {
+        return new Replica() {
+            @Override
+            public TrainResult train(int steps) {
+                for (int i = 0; i < w.length; i++) {
+                    w[i] -= steps * (1 + i);
+                }
+                return new TrainResult(new TensorMap(), steps, steps, Map.of());
+            }
+
+            @Override
+            public TensorMap weights(List<String> names) {
+                return new TensorMap().put("w", Tensor.ofFloats(new long[] {2, w.length / 2}, w.clone()));
+            }
+
+            @Override
+            public void assign(TensorMap t) {
+                float[] v = t.tensor("w").toFloatArray();
+                System.arraycopy(v, 0, w, 0, w.length);
+            }
+
+            @Override
+            public void close() {}
+        };
+    }
+
+    @Test
+    void fragmentsCutInsideATensorPushAndMixOnlyTheirElementsAndAFragmentPullEqualsAFullOne() {
+        // w [2,3] in three fragments of two elements: the names list w three times.
+        DiLoCoPlan p = new DiLoCoPlan(6, List.of(List.of("w"), List.of("w"), List.of("w")), 0.5, 0, InnerOptimizer.sgd(1, 0, 0));
+        float[] viaFull = new float[6];
+        float[] viaFragment = new float[6];
+        TensorMap global = new TensorMap().put("w", Tensor.ofFloats(new long[] {2, 3}, new float[6]));
+        try (DiLoCoLoop full = new DiLoCoLoop(p, vector(viaFull), global, 0);
+                DiLoCoLoop frag = new DiLoCoLoop(p, vector(viaFragment), global, 0)) {
+            assertEquals(List.of(new dev.tributary.tensor.Fragments.Slice("w", 2, 4)), full.fragment(1));
+            for (int round = 0; round < 5; round++) {
+                DiLoCoLoop.Outgoing a = full.prepare();
+                DiLoCoLoop.Outgoing b = frag.prepare();
+                int f = round % 3;
+                assertEquals(f, a.fragment());
+                Tensor d = a.result().delta().tensor("w");
+                assertEquals(List.of(2L), java.util.Arrays.stream(d.shape()).boxed().toList(), "a 1-D slice of 2");
+                assertEquals(java.util.Arrays.toString(d.toFloatArray()),
+                        java.util.Arrays.toString(b.result().delta().tensor("w").toFloatArray()));
+                // The coordinator's next version moves only the fragment: global − 1 there.
+                float[] next = global.tensor("w").toFloatArray();
+                next[2 * f] -= 1;
+                next[2 * f + 1] -= 1;
+                TensorMap nextModel = new TensorMap().put("w", Tensor.ofFloats(new long[] {2, 3}, next));
+                assertEquals(f, frag.fragmentFor(round + 1));
+                full.merge(nextModel, round + 1);
+                frag.mergeFragment(dev.tributary.tensor.Fragments.cut(nextModel, frag.fragment(f)), round + 1);
+                assertEquals(java.util.Arrays.toString(viaFull), java.util.Arrays.toString(viaFragment), "round " + round);
+                global = nextModel;
+            }
+            assertEquals(-1, frag.fragmentFor(7), "a version after a missed round needs the whole model");
+            frag.prepare();
+            assertThrows(IllegalStateException.class, () -> frag.mergeFragment(new TensorMap(), 9));
+        }
+        float[] check = new float[6];
+        try (DiLoCoLoop l = new DiLoCoLoop(p, vector(check), new TensorMap().put("w", Tensor.ofFloats(new long[] {2, 3},
+                new float[6])), 0)) {
+            l.prepare(); // 2 steps: w = [-2, -4, -6, ...]; mixing at α 0.5 with global -1 gives -1.5 and -2.5
+            TensorMap next = new TensorMap().put("w", Tensor.ofFloats(new long[] {2, 3}, -1, -1, 0, 0, 0, 0));
+            l.mergeFragment(dev.tributary.tensor.Fragments.cut(next, l.fragment(0)), 1);
+            assertEquals(-1.5f, check[0]);
+            assertEquals(-2.5f, check[1]);
+            assertEquals(-6f, check[2], "outside the fragment the replica keeps its local value");
+        }
+    }
 }

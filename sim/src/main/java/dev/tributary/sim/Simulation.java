@@ -55,8 +55,9 @@ import java.util.concurrent.TimeUnit;
  * the time of the bytes on the wire, pushes as coded and pulls as full models or version deltas.
  *
  * <p>Under NoLoCo ({@link NoLoCoClients}) every client runs the worker's NoLoCo loop and exchanges its
- * outer state with a peer through the coordinator's relay; the curve scores the mean of the latest
- * outer weights.
+ * outer state with a peer through the coordinator's relay. There is no global model: the curve is the
+ * mean accuracy of the workers' own current outer weights, as the NoLoCo paper evaluates, and the report's
+ * {@code replicas} adds the worst, the best and the accuracy of their element-wise mean.
  *
  * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
  * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
@@ -187,6 +188,8 @@ public final class Simulation {
     private NoLoCoClients noloco;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
+    private final List<SimReport.Replicas> replicaCurve = new ArrayList<>();
+    private NoLoCoClients.Scores replicaScores;
     private final StalenessCounter staleness = new StalenessCounter();
     private final Map<String, Long> refused = new TreeMap<>();
     private long evaluatedVersion = -1;
@@ -268,7 +271,8 @@ public final class Simulation {
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
                     bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(),
-                    staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown));
+                    staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown),
+                    noloco == null ? null : replicaCurve);
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
@@ -631,6 +635,7 @@ public final class Simulation {
                 codecs.baseJumped(c, "went offline with an update in flight");
                 if (noloco != null) {
                     noloco.lose(c);
+                    evaluatedVersion = -1; // its replica is gone: the workers to score changed
                 }
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
@@ -651,10 +656,19 @@ public final class Simulation {
     /** Scores the current model (once per version) and adds a point to the curve. */
     private void evaluate(double now) {
         if (strategy.version() != evaluatedVersion) {
-            accuracy = workload.accuracy(strategy.model());
+            if (noloco != null) {
+                replicaScores = noloco.score(workload);
+                accuracy = replicaScores.mean();
+            } else {
+                accuracy = workload.accuracy(strategy.model());
+            }
             evaluatedVersion = strategy.version();
         }
         curve.add(new SimReport.Point(now, accuracy, bytesUp + bytesDown));
+        if (noloco != null) {
+            replicaCurve.add(new SimReport.Replicas(now, replicaScores.mean(), replicaScores.min(), replicaScores.max(),
+                    replicaScores.averaged()));
+        }
         codecs.sample(now, bytesUp, bytesDown);
         if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
             reachedAt = now;

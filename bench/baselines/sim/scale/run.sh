@@ -5,7 +5,8 @@
 # NAME:fedavg:0:0:BUDGET (examples/fmnist-sync.yaml). Environment: CP, the CLI's classpath (default the
 # repository's cli/target), JAVA (default $JAVA_HOME/bin/java after scripts/java-env.sh), BASE (the
 # DiLoCo-family base config, default fmnist-diloco.yaml beside this script), EXTRA (YAML lines appended to
-# every run's config, e.g. EXTRA=$'codec: int4:group=256+lossless\nerror_feedback: true\npull_codec: int8').
+# every run's config, e.g. EXTRA=$'codec: int4:group=256+lossless\nerror_feedback: true\npull_codec: int8'),
+# SEED (replaces the config's seed: model init, speeds, shuffling and the data split).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
@@ -26,6 +27,7 @@ for run in "$@"; do
         "${BASE:-$here/fmnist-diloco.yaml}" > "$cfg"
     [[ $strategy == noloco ]] && sed -i -e '/^  fragments: /d' "$cfg"
   fi
+  [[ -n ${SEED:-} ]] && sed -i -e "s/^seed: [0-9]*/seed: $SEED/" "$cfg"
   [[ -n ${EXTRA:-} ]] && printf '%s\n' "$EXTRA" >> "$cfg"
   echo "# $(date -u +%FT%TZ) $name: load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
   /usr/bin/time -f "%e s wall, %M KiB max RSS" -o "$out/$name.time" \

@@ -202,6 +202,9 @@ public final class Simulation {
     private long bytesDown;
     private final Traffic traffic = new Traffic();
     private final Traffic trafficUp = new Traffic();
+    /** All transfers but each client's first pull (the starting model, which every method sends once). */
+    private final Traffic trafficAfterStart = new Traffic();
+    private final java.util.BitSet startedPulls = new java.util.BitSet();
     private int training;
     private int peakTraining;
 
@@ -270,7 +273,7 @@ public final class Simulation {
             Double target = Double.isNaN(config.target()) ? null : config.target();
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
-                    bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(),
+                    bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(), trafficAfterStart.peakPerSecond(),
                     staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown),
                     noloco == null ? null : replicaCurve);
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
@@ -402,6 +405,10 @@ public final class Simulation {
                 : codecs.pull(c, base, strategy.model());
         bytesDown += pullBytes;
         traffic.add(now + config.network().seconds(pullBytes), pullBytes);
+        if (startedPulls.get(c)) {
+            trafficAfterStart.add(now + config.network().seconds(pullBytes), pullBytes);
+        }
+        startedPulls.set(c);
         long round = rounds[c]++;
         long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
         long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
@@ -460,6 +467,7 @@ public final class Simulation {
         decodedBytesUp += t.image().byteSize();
         traffic.add(now, t.wireBytes());
         trafficUp.add(now, t.wireBytes());
+        trafficAfterStart.add(now, t.wireBytes());
         TrainResult r = t.result();
         boolean published = false;
         switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
@@ -513,12 +521,14 @@ public final class Simulation {
         bytesUp += f.wireBytes();
         traffic.add(now, f.wireBytes());
         trafficUp.add(now, f.wireBytes());
+        trafficAfterStart.add(now, f.wireBytes());
         boolean paired = noloco.exchange(c, f.id());
         staleness.add(0);
         long reply = paired ? 2 * modelBytes : 0;
         double back = config.network().seconds(reply);
         bytesDown += reply;
         traffic.add(now + back, reply);
+        trafficAfterStart.add(now + back, reply);
         busyUntil[c] = now + back;
         start(c, now);
         report(now);

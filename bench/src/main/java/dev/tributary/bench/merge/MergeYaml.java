@@ -35,7 +35,15 @@ public final class MergeYaml {
             System.out.printf("read pass: %.3f s%n", read);
             start = System.nanoTime();
         }
-        MergeRunner.Result r = MergeRunner.run(config, Path.of(args[1]), (done, total, name) -> { });
+        long loaded = System.nanoTime();
+        long[] last = {loaded};
+        StringBuilder perTensor = new StringBuilder();
+        MergeRunner.Result r = MergeRunner.run(config, Path.of(args[1]), (done, total, name) -> {
+            long now = System.nanoTime();
+            perTensor.append(String.format(" %.2f", (now - last[0]) / 1e9));
+            last[0] = now;
+        });
+        System.out.printf("config %.3f s; per tensor (the first includes the plan):%s%n", (loaded - start) / 1e9, perTensor);
         MergeRunner.Phases p = r.phases();
         System.out.printf("merged %d tensors into %s in %.3f s (in-process): plan %.3f s, read + compute %.3f s, "
                         + "write %.3f s, fsync + rename %.3f s%n", r.tensors().size(), r.outDir(),

@@ -15,7 +15,8 @@ import java.util.Set;
 /**
  * Runs a mergekit-style YAML merge through the merge module's API, as {@code tributary merge} does but
  * without the command-line layer, for whole-process benchmarks against PyTorch scripts, and prints where
- * the time went (plan, read + compute, write, fsync + rename). With {@code --read-pass} it first reads every
+ * the time went: loading the config, each tensor's time (the first including the plan), and the phases
+ * (plan, read + compute, write, fsync + rename). With {@code --read-pass} it first reads every
  * input tensor once in a mapping of its own (the cost of the page faults and the memory traffic alone), so
  * that read and compute can be told apart.
  * Usage: {@code MergeYaml CONFIG.yaml OUT_DIR [--read-pass]}.

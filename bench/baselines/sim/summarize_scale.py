@@ -1,4 +1,6 @@
 """Tables for the scale section of BENCHMARKS.md from the reports run_scale.sh writes (standard library only).
+An async run stopped early counts through its partial report (progress_curve.py, NAME.partial.json
+beside the sync report): its cells are marked * and what the progress log lacks shows as –.
 Usage: python3 summarize_scale.py OUT_DIR"""
 import json
 import pathlib
@@ -51,8 +53,10 @@ def heap(gc_file):
 def cells(out):
     for s_path in sorted(out.glob("sync-*.json")):
         a_path = out / s_path.name.replace("sync-", "async-", 1)
+        if not a_path.exists():
+            a_path = a_path.with_suffix(".partial.json")
         if a_path.exists():
-            parts = s_path.stem.split("-")
+            parts = s_path.name.removesuffix(".json").split("-")
             clients, alpha, seed = parts[1], parts[2], parts[-1][1:]
             conc = next((p[1:] for p in parts[3:-1] if p.startswith("c")), None)
             label = clients if conc is None else f"{clients} (C {conc})"
@@ -70,25 +74,34 @@ def main(out):
         ts, ta = sy["time_to_target"]["virtual_seconds"], asy["time_to_target"]["virtual_seconds"]
         ratio = f"{ta / ts:.2f}x" if ts and ta else "–"
         best_t, best = max(((p[0], p[1]) for p in sy["curve"]), key=lambda p: (p[1], -p[0]))
-        st = asy["staleness"]
-        print(f"| {label} | {alpha} | {seed} | {fmt(ts)} | {fmt(ta)} | {ratio} | {best:.4f} ({best_t:.0f}) | "
-              f"{fmt(first_at(asy, best))} | {sy['final_accuracy']:.4f} / {tail(sy):.4f} | "
-              f"{asy['final_accuracy']:.4f} / {tail(asy):.4f} | {100 * (asy['final_accuracy'] - sy['final_accuracy']):+.2f} | "
-              f"{st['mean']:.1f} / {st['p99']} / {st['max']} | {sy['updates']} / {asy['updates']} |")
+        part = "*" if asy.get("partial") else ""
+        a_final = asy["final_accuracy"] if not part else asy["curve"][-1][1]
+        a_tail = f"{tail(asy):.4f}" if not part else "–"
+        st = asy.get("staleness")
+        st_s = f"{st['mean']:.1f} / {st['p99']} / {st['max']}" if st else "–"
+        a_updates = asy["updates"] if not part else f"{asy['updates_at_stop']} at {asy['stopped_at_virtual_seconds']} s"
+        print(f"| {label} | {alpha} | {seed} | {fmt(ts)} | {fmt(ta)}{part} | {ratio} | {best:.4f} ({best_t:.0f}) | "
+              f"{fmt(first_at(asy, best))}{part} | {sy['final_accuracy']:.4f} / {tail(sy):.4f} | "
+              f"{a_final:.4f}{part} ({asy['curve'][-1][0]:.0f} s) / {a_tail} | "
+              f"{100 * (a_final - sy['final_accuracy']):+.2f}{part} | {st_s} | {sy['updates']} / {a_updates} |")
     print()
     print("| clients | α | virtual s sync / async | sync at async's end | bytes exchanged sync / async | wall s sync / async |"
           " peak RSS sync / async | heap: GCs, max before / after a GC, max committed (sync; async) |")
     print("|---|---|---|---|---|---|---|---|")
     for s_path, a_path, label, alpha, seed in found:
         sy, asy = json.load(open(s_path)), json.load(open(a_path))
-        rss = [peak_rss(p.with_suffix(".time")) for p in (s_path, a_path)]
-        heaps = [heap(p.with_name(p.stem + ".gc.log")) for p in (s_path, a_path)]
+        stems = [p.name.removesuffix(".json").removesuffix(".partial") for p in (s_path, a_path)]
+        rss = [peak_rss(out / (n + ".time")) for n in stems]
+        heaps = [heap(out / (n + ".gc.log")) for n in stems]
         rss_s = " / ".join("–" if r is None else f"{r:,.0f} MiB" for r in rss)
         heap_s = "; ".join("–" if h is None else f"{h[0]}, {h[1]:,} / {h[2]:,} MiB, {h[3]:,} MiB" for h in heaps)
-        print(f"| {label} | {alpha} | {sy['virtual_seconds']:.0f} / {asy['virtual_seconds']:.0f} | "
-              f"{at_time(sy, asy['virtual_seconds']):.4f} | {mib(sy['bytes_up'] + sy['bytes_down'])} / "
-              f"{mib(asy['bytes_up'] + asy['bytes_down'])} | {sy['wall_seconds']:,.0f} / {asy['wall_seconds']:,.0f} | "
-              f"{rss_s} | {heap_s} |")
+        part = asy.get("partial")
+        a_end = asy["stopped_at_virtual_seconds"] if part else asy["virtual_seconds"]
+        a_bytes = "–" if part else mib(asy["bytes_up"] + asy["bytes_down"])
+        a_wall = "–" if part else f"{asy['wall_seconds']:,.0f}"
+        print(f"| {label} | {alpha} | {sy['virtual_seconds']:.0f} / {a_end:.0f}{'*' if part else ''} | "
+              f"{at_time(sy, a_end):.4f} | {mib(sy['bytes_up'] + sy['bytes_down'])} / {a_bytes} | "
+              f"{sy['wall_seconds']:,.0f} / {a_wall} | {rss_s} | {heap_s} |")
 
 
 if __name__ == "__main__":

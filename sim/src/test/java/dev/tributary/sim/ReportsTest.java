@@ -31,7 +31,8 @@ class ReportsTest {
         List<String> keys = new ArrayList<>();
         root.fieldNames().forEachRemaining(keys::add);
         assertEquals(List.of("strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy",
-                "time_to_target", "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second", "staleness", "curve"), keys);
+                "time_to_target", "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second",
+                "peak_after_start_bytes_per_second", "staleness", "curve"), keys);
         List<String> ttt = new ArrayList<>();
         root.get("time_to_target").fieldNames().forEachRemaining(ttt::add);
         assertEquals(List.of("target", "virtual_seconds"), ttt);

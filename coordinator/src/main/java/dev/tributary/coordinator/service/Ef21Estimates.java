@@ -30,10 +30,12 @@ final class Ef21Estimates implements AutoCloseable {
     private final int maxEntries;
     private final long maxBytes;
     private final Map<String, Entry> entries = new LinkedHashMap<>(16, 0.75f, true);
+    private final Runnable onEvict;
     private long bytes;
     private long evicted;
 
-    Ef21Estimates(int maxEntries, long maxBytes) {
+    /** @param onEvict told of each copy evicted for the bounds */
+    Ef21Estimates(int maxEntries, long maxBytes, Runnable onEvict) {
         if (maxEntries < 1) {
             throw new IllegalArgumentException("maxEntries < 1: " + maxEntries);
         }
@@ -42,6 +44,7 @@ final class Ef21Estimates implements AutoCloseable {
         }
         this.maxEntries = maxEntries;
         this.maxBytes = maxBytes;
+        this.onEvict = onEvict;
     }
 
     /**
@@ -114,6 +117,7 @@ final class Ef21Estimates implements AutoCloseable {
             bytes -= eldest.getValue().bytes;
             eldest.getValue().receiver.close();
             evicted++;
+            onEvict.run();
         }
     }
 

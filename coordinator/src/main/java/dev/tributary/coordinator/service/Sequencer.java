@@ -142,7 +142,7 @@ final class Sequencer implements AutoCloseable {
         this.keepVersions = wire.pullDeltaVersions();
         this.keepBytes = wire.pullDeltaMaxBytes() > 0 ? wire.pullDeltaMaxBytes() : Long.MAX_VALUE;
         this.lossy = new LossyPulls(wire, hashing);
-        this.ef21 = new Ef21Estimates(wire.ef21MaxWorkers(), wire.ef21MaxBytes());
+        this.ef21 = new Ef21Estimates(wire.ef21MaxWorkers(), wire.ef21MaxBytes(), metrics::ef21Evicted);
         keep(strategy.version(), strategy.model());
     }
 

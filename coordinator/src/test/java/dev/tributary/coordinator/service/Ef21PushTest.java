@@ -215,6 +215,8 @@ class Ef21PushTest {
         // b's estimate pushed a's out: a's next message, coded against its h, no longer fits.
         Coded a2 = a.code(CodedPushTest.model(52, 0.02f), 2);
         refused(Status.Code.FAILED_PRECONDITION, "ef21_estimate", () -> a2.push(first));
+        assertEquals(1, coordinator.metrics().ef21Evictions());
+        assertTrue(coordinator.metrics().scrape().contains("tributary_ef21_evictions_total 1.0"), coordinator.metrics().scrape());
         a.ef.reset("evicted");
         Coded a2again = a.code(CodedPushTest.model(52, 0.02f), 2);
         assertEquals(3, a2again.push(c).getVersion());

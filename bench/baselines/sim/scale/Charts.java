@@ -13,7 +13,8 @@ import java.util.List;
  *
  * <pre>java -cp 'cli/target/classes:cli/target/lib/*' bench/baselines/sim/scale/Charts.java PREFIX "TITLE" LABEL=REPORT.json...</pre>
  *
- * writes PREFIX-time.png, PREFIX-bytes.png and PREFIX-rate.png.
+ * writes PREFIX-time.png, PREFIX-bytes.png and PREFIX-rate.png. A NoLoCo report's curve is the mean of its
+ * workers' accuracies; the time chart adds its worst worker and the element-wise mean of its workers' models.
  */
 public final class Charts {
     public static void main(String[] args) throws Exception {
@@ -47,6 +48,16 @@ public final class Charts {
                 previous = p;
             }
             time.add(new Plots.Series(label, t));
+            if (r.replicas() != null) {
+                List<double[]> worst = new ArrayList<>();
+                List<double[]> averaged = new ArrayList<>();
+                for (SimReport.Replicas x : r.replicas()) {
+                    worst.add(new double[] {x.virtualSeconds(), x.min()});
+                    averaged.add(new double[] {x.virtualSeconds(), x.averaged()});
+                }
+                time.add(new Plots.Series(label + " (worst worker)", worst));
+                time.add(new Plots.Series(label + " (averaged model)", averaged));
+            }
             bytes.add(new Plots.Series(label, b));
             rate.add(new Plots.Series(label, s));
             System.out.printf("%s: highest MiB/s between evaluations after the first interval: %.2f; peak_bytes_per_second "

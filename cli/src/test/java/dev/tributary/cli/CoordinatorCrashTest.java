@@ -63,14 +63,8 @@ class CoordinatorCrashTest {
     }
 
     Process spawnWith(String name, String failpoint, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-XX:TieredStopAtLevel=1"));
-        if (failpoint != null) {
-            cmd.add("-Dtributary.failpoints=" + failpoint);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
+        List<String> cmd = ChildJvm.command(failpoint == null ? List.of("-Xmx512m")
+                : List.of("-Xmx512m", "-Dtributary.failpoints=" + failpoint), args);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".out").toFile()).start();
         processes.add(p);
         return p;

@@ -58,14 +58,11 @@ class LearnerCrashTest {
     }
 
     Process spawn(String name, String failpoint, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx384m",
-                "-XX:TieredStopAtLevel=1", "-Dai.djl.pytorch.num_threads=1", "-Dai.djl.offline=true"));
+        List<String> jvm = new ArrayList<>(List.of("-Xmx384m", "-Dai.djl.pytorch.num_threads=1", "-Dai.djl.offline=true"));
         if (failpoint != null) {
-            cmd.add("-Dtributary.failpoints=" + failpoint);
+            jvm.add("-Dtributary.failpoints=" + failpoint);
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
+        List<String> cmd = ChildJvm.command(jvm, args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".out").toFile());
         pb.environment().put("OMP_NUM_THREADS", "1");
         pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");

@@ -109,9 +109,7 @@ class PythonClientTest {
     private int serves;
 
     private Process serve(String strategy, Path state, Path init, int port, int httpPort) throws IOException {
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        List<String> cmd = ChildJvm.command(List.of("-Xmx512m"),
                 "serve", "--state", state.toString(), "--init", init.toString(), "--strategy", strategy,
                 "--config", dir.resolve("config.yaml").toString(), "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--http-port", Integer.toString(httpPort), "--tokens", dir.resolve("tokens").toString());

@@ -1,5 +1,6 @@
 package dev.tributary.coordinator;
 
+import static dev.tributary.coordinator.http.HistogramAssertions.checkHistogram;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -114,33 +115,5 @@ class CoordinatorMetricsTest {
         checkHistogram(PrometheusText.parse(m.scrape()), "tributary_update_staleness", 3, 43, 40);
         checkHistogram(PrometheusText.parse(m.scrape()), "tributary_aggregation_seconds", 2, 0.073, 0.070);
         assertFalse(m.scrape().contains("quantile="), "no windowed quantiles beside cumulative sums");
-    }
-
-    /** Buckets cumulative, the +Inf bucket equal to the count, the max within the bucket where the count is reached. */
-    static void checkHistogram(PrometheusText text, String name, long count, double sum, double max) {
-        PrometheusText.Family f = text.families().get(name);
-        assertEquals("histogram", f.type(), name);
-        assertEquals(count, text.value(name + "_count", -1), 1e-9, name);
-        assertEquals(sum, text.value(name + "_sum", -1), 1e-9, name);
-        assertEquals(max, text.value(name + "_max", -1), 1e-9, name);
-        double previous = 0;
-        double lowestFull = Double.POSITIVE_INFINITY;
-        double highestShort = Double.NEGATIVE_INFINITY;
-        for (PrometheusText.Sample s : f.samples()) {
-            if (!s.name().equals(name + "_bucket")) {
-                continue;
-            }
-            double le = s.labels().get("le").equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(s.labels().get("le"));
-            assertTrue(s.value() >= previous, name + ": bucket le=" + le + " below the one before");
-            previous = s.value();
-            if (s.value() == count) {
-                lowestFull = Math.min(lowestFull, le);
-            } else {
-                highestShort = Math.max(highestShort, le);
-            }
-        }
-        assertEquals(count, previous, name + ": +Inf bucket");
-        assertTrue(max <= lowestFull && max > highestShort, name + ": max " + max + " outside (" + highestShort + ", " + lowestFull + "]");
-        assertTrue(sum <= count * max + 1e-9, name + ": sum above count × max");
     }
 }

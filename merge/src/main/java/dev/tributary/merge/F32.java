@@ -11,7 +11,11 @@ import java.nio.ByteOrder;
 
 /** Element access and the few f32 loops the methods need beyond {@link Kernels}. */
 final class F32 {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** In a class of its own, so that merges that never subtract do not load the vector API. */
+    private static final class Simd {
+        static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    }
+
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private F32() {}
@@ -52,11 +56,11 @@ final class F32 {
     /** {@code out = a - b}, element-wise in f32. */
     static void sub(MemorySegment a, MemorySegment b, MemorySegment out, long n) {
         long i = 0;
-        long bound = S.loopBound(n);
-        long step = S.length();
+        long bound = Simd.S.loopBound(n);
+        long step = Simd.S.length();
         for (; i < bound; i += step) {
-            FloatVector va = FloatVector.fromMemorySegment(S, a, i * 4, LE);
-            FloatVector vb = FloatVector.fromMemorySegment(S, b, i * 4, LE);
+            FloatVector va = FloatVector.fromMemorySegment(Simd.S, a, i * 4, LE);
+            FloatVector vb = FloatVector.fromMemorySegment(Simd.S, b, i * 4, LE);
             va.sub(vb).intoMemorySegment(out, i * 4, LE);
         }
         for (; i < n; i++) {

@@ -5,7 +5,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One tensor of every model as finite f32 segments (little-endian), ready for a {@link Kernel}.
+ * One tensor of every model as finite f32 segments (little-endian), ready for a {@link Kernel}; not yet
+ * checked for finiteness only when given to {@link Kernel#mergeIfFinite}.
  *
  * @param name    the tensor's name
  * @param numel   elements per segment

@@ -12,6 +12,21 @@ interface Kernel {
 
     MemorySegment merge(F32Inputs in, Arena arena);
 
+    /** Whether {@link #mergeIfFinite} checks the inputs itself, on the way. */
+    default boolean checksFinite() {
+        return false;
+    }
+
+    /**
+     * {@link #merge} of f32 inputs not yet checked for finiteness (no base, no tensor-valued parameters),
+     * checking them in the same read of the inputs as the arithmetic.
+     *
+     * @return the result, or null when some input value is NaN or infinite
+     */
+    default MemorySegment mergeIfFinite(F32Inputs in, Arena arena) {
+        throw new UnsupportedOperationException("kernel does not check its inputs");
+    }
+
     /** Whether {@link #observe} must see every tensor of the model before the first {@link #merge}. */
     default boolean twoPass() {
         return false;

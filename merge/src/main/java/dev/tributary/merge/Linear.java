@@ -42,5 +42,18 @@ final class Linear extends Method {
             Kernels.weightedSum(in.models().toArray(MemorySegment[]::new), coefficients, out, in.numel());
             return out;
         }
+
+        @Override
+        public boolean checksFinite() {
+            return true;
+        }
+
+        @Override
+        public MemorySegment mergeIfFinite(F32Inputs in, Arena arena) {
+            MemorySegment out = F32.allocate(arena, in.numel());
+            boolean finite = Kernels.weightedSumIfFinite(in.models().toArray(MemorySegment[]::new), coefficients, out,
+                    in.numel());
+            return finite ? out : null;
+        }
     }
 }

@@ -82,8 +82,13 @@ public final class TensorMerger {
         if (!out.isFloatingPoint()) {
             throw new MergeException("dtype: " + out + " is not a floating-point type");
         }
-        F32Inputs f32 = toF32(in, arena);
-        MemorySegment merged = kernel.merge(f32, arena);
+        F32Inputs f32 = kernel.checksFinite() ? unchecked(in) : null;
+        MemorySegment merged = f32 == null ? null : kernel.mergeIfFinite(f32, arena);
+        if (merged == null) {
+            // checked apart: the error names the first input that is not finite
+            f32 = toF32(in, arena);
+            merged = kernel.merge(f32, arena);
+        }
         Tensor result = Tensor.of(DType.F32, f32.shape(), merged);
         return out == DType.F32 ? result : result.castTo(out, arena);
     }
@@ -172,6 +177,22 @@ public final class TensorMerger {
         }
         Tensor first = in.models().getFirst();
         return new F32Inputs(in.name(), first.numel(), first.shape(), List.copyOf(segs), base, Map.copyOf(extra));
+    }
+
+    /** The inputs as they are, for a kernel that checks them itself: f32 only, no base or tensor parameters. */
+    private F32Inputs unchecked(TensorInputs in) {
+        if (in.base() != null || !tensorParameters.isEmpty()) {
+            return null;
+        }
+        List<MemorySegment> segs = new ArrayList<>(models.size());
+        for (Tensor t : in.models()) {
+            if (t.dtype() != DType.F32) {
+                return null;
+            }
+            segs.add(t.data());
+        }
+        Tensor first = in.models().getFirst();
+        return new F32Inputs(in.name(), first.numel(), first.shape(), List.copyOf(segs), null, Map.of());
     }
 
     private static MemorySegment finite(Tensor t, String who, String name, Arena arena) {

@@ -79,6 +79,28 @@ class MethodsTest {
     }
 
     @Test
+    void linearOfFourLargeTensorsNamesTheFirstModelWithANonFiniteValue() {
+        // Long enough for several chunks of the kernel that checks while it sums; two models poisoned.
+        int n = 40_000;
+        List<Weighted<TensorSource>> in = new ArrayList<>();
+        for (int m = 0; m < 4; m++) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) {
+                v[i] = (float) Math.sin(i * 0.37 + m);
+            }
+            if (m == 1) {
+                v[30_001] = Float.NEGATIVE_INFINITY;
+            }
+            if (m == 3) {
+                v[5] = Float.NaN;
+            }
+            in.add(new Weighted<>(one(v), m + 1));
+        }
+        MergeException e = assertThrows(MergeException.class, () -> merge("linear", in, null, Map.of()));
+        assertEquals("model input 1: tensor w: element 30001 is -Infinity; inputs must be finite", e.getMessage());
+    }
+
+    @Test
     void tiesElectsPlusOnATieAndZerosNeverAgree() {
         TensorMap base = one(0, 0, 0);
         // Entry 0: +1 and -1 with equal weight sum to 0: the sign is +, only the +1 counts.

@@ -6,14 +6,21 @@ import dev.tributary.coordinator.strategy.NoLoCoRelay;
 import dev.tributary.coordinator.strategy.Strategy;
 import dev.tributary.coordinator.strategy.Update;
 import dev.tributary.protocol.NoLoCoPlan;
+import dev.tributary.tensor.Tensor;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.worker.diloco.NoLoCoLoop;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The simulator's NoLoCo: every client runs the worker's own loop ({@link NoLoCoLoop}, with the plan the
  * relay hands real workers), and each exchange goes through the coordinator's {@link NoLoCoRelay}, seeded
  * from the run's seed, so a configuration and seed pair the same clients in the same order every run.
  * An offer carries φ and δ (two model images up); a paired answer carries the peer's two (down).
+ *
+ * <p>NoLoCo has no global model: as in the paper's evaluation, each worker's own current model is scored
+ * and the run's accuracy is the mean over workers ({@link #score}); the accuracy of the mean of those
+ * models is reported beside it.
  */
 final class NoLoCoClients implements AutoCloseable {
     private final NoLoCoRelay relay;
@@ -67,6 +74,64 @@ final class NoLoCoClients implements AutoCloseable {
         }
         offers[c] = null;
         return p.peer() != null;
+    }
+
+    /**
+     * Each worker's own model and their mean.
+     *
+     * @param mean     the mean of the workers' accuracies (what the paper reports)
+     * @param min      the worst worker's
+     * @param max      the best worker's
+     * @param averaged the accuracy of the element-wise mean of the workers' models
+     */
+    record Scores(double mean, double min, double max, double averaged) {}
+
+    /**
+     * Scores the current outer weights φ (after the latest outer step) of every client holding a replica
+     * (an offline client holds none) and their mean, with {@code workload}; the relay's model when no client
+     * holds one.
+     */
+    Scores score(Workload workload) {
+        List<TensorMap> models = new ArrayList<>(loops.length);
+        for (NoLoCoLoop l : loops) {
+            if (l != null) {
+                models.add(l.outer());
+            }
+        }
+        if (models.isEmpty()) {
+            models.add(relay.model());
+        }
+        double sum = 0;
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        for (TensorMap m : models) {
+            double a = workload.accuracy(m);
+            sum += a;
+            min = Math.min(min, a);
+            max = Math.max(max, a);
+        }
+        return new Scores(sum / models.size(), min, max, workload.accuracy(mean(models)));
+    }
+
+    /** The element-wise mean of {@code models} (same names and shapes, f32), summed in f64. */
+    static TensorMap mean(List<TensorMap> models) {
+        TensorMap first = models.getFirst();
+        TensorMap out = new TensorMap();
+        for (String n : first.names()) {
+            double[] sum = new double[first.tensor(n).toFloatArray().length];
+            for (TensorMap m : models) {
+                float[] v = m.tensor(n).toFloatArray();
+                for (int k = 0; k < sum.length; k++) {
+                    sum[k] += v[k];
+                }
+            }
+            float[] mean = new float[sum.length];
+            for (int k = 0; k < sum.length; k++) {
+                mean[k] = (float) (sum[k] / models.size());
+            }
+            out.put(n, Tensor.ofFloats(first.tensor(n).shape(), mean));
+        }
+        return out;
     }
 
     /** The relay seen as a strategy by the simulator's bookkeeping: version = exchanges, model = mean of the latest φ. */

@@ -24,13 +24,18 @@ import java.util.Objects;
  * @param peakBytesPerSecond the most bytes pulled and pushed together within one virtual second (windows
  *                       [k, k+1); a transfer counts in the window where it completes)
  * @param peakUpBytesPerSecond the same for pushes alone
+ * @param peakAfterStartBytesPerSecond the same as {@code peakBytesPerSecond} leaving out each client's first
+ *                       pull: the starting model, which every method sends to every client once
  * @param staleness      staleness of accepted updates
  * @param curve          (virtual seconds, test accuracy, bytes exchanged so far) at every evaluation
  * @param compression    what the codec and delta pulls did; absent when neither is configured
+ * @param replicas       NoLoCo only (absent otherwise): its workers' own models at every evaluation, whose
+ *                       mean accuracy is {@code curve}'s
  */
 @JsonPropertyOrder({"strategy", "clients", "seed", "virtual_seconds", "wall_seconds", "final_accuracy", "time_to_target",
-        "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second", "compression",
-        "staleness", "curve"})
+        "updates", "bytes_up", "bytes_down", "peak_bytes_per_second", "peak_up_bytes_per_second",
+        "peak_after_start_bytes_per_second", "compression",
+        "staleness", "curve", "replicas"})
 public record SimReport(
         String strategy,
         int clients,
@@ -44,15 +49,28 @@ public record SimReport(
         @JsonProperty("bytes_down") long bytesDown,
         @JsonProperty("peak_bytes_per_second") long peakBytesPerSecond,
         @JsonProperty("peak_up_bytes_per_second") long peakUpBytesPerSecond,
+        @JsonProperty("peak_after_start_bytes_per_second") long peakAfterStartBytesPerSecond,
         Staleness staleness,
         List<Point> curve,
-        @JsonInclude(JsonInclude.Include.NON_NULL) Compression compression) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) Compression compression,
+        @JsonInclude(JsonInclude.Include.NON_NULL) List<Replicas> replicas) {
 
     public SimReport {
         Objects.requireNonNull(strategy, "strategy");
         Objects.requireNonNull(timeToTarget, "timeToTarget");
         Objects.requireNonNull(staleness, "staleness");
         curve = List.copyOf(curve);
+        replicas = replicas == null ? null : List.copyOf(replicas);
+    }
+
+    /** A report of a strategy with one global model (no {@code replicas}). */
+    public SimReport(String strategy, int clients, long seed, double virtualSeconds, double wallSeconds,
+            double finalAccuracy, TimeToTarget timeToTarget, long updates, long bytesUp, long bytesDown,
+            long peakBytesPerSecond, long peakUpBytesPerSecond, long peakAfterStartBytesPerSecond, Staleness staleness,
+            List<Point> curve, Compression compression) {
+        this(strategy, clients, seed, virtualSeconds, wallSeconds, finalAccuracy, timeToTarget, updates, bytesUp,
+                bytesDown, peakBytesPerSecond, peakUpBytesPerSecond, peakAfterStartBytesPerSecond, staleness, curve,
+                compression, null);
     }
 
     /** A report without traffic figures (peak 0). */
@@ -60,7 +78,7 @@ public record SimReport(
             double finalAccuracy, TimeToTarget timeToTarget, long updates, long bytesUp, long bytesDown,
             Staleness staleness, List<Point> curve) {
         this(strategy, clients, seed, virtualSeconds, wallSeconds, finalAccuracy, timeToTarget, updates, bytesUp,
-                bytesDown, 0, 0, staleness, curve, null);
+                bytesDown, 0, 0, 0, staleness, curve, null);
     }
 
     /**
@@ -117,9 +135,20 @@ public record SimReport(
         }
     }
 
+    /**
+     * NoLoCo's workers at one evaluation, written as {@code [virtual_seconds, mean, min, max, averaged]}:
+     * the mean, worst and best test accuracy of the workers' own current models, and the accuracy of
+     * their element-wise mean.
+     */
+    @JsonFormat(shape = JsonFormat.Shape.ARRAY)
+    @JsonPropertyOrder({"virtual_seconds", "mean", "min", "max", "averaged"})
+    public record Replicas(@JsonProperty("virtual_seconds") double virtualSeconds, double mean, double min, double max,
+            double averaged) {}
+
     /** The same report with another wall time (to compare runs, whose wall times always differ). */
     public SimReport withWallSeconds(double s) {
         return new SimReport(strategy, clients, seed, virtualSeconds, s, finalAccuracy, timeToTarget, updates, bytesUp,
-                bytesDown, peakBytesPerSecond, peakUpBytesPerSecond, staleness, curve, compression);
+                bytesDown, peakBytesPerSecond, peakUpBytesPerSecond, peakAfterStartBytesPerSecond, staleness, curve,
+                compression, replicas);
     }
 }

@@ -55,8 +55,9 @@ import java.util.concurrent.TimeUnit;
  * the time of the bytes on the wire, pushes as coded and pulls as full models or version deltas.
  *
  * <p>Under NoLoCo ({@link NoLoCoClients}) every client runs the worker's NoLoCo loop and exchanges its
- * outer state with a peer through the coordinator's relay; the curve scores the mean of the latest
- * outer weights.
+ * outer state with a peer through the coordinator's relay. There is no global model: the curve is the
+ * mean accuracy of the workers' own current outer weights, as the NoLoCo paper evaluates, and the report's
+ * {@code replicas} adds the worst, the best and the accuracy of their element-wise mean.
  *
  * <p>Events run on the calling thread in order. With {@code threads} above 1, an update whose length in
  * examples is known before it trains (Fashion-MNIST tasks outside DiLoCo) trains on a pool thread from
@@ -187,6 +188,8 @@ public final class Simulation {
     private NoLoCoClients noloco;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
+    private final List<SimReport.Replicas> replicaCurve = new ArrayList<>();
+    private NoLoCoClients.Scores replicaScores;
     private final StalenessCounter staleness = new StalenessCounter();
     private final Map<String, Long> refused = new TreeMap<>();
     private long evaluatedVersion = -1;
@@ -199,6 +202,9 @@ public final class Simulation {
     private long bytesDown;
     private final Traffic traffic = new Traffic();
     private final Traffic trafficUp = new Traffic();
+    /** All transfers but each client's first pull (the starting model, which every method sends once). */
+    private final Traffic trafficAfterStart = new Traffic();
+    private final java.util.BitSet startedPulls = new java.util.BitSet();
     private int training;
     private int peakTraining;
 
@@ -267,8 +273,9 @@ public final class Simulation {
             Double target = Double.isNaN(config.target()) ? null : config.target();
             SimReport report = new SimReport(strategy.name(), config.clients(), config.seed(), end, wall,
                     curve.getLast().accuracy(), new SimReport.TimeToTarget(target, reachedAt), staleness.total(),
-                    bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(),
-                    staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown));
+                    bytesUp, bytesDown, traffic.peakPerSecond(), trafficUp.peakPerSecond(), trafficAfterStart.peakPerSecond(),
+                    staleness.summary(), curve, codecs.summary(bytesUp, decodedBytesUp, bytesDown),
+                    noloco == null ? null : replicaCurve);
             return new Result(report, strategy.version(), pushed, lost, refused, peakTraining);
         }
     }
@@ -398,6 +405,10 @@ public final class Simulation {
                 : codecs.pull(c, base, strategy.model());
         bytesDown += pullBytes;
         traffic.add(now + config.network().seconds(pullBytes), pullBytes);
+        if (startedPulls.get(c)) {
+            trafficAfterStart.add(now + config.network().seconds(pullBytes), pullBytes);
+        }
+        startedPulls.set(c);
         long round = rounds[c]++;
         long seed = Seeds.mix(config.seed(), Seeds.PLAN, c, round);
         long examples = loops == null && pool != null ? workload.examplesPerUpdate(c) : -1;
@@ -456,6 +467,7 @@ public final class Simulation {
         decodedBytesUp += t.image().byteSize();
         traffic.add(now, t.wireBytes());
         trafficUp.add(now, t.wireBytes());
+        trafficAfterStart.add(now, t.wireBytes());
         TrainResult r = t.result();
         boolean published = false;
         switch (admission.offer(f.id(), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
@@ -509,12 +521,14 @@ public final class Simulation {
         bytesUp += f.wireBytes();
         traffic.add(now, f.wireBytes());
         trafficUp.add(now, f.wireBytes());
+        trafficAfterStart.add(now, f.wireBytes());
         boolean paired = noloco.exchange(c, f.id());
         staleness.add(0);
         long reply = paired ? 2 * modelBytes : 0;
         double back = config.network().seconds(reply);
         bytesDown += reply;
         traffic.add(now + back, reply);
+        trafficAfterStart.add(now + back, reply);
         busyUntil[c] = now + back;
         start(c, now);
         report(now);
@@ -631,6 +645,7 @@ public final class Simulation {
                 codecs.baseJumped(c, "went offline with an update in flight");
                 if (noloco != null) {
                     noloco.lose(c);
+                    evaluatedVersion = -1; // its replica is gone: the workers to score changed
                 }
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
@@ -651,10 +666,19 @@ public final class Simulation {
     /** Scores the current model (once per version) and adds a point to the curve. */
     private void evaluate(double now) {
         if (strategy.version() != evaluatedVersion) {
-            accuracy = workload.accuracy(strategy.model());
+            if (noloco != null) {
+                replicaScores = noloco.score(workload);
+                accuracy = replicaScores.mean();
+            } else {
+                accuracy = workload.accuracy(strategy.model());
+            }
             evaluatedVersion = strategy.version();
         }
         curve.add(new SimReport.Point(now, accuracy, bytesUp + bytesDown));
+        if (noloco != null) {
+            replicaCurve.add(new SimReport.Replicas(now, replicaScores.mean(), replicaScores.min(), replicaScores.max(),
+                    replicaScores.averaged()));
+        }
         codecs.sample(now, bytesUp, bytesDown);
         if (reachedAt == null && !Double.isNaN(config.target()) && accuracy >= config.target()) {
             reachedAt = now;

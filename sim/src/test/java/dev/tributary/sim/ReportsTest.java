@@ -50,7 +50,7 @@ class ReportsTest {
     void unreachedTargetIsNull() throws Exception {
         SimReport r = sample();
         SimReport never = new SimReport(r.strategy(), r.clients(), r.seed(), r.virtualSeconds(), r.wallSeconds(),
-                r.finalAccuracy(), new SimReport.TimeToTarget(0.99, null), r.updates(), r.bytesUp(), r.bytesDown(), r.peakBytesPerSecond(), r.peakUpBytesPerSecond(),
+                r.finalAccuracy(), new SimReport.TimeToTarget(0.99, null), r.updates(), r.bytesUp(), r.bytesDown(), r.peakBytesPerSecond(), r.peakUpBytesPerSecond(), r.peakAfterStartBytesPerSecond(),
                 r.staleness(), r.curve(), r.compression());
         JsonNode t = new ObjectMapper().readTree(Reports.toJson(never)).get("time_to_target");
         assertTrue(t.get("virtual_seconds").isNull());

@@ -138,6 +138,10 @@ class SimulationTest {
         assertTrue(rep.peakBytesPerSecond() < rep.bytesUp() + rep.bytesDown(), "the peak is one window, not the total");
         assertTrue(rep.peakUpBytesPerSecond() >= bytes && rep.peakUpBytesPerSecond() <= rep.peakBytesPerSecond(),
                 "push peak " + rep.peakUpBytesPerSecond());
+        // Leaving out the first pulls keeps every push and later pull: between the push peak and the whole peak.
+        assertTrue(rep.peakAfterStartBytesPerSecond() >= rep.peakUpBytesPerSecond()
+                && rep.peakAfterStartBytesPerSecond() <= rep.peakBytesPerSecond(), "peak after the start "
+                + rep.peakAfterStartBytesPerSecond());
         Double first = rep.curve().stream().filter(p -> p.accuracy() >= 0.8).map(SimReport.Point::virtualSeconds)
                 .findFirst().orElse(null);
         assertEquals(0.8, rep.timeToTarget().target());

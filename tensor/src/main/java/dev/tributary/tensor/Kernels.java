@@ -9,8 +9,10 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * SIMD kernels over off-heap f32 data: little-endian floats in a {@link MemorySegment}, element counts
- * and offsets as {@code long}. Element-wise kernels give exactly the results of the plain scalar loop
+ * Kernels over off-heap f32 data: little-endian floats in a {@link MemorySegment}, element counts and
+ * offsets as {@code long}. Most are {@code jdk.incubator.vector} loops; the memory-bound ones a merge runs
+ * over every input ({@link #weightedSum}, {@link #allFinite}) are plain loops over small arrays that the
+ * JIT compiles and vectorizes within milliseconds (see {@link ChunkedKernels}). Element-wise kernels give exactly the results of the plain scalar loop
  * (multiply, then add, each rounded to f32); reductions accumulate in f64, so they differ from a
  * sequential f64 loop only by the order of the additions.
  *
@@ -19,18 +21,20 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Kernels {
     private Kernels() {}
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    /** Half-width floats, each load widened to one full-width vector of doubles. */
-    private static final VectorSpecies<Float> FH =
-            VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
-    private static final VectorSpecies<Double> D =
-            VectorSpecies.of(double.class, VectorShape.forBitSize(F.vectorBitSize()));
-    private static final int LANES = F.length();
-    private static final int HALF = FH.length();
-    private static final long HALF_BYTES = 4L * HALF;
+    /** Vector shapes, in a class of their own so that kernels without them never load the vector API. */
+    private static final class Simd {
+        static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+        /** Half-width floats, each load widened to one full-width vector of doubles. */
+        static final VectorSpecies<Float> FH =
+                VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+        static final VectorSpecies<Double> D =
+                VectorSpecies.of(double.class, VectorShape.forBitSize(F.vectorBitSize()));
+        static final int LANES = F.length();
+        static final int HALF = FH.length();
+        static final long HALF_BYTES = 4L * HALF;
+    }
+
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Elements checked between early exits in {@link #allFinite}. */
-    private static final long FINITE_BLOCK = 4096;
     /**
      * Elements per call of the inner reduction loops. Short calls let the JIT compile the vector loop
      * normally after a few hundred calls instead of waiting for on-stack replacement of one long loop.
@@ -42,9 +46,9 @@ public final class Kernels {
         check("scale", "x", x, n);
         long bound = vectorBound(n);
         long i = 0;
-        for (; i < bound; i += LANES) {
+        for (; i < bound; i += Simd.LANES) {
             long off = i * 4;
-            FloatVector.fromMemorySegment(F, x, off, LE).mul(a).intoMemorySegment(x, off, LE);
+            FloatVector.fromMemorySegment(Simd.F, x, off, LE).mul(a).intoMemorySegment(x, off, LE);
         }
         for (; i < n; i++) {
             x.set(Tensor.F32_LE, i * 4, x.get(Tensor.F32_LE, i * 4) * a);
@@ -57,10 +61,10 @@ public final class Kernels {
         check("axpy", "y", y, n);
         long bound = vectorBound(n);
         long i = 0;
-        for (; i < bound; i += LANES) {
+        for (; i < bound; i += Simd.LANES) {
             long off = i * 4;
-            FloatVector vx = FloatVector.fromMemorySegment(F, x, off, LE);
-            FloatVector vy = FloatVector.fromMemorySegment(F, y, off, LE);
+            FloatVector vx = FloatVector.fromMemorySegment(Simd.F, x, off, LE);
+            FloatVector vy = FloatVector.fromMemorySegment(Simd.F, y, off, LE);
             vy.add(vx.mul(a)).intoMemorySegment(y, off, LE);
         }
         for (; i < n; i++) {
@@ -74,96 +78,45 @@ public final class Kernels {
      * zeros. {@code out} may be one of the inputs.
      */
     public static void weightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
+        checkWeightedSum("weightedSum", xs, w, out, n);
+        if (xs.length == 0) {
+            out.asSlice(0, n * 4).fill((byte) 0);
+        } else {
+            ChunkedKernels.weightedSum(xs, w, out, n, false);
+        }
+    }
+
+    /**
+     * {@link #weightedSum} of inputs not yet checked, checking them on the way: one read of the inputs
+     * where {@link #allFinite} on each and then the sum would read them twice.
+     *
+     * @return false when some input holds a NaN or an infinity among its first {@code n} values; {@code out}
+     *         is then partly written
+     */
+    public static boolean weightedSumIfFinite(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
+        checkWeightedSum("weightedSumIfFinite", xs, w, out, n);
+        if (xs.length == 0) {
+            out.asSlice(0, n * 4).fill((byte) 0);
+            return true;
+        }
+        return ChunkedKernels.weightedSum(xs, w, out, n, true);
+    }
+
+    private static void checkWeightedSum(String op, MemorySegment[] xs, float[] w, MemorySegment out, long n) {
         if (xs.length != w.length) {
-            throw new IllegalArgumentException("weightedSum: " + xs.length + " inputs but " + w.length + " weights");
+            throw new IllegalArgumentException(op + ": " + xs.length + " inputs but " + w.length + " weights");
         }
         for (int k = 0; k < xs.length; k++) {
-            check("weightedSum", "xs[" + k + "]", xs[k], n);
+            check(op, "xs[" + k + "]", xs[k], n);
         }
-        check("weightedSum", "out", out, n);
-        switch (xs.length) {
-            case 0 -> out.asSlice(0, n * 4).fill((byte) 0);
-            case 1 -> weightedSum1(xs[0], w[0], out, n);
-            case 2 -> weightedSum2(xs[0], w[0], xs[1], w[1], out, n);
-            case 4 -> weightedSum4(xs, w, out, n);
-            default -> weightedSumK(xs, w, out, n);
-        }
-    }
-
-    private static void weightedSum1(MemorySegment x0, float w0, MemorySegment out, long n) {
-        long bound = vectorBound(n);
-        long i = 0;
-        for (; i < bound; i += LANES) {
-            long off = i * 4;
-            FloatVector.fromMemorySegment(F, x0, off, LE).mul(w0).intoMemorySegment(out, off, LE);
-        }
-        for (; i < n; i++) {
-            out.set(Tensor.F32_LE, i * 4, w0 * x0.get(Tensor.F32_LE, i * 4));
-        }
-    }
-
-    private static void weightedSum2(MemorySegment x0, float w0, MemorySegment x1, float w1, MemorySegment out, long n) {
-        long bound = vectorBound(n);
-        long i = 0;
-        for (; i < bound; i += LANES) {
-            long off = i * 4;
-            FloatVector acc = FloatVector.fromMemorySegment(F, x0, off, LE).mul(w0);
-            acc = acc.add(FloatVector.fromMemorySegment(F, x1, off, LE).mul(w1));
-            acc.intoMemorySegment(out, off, LE);
-        }
-        for (; i < n; i++) {
-            long off = i * 4;
-            out.set(Tensor.F32_LE, off, w0 * x0.get(Tensor.F32_LE, off) + w1 * x1.get(Tensor.F32_LE, off));
-        }
-    }
-
-    private static void weightedSum4(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
-        MemorySegment x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
-        float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-        long bound = vectorBound(n);
-        long i = 0;
-        for (; i < bound; i += LANES) {
-            long off = i * 4;
-            FloatVector acc = FloatVector.fromMemorySegment(F, x0, off, LE).mul(w0);
-            acc = acc.add(FloatVector.fromMemorySegment(F, x1, off, LE).mul(w1));
-            acc = acc.add(FloatVector.fromMemorySegment(F, x2, off, LE).mul(w2));
-            acc = acc.add(FloatVector.fromMemorySegment(F, x3, off, LE).mul(w3));
-            acc.intoMemorySegment(out, off, LE);
-        }
-        scalarWeightedSum(xs, w, out, i, n);
-    }
-
-    private static void weightedSumK(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
-        int k = xs.length;
-        long bound = vectorBound(n);
-        long i = 0;
-        for (; i < bound; i += LANES) {
-            long off = i * 4;
-            FloatVector acc = FloatVector.fromMemorySegment(F, xs[0], off, LE).mul(w[0]);
-            for (int j = 1; j < k; j++) {
-                acc = acc.add(FloatVector.fromMemorySegment(F, xs[j], off, LE).mul(w[j]));
-            }
-            acc.intoMemorySegment(out, off, LE);
-        }
-        scalarWeightedSum(xs, w, out, i, n);
-    }
-
-    private static void scalarWeightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long from, long n) {
-        for (long i = from; i < n; i++) {
-            long off = i * 4;
-            float acc = w[0] * xs[0].get(Tensor.F32_LE, off);
-            for (int j = 1; j < xs.length; j++) {
-                acc += w[j] * xs[j].get(Tensor.F32_LE, off);
-            }
-            out.set(Tensor.F32_LE, off, acc);
-        }
+        check(op, "out", out, n);
     }
 
     /** Σ x[i]·y[i], products and sum in f64. */
     public static double dot(MemorySegment x, MemorySegment y, long n) {
         check("dot", "x", x, n);
         check("dot", "y", y, n);
-        long bound = n - Math.floorMod(n, 4 * HALF);
+        long bound = n - Math.floorMod(n, 4 * Simd.HALF);
         double s = 0;
         for (long i = 0; i < bound; i += BLOCK) {
             s += dotBlock(x, y, i * 4, (int) Math.min(BLOCK, bound - i));
@@ -176,13 +129,13 @@ public final class Kernels {
 
     /** Σ x·y over {@code count} floats (a multiple of 4·HALF) from byte {@code off}. */
     private static double dotBlock(MemorySegment x, MemorySegment y, long off, int count) {
-        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        DoubleVector acc0 = DoubleVector.zero(Simd.D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         long end = off + 4L * count;
-        for (long o = off; o < end; o += 4 * HALF_BYTES) {
+        for (long o = off; o < end; o += 4 * Simd.HALF_BYTES) {
             acc0 = wide(x, o).fma(wide(y, o), acc0);
-            acc1 = wide(x, o + HALF_BYTES).fma(wide(y, o + HALF_BYTES), acc1);
-            acc2 = wide(x, o + 2 * HALF_BYTES).fma(wide(y, o + 2 * HALF_BYTES), acc2);
-            acc3 = wide(x, o + 3 * HALF_BYTES).fma(wide(y, o + 3 * HALF_BYTES), acc3);
+            acc1 = wide(x, o + Simd.HALF_BYTES).fma(wide(y, o + Simd.HALF_BYTES), acc1);
+            acc2 = wide(x, o + 2 * Simd.HALF_BYTES).fma(wide(y, o + 2 * Simd.HALF_BYTES), acc2);
+            acc3 = wide(x, o + 3 * Simd.HALF_BYTES).fma(wide(y, o + 3 * Simd.HALF_BYTES), acc3);
         }
         return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
     }
@@ -190,7 +143,7 @@ public final class Kernels {
     /** Euclidean norm √(Σ x[i]²), accumulated in f64. */
     public static double l2Norm(MemorySegment x, long n) {
         check("l2Norm", "x", x, n);
-        long bound = n - Math.floorMod(n, 4 * HALF);
+        long bound = n - Math.floorMod(n, 4 * Simd.HALF);
         double s = 0;
         for (long i = 0; i < bound; i += BLOCK) {
             s += squaresBlock(x, i * 4, (int) Math.min(BLOCK, bound - i));
@@ -204,13 +157,13 @@ public final class Kernels {
 
     /** Σ x² over {@code count} floats (a multiple of 4·HALF) from byte {@code off}. */
     private static double squaresBlock(MemorySegment x, long off, int count) {
-        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        DoubleVector acc0 = DoubleVector.zero(Simd.D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         long end = off + 4L * count;
-        for (long o = off; o < end; o += 4 * HALF_BYTES) {
+        for (long o = off; o < end; o += 4 * Simd.HALF_BYTES) {
             DoubleVector v0 = wide(x, o);
-            DoubleVector v1 = wide(x, o + HALF_BYTES);
-            DoubleVector v2 = wide(x, o + 2 * HALF_BYTES);
-            DoubleVector v3 = wide(x, o + 3 * HALF_BYTES);
+            DoubleVector v1 = wide(x, o + Simd.HALF_BYTES);
+            DoubleVector v2 = wide(x, o + 2 * Simd.HALF_BYTES);
+            DoubleVector v3 = wide(x, o + 3 * Simd.HALF_BYTES);
             acc0 = v0.fma(v0, acc0);
             acc1 = v1.fma(v1, acc1);
             acc2 = v2.fma(v2, acc2);
@@ -222,7 +175,7 @@ public final class Kernels {
     /** Σ x[i] in f64. */
     public static double sum(MemorySegment x, long n) {
         check("sum", "x", x, n);
-        long bound = n - Math.floorMod(n, 4 * HALF);
+        long bound = n - Math.floorMod(n, 4 * Simd.HALF);
         double s = 0;
         for (long i = 0; i < bound; i += BLOCK) {
             s += sumBlock(x, i * 4, (int) Math.min(BLOCK, bound - i));
@@ -235,13 +188,13 @@ public final class Kernels {
 
     /** Σ of {@code count} floats (a multiple of 4·HALF) from byte {@code off}. */
     private static double sumBlock(MemorySegment x, long off, int count) {
-        DoubleVector acc0 = DoubleVector.zero(D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        DoubleVector acc0 = DoubleVector.zero(Simd.D), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         long end = off + 4L * count;
-        for (long o = off; o < end; o += 4 * HALF_BYTES) {
+        for (long o = off; o < end; o += 4 * Simd.HALF_BYTES) {
             acc0 = acc0.add(wide(x, o));
-            acc1 = acc1.add(wide(x, o + HALF_BYTES));
-            acc2 = acc2.add(wide(x, o + 2 * HALF_BYTES));
-            acc3 = acc3.add(wide(x, o + 3 * HALF_BYTES));
+            acc1 = acc1.add(wide(x, o + Simd.HALF_BYTES));
+            acc2 = acc2.add(wide(x, o + 2 * Simd.HALF_BYTES));
+            acc3 = acc3.add(wide(x, o + 3 * Simd.HALF_BYTES));
         }
         return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
     }
@@ -249,25 +202,7 @@ public final class Kernels {
     /** True when none of the first {@code n} values is NaN or infinite. */
     public static boolean allFinite(MemorySegment x, long n) {
         check("allFinite", "x", x, n);
-        long bound = vectorBound(n);
-        long i = 0;
-        while (i < bound) {
-            long blockEnd = Math.min(bound, i + FINITE_BLOCK);
-            // x*0 is ±0 for finite x and NaN otherwise; a NaN anywhere in the block survives the sum.
-            FloatVector acc = FloatVector.zero(F);
-            for (; i < blockEnd; i += LANES) {
-                acc = acc.add(FloatVector.fromMemorySegment(F, x, i * 4, LE).mul(0f));
-            }
-            if (acc.test(VectorOperators.IS_NAN).anyTrue()) {
-                return false;
-            }
-        }
-        for (; i < n; i++) {
-            if (!Float.isFinite(x.get(Tensor.F32_LE, i * 4))) {
-                return false;
-            }
-        }
-        return true;
+        return ChunkedKernels.allFinite(x, n);
     }
 
     /**
@@ -294,11 +229,12 @@ public final class Kernels {
 
     /** Loads a half-width vector of floats at byte offset {@code off} and widens it to doubles. */
     private static DoubleVector wide(MemorySegment x, long off) {
-        return (DoubleVector) FloatVector.fromMemorySegment(FH, x, off, LE).convertShape(VectorOperators.F2D, D, 0);
+        return (DoubleVector) FloatVector.fromMemorySegment(Simd.FH, x, off, LE)
+                .convertShape(VectorOperators.F2D, Simd.D, 0);
     }
 
     private static long vectorBound(long n) {
-        return n - Math.floorMod(n, LANES);
+        return n - Math.floorMod(n, Simd.LANES);
     }
 
     private static void check(String op, String arg, MemorySegment seg, long n) {

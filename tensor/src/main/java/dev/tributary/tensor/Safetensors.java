@@ -83,4 +83,23 @@ public final class Safetensors {
         }
         return out;
     }
+
+    /**
+     * SHA-256 of the image {@link #encode} (and {@link #write}) makes of every tensor of {@code src} with
+     * its metadata, computed from the tensors in place: no image and no file.
+     */
+    public static byte[] sha256(TensorSource src) {
+        java.security.MessageDigest md;
+        try {
+            md = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
+        List<TensorInfo> infos = src.infos();
+        md.update(SafetensorsHeader.encode(infos, src.metadata()));
+        for (TensorInfo t : infos) {
+            md.update(src.tensor(t.name()).data().asByteBuffer());
+        }
+        return md.digest();
+    }
 }

@@ -99,6 +99,73 @@ class KernelsTest {
         assertSameBits(ref, b, n, "weightedSum into its second input");
     }
 
+    /** Lengths around the chunks of the array kernels: one chunk, several, and tails of every size class. */
+    static LongStream chunkLengths() {
+        long c = ChunkedKernels.CHUNK;
+        return LongStream.of(c - 1, c, c + 1, 2 * c + 7, 3 * c + c / 2 + 3);
+    }
+
+    @ParameterizedTest
+    @MethodSource({"lengths", "chunkLengths"})
+    void weightedSumIfFiniteIsWeightedSumBitForBit(long n) {
+        for (int k = 0; k <= 5; k++) {
+            MemorySegment[] xs = new MemorySegment[k];
+            float[] w = new float[k];
+            for (int j = 0; j < k; j++) {
+                xs[j] = randomFloats(n, n * 17 + j);
+                w[j] = 0.3f * (j + 1) - 0.5f;
+            }
+            MemorySegment checked = randomFloats(n, 5);
+            MemorySegment plain = randomFloats(n, 6);
+            MemorySegment ref = randomFloats(n, 7);
+            assertTrue(Kernels.weightedSumIfFinite(xs, w, checked, n), "finite inputs, n=" + n + ", k=" + k);
+            Kernels.weightedSum(xs, w, plain, n);
+            ScalarKernels.weightedSum(xs, w, ref, n);
+            assertSameBits(ref, plain, n, "weightedSum of " + k);
+            assertSameBits(ref, checked, n, "weightedSumIfFinite of " + k);
+        }
+    }
+
+    @Test
+    void weightedSumIfFiniteFindsANonFiniteValueInAnyInputAtAnyPosition() {
+        long c = ChunkedKernels.CHUNK;
+        long n = 2 * c + 5;
+        for (int k : new int[] {1, 2, 4, 5}) {
+            MemorySegment[] xs = new MemorySegment[k];
+            float[] w = new float[k];
+            for (int j = 0; j < k; j++) {
+                xs[j] = randomFloats(n, 40 + j);
+                w[j] = j == k - 1 ? 0f : 0.25f; // a zero weight does not hide a bad value
+            }
+            MemorySegment out = arena.allocate(n * 4);
+            for (int j = 0; j < k; j++) {
+                for (long pos : new long[] {0, 1, c - 1, c, c + 1, 2 * c, n - 1}) {
+                    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+                            Float.intBitsToFloat(0xFFC0_0001)}) {
+                        float saved = xs[j].get(Tensor.F32_LE, pos * 4);
+                        xs[j].set(Tensor.F32_LE, pos * 4, bad);
+                        assertFalse(Kernels.weightedSumIfFinite(xs, w, out, n),
+                                "k=" + k + " input " + j + " pos=" + pos + " " + bad);
+                        assertTrue(Kernels.weightedSumIfFinite(xs, w, out, pos), "prefix before the bad value");
+                        xs[j].set(Tensor.F32_LE, pos * 4, saved);
+                    }
+                }
+            }
+            assertTrue(Kernels.weightedSumIfFinite(xs, w, out, n));
+        }
+    }
+
+    @Test
+    void weightedSumOfFourMayWriteIntoItsFirstInputAcrossChunks() {
+        long n = 3 * ChunkedKernels.CHUNK + 11;
+        MemorySegment[] xs = {randomFloats(n, 1), randomFloats(n, 2), randomFloats(n, 3), randomFloats(n, 4)};
+        float[] w = {0.4f, 0.3f, 0.2f, 0.1f};
+        MemorySegment ref = randomFloats(n, 5);
+        ScalarKernels.weightedSum(xs, w, ref, n);
+        assertTrue(Kernels.weightedSumIfFinite(xs, w, xs[0], n));
+        assertSameBits(ref, xs[0], n, "weightedSumIfFinite into its first input");
+    }
+
     @ParameterizedTest
     @MethodSource("lengths")
     void reductionsMatchScalar(long n) {
@@ -140,7 +207,8 @@ class KernelsTest {
 
     @Test
     void allFiniteFindsEveryNonFiniteValueAtEveryPosition() {
-        for (long n : new long[] {1, 15, 16, 17, 33, 100, 4096 + 37}) {
+        long c = ChunkedKernels.CHUNK;
+        for (long n : new long[] {1, 15, 16, 17, 33, 100, 4096 + 37, c, 2 * c + 3}) {
             MemorySegment x = randomFloats(n, n);
             assertTrue(Kernels.allFinite(x, n));
             assertEquals(ScalarKernels.allFinite(x, n), Kernels.allFinite(x, n));

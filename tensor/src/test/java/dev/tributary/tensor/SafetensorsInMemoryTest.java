@@ -45,6 +45,17 @@ class SafetensorsInMemoryTest {
     }
 
     @Test
+    void sha256IsTheDigestOfTheFileWriteMakes() throws Exception {
+        TensorMap m = model();
+        Path p = tmp.resolve("m.safetensors");
+        Safetensors.write(p, m);
+        byte[] file = java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p));
+        assertArrayEquals(file, Safetensors.sha256(m));
+        m.tensor("bias").data().set(Tensor.I64_LE, 0, 43L);
+        assertEquals(false, java.util.Arrays.equals(file, Safetensors.sha256(m)), "a changed value changes the digest");
+    }
+
+    @Test
     void ofReadsViewsOfTheGivenBytes() {
         TensorMap m = model();
         MemorySegment image = Safetensors.encode(m, m.metadata(), Arena.ofAuto());

@@ -15,7 +15,8 @@ import java.util.Set;
 /**
  * Runs a mergekit-style YAML merge through the merge module's API, as {@code tributary merge} does but
  * without the command-line layer, for whole-process benchmarks against PyTorch scripts, and prints where
- * the time went (plan, read + compute, write, fsync + rename). With {@code --read-pass} it first reads every
+ * the time went: loading the config, each tensor's time (the first including the plan), and the phases
+ * (plan, read + compute, write, fsync + rename). With {@code --read-pass} it first reads every
  * input tensor once in a mapping of its own (the cost of the page faults and the memory traffic alone), so
  * that read and compute can be told apart.
  * Usage: {@code MergeYaml CONFIG.yaml OUT_DIR [--read-pass]}.
@@ -35,7 +36,15 @@ public final class MergeYaml {
             System.out.printf("read pass: %.3f s%n", read);
             start = System.nanoTime();
         }
-        MergeRunner.Result r = MergeRunner.run(config, Path.of(args[1]), (done, total, name) -> { });
+        long loaded = System.nanoTime();
+        long[] last = {loaded};
+        StringBuilder perTensor = new StringBuilder();
+        MergeRunner.Result r = MergeRunner.run(config, Path.of(args[1]), (done, total, name) -> {
+            long now = System.nanoTime();
+            perTensor.append(String.format(" %.2f", (now - last[0]) / 1e9));
+            last[0] = now;
+        });
+        System.out.printf("config %.3f s; per tensor (the first includes the plan):%s%n", (loaded - start) / 1e9, perTensor);
         MergeRunner.Phases p = r.phases();
         System.out.printf("merged %d tensors into %s in %.3f s (in-process): plan %.3f s, read + compute %.3f s, "
                         + "write %.3f s, fsync + rename %.3f s%n", r.tensors().size(), r.outDir(),

@@ -2,6 +2,7 @@ package dev.tributary.coordinator.relay;
 
 import dev.tributary.coordinator.strategy.NoLoCoRelay;
 import dev.tributary.store.Durables;
+import dev.tributary.store.ModelImage;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -13,8 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -266,7 +265,7 @@ final class HeldStates {
                 throw new IOException("sizes " + outer + " + " + gradient + " do not add up to " + size + " bytes");
             }
             MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, 0, outer + gradient, arena);
-            if (!Arrays.equals(so, sha256(data.asSlice(0, outer))) || !Arrays.equals(sg, sha256(data.asSlice(outer, gradient)))) {
+            if (!Arrays.equals(so, ModelImage.sha256(data.asSlice(0, outer))) || !Arrays.equals(sg, ModelImage.sha256(data.asSlice(outer, gradient)))) {
                 throw new IOException("SHA-256 mismatch");
             }
             return new Held(id, name, round, exchange, outer, gradient, so, sg, f, graceUntilMillis);
@@ -293,22 +292,8 @@ final class HeldStates {
         }
     }
 
-    /** SHA-256 of {@code bytes}, read in slices (a mapped file may exceed a ByteBuffer). */
-    static byte[] sha256(MemorySegment bytes) {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
-        for (long off = 0; off < bytes.byteSize(); off += 1L << 30) {
-            sha.update(bytes.asSlice(off, Math.min(1L << 30, bytes.byteSize() - off)).asByteBuffer());
-        }
-        return sha.digest();
-    }
-
     /** A file name for a worker id (any characters): the hex SHA-256 of the id. */
     static String key(String worker) {
-        return HexFormat.of().formatHex(sha256(MemorySegment.ofArray(worker.getBytes(StandardCharsets.UTF_8))));
+        return HexFormat.of().formatHex(ModelImage.sha256(MemorySegment.ofArray(worker.getBytes(StandardCharsets.UTF_8))));
     }
 }

@@ -204,8 +204,8 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
         r.onNext(OuterStatePart.newBuilder().setHeader(OuterStateHeader.newBuilder().setWorkerId(request.getWorkerId())
                 .setRound(request.getRound()).setExamples(request.getExamples()).setOuterBytes(o.size())
                 .setOuterGradientBytes(g.size())
-                .setOuterSha256(ByteString.copyFrom(HeldStates.sha256(java.lang.foreign.MemorySegment.ofBuffer(o.asReadOnlyByteBuffer()))))
-                .setOuterGradientSha256(ByteString.copyFrom(HeldStates.sha256(
+                .setOuterSha256(ByteString.copyFrom(dev.tributary.store.ModelImage.sha256(java.lang.foreign.MemorySegment.ofBuffer(o.asReadOnlyByteBuffer()))))
+                .setOuterGradientSha256(ByteString.copyFrom(dev.tributary.store.ModelImage.sha256(
                         java.lang.foreign.MemorySegment.ofBuffer(g.asReadOnlyByteBuffer()))))).build());
         r.onNext(chunk(0, o));
         r.onNext(chunk(o.size(), g));

@@ -80,7 +80,7 @@ final class StateFile {
     }
 
     private static void sha(String what, MemorySegment image, byte[] expected) {
-        if (!Arrays.equals(HeldStates.sha256(image), expected)) {
+        if (!Arrays.equals(dev.tributary.store.ModelImage.sha256(image), expected)) {
             throw new Refusal(Status.Code.DATA_LOSS, "sha256", what + ": SHA-256 of the received bytes does not match the header's: send again");
         }
     }

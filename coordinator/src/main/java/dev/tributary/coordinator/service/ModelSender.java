@@ -22,35 +22,22 @@ import java.util.function.ObjLongConsumer;
  * every service that publishes versions (models, policies).
  */
 public final class ModelSender {
-    /**
-     * What to answer a pull with.
-     *
-     * @param model     the current version's image (its SHA-256 and size go in the header)
-     * @param delta     a version delta from {@code deltaBase} to the model, sent instead of it; or null
-     * @param deltaBase the version the delta applies to
-     * @param coded     the model coded by a lossy pull's codec, sent instead of it; or null
-     * @param fragment  Streaming DiLoCo: the values of fragment {@code fragmentIndex} at the model's version,
-     *                  sent instead of it (the rest equals the caller's known version); or null
-     */
-    public record Answer(ModelImage model, ModelImage delta, long deltaBase, Coded coded, ModelImage fragment, int fragmentIndex) {
-        public Answer(ModelImage model, ModelImage delta, long deltaBase) {
-            this(model, delta, deltaBase, null, null, -1);
-        }
-
-        /** The model coded for a lossy pull. */
-        public static Answer coded(ModelImage model, Coded coded) {
-            return new Answer(model, null, -1, coded, null, -1);
-        }
-
-        /** Only fragment {@code index}'s values. */
-        public static Answer fragment(ModelImage model, ModelImage values, int index) {
-            return new Answer(model, null, -1, null, values, index);
-        }
+    /** What to answer a pull with: the current version's image (its SHA-256 and size go in the header), and one body. */
+    public sealed interface Answer {
+        /** The current version. */
+        ModelImage model();
 
         /** The whole model. */
-        public static Answer full(ModelImage model) {
-            return new Answer(model, null, -1);
-        }
+        record Full(ModelImage model) implements Answer {}
+
+        /** A version delta from version {@code base} to the model, sent instead of it. */
+        record Delta(ModelImage model, ModelImage delta, long base) implements Answer {}
+
+        /** The model coded by a lossy pull's codec, sent instead of it. */
+        record Lossy(ModelImage model, Coded coded) implements Answer {}
+
+        /** Streaming DiLoCo: the values of fragment {@code index} at the model's version (the rest equals the caller's known version). */
+        record Fragment(ModelImage model, ModelImage values, int index) implements Answer {}
     }
 
     /**
@@ -87,7 +74,7 @@ public final class ModelSender {
      */
     public static void serve(StreamObserver<ModelPart> plain, long knownVersion, CompletionStage<ModelImage> image,
             LongConsumer bytesOut) {
-        serve(plain, knownVersion, image.thenApply(Answer::full), bytesOut, (kind, bytes) -> { });
+        serve(plain, knownVersion, image.thenApply(Answer.Full::new), bytesOut, (kind, bytes) -> { });
     }
 
     /**
@@ -114,35 +101,43 @@ public final class ModelSender {
     private synchronized void start(Answer a) {
         ModelImage image = a.model();
         boolean unchanged = image.version() == knownVersion;
-        boolean coded = !unchanged && a.coded() != null;
-        boolean fragment = !unchanged && !coded && a.fragment() != null;
-        boolean delta = !unchanged && !coded && !fragment && a.delta() != null;
         ModelHeader.Builder h = ModelHeader.newBuilder()
                 .setVersion(image.version())
                 .setSha256(ByteString.copyFrom(image.sha256()))
                 .setTotalBytes(image.size())
                 .setUnchanged(unchanged);
-        if (delta) {
-            h.setVersionDelta(true).setDeltaBaseVersion(a.deltaBase()).setDeltaBytes(a.delta().size());
-        }
-        if (coded) {
-            Coded c = a.coded();
-            h.setCodec(c.codec()).setCodedSha256(ByteString.copyFrom(c.bytes().sha256())).setCodedBytes(c.bytes().size())
-                    .setDecodedSha256(ByteString.copyFrom(c.decodedSha256())).setDecodedBytes(c.decodedBytes());
-        }
-        if (fragment) {
-            h.setFragmentPull(true).setFragment(a.fragmentIndex()).setFragmentSha256(ByteString.copyFrom(a.fragment().sha256()))
-                    .setFragmentBytes(a.fragment().size());
-        }
-        out.onNext(ModelPart.newBuilder().setHeader(h).build());
         if (unchanged) {
+            out.onNext(ModelPart.newBuilder().setHeader(h).build());
             done = true;
             answered.accept("unchanged", 0);
             out.onCompleted();
             return;
         }
-        this.kind = coded ? "lossy" : fragment ? "fragment" : delta ? "delta" : "full";
-        this.body = coded ? a.coded().bytes() : fragment ? a.fragment() : delta ? a.delta() : image;
+        switch (a) {
+            case Answer.Full f -> {
+                kind = "full";
+                body = image;
+            }
+            case Answer.Delta d -> {
+                h.setVersionDelta(true).setDeltaBaseVersion(d.base()).setDeltaBytes(d.delta().size());
+                kind = "delta";
+                body = d.delta();
+            }
+            case Answer.Lossy l -> {
+                Coded c = l.coded();
+                h.setCodec(c.codec()).setCodedSha256(ByteString.copyFrom(c.bytes().sha256())).setCodedBytes(c.bytes().size())
+                        .setDecodedSha256(ByteString.copyFrom(c.decodedSha256())).setDecodedBytes(c.decodedBytes());
+                kind = "lossy";
+                body = c.bytes();
+            }
+            case Answer.Fragment f -> {
+                h.setFragmentPull(true).setFragment(f.index()).setFragmentSha256(ByteString.copyFrom(f.values().sha256()))
+                        .setFragmentBytes(f.values().size());
+                kind = "fragment";
+                body = f.values();
+            }
+        }
+        out.onNext(ModelPart.newBuilder().setHeader(h).build());
         pump();
     }
 

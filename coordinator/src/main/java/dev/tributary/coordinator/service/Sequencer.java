@@ -197,12 +197,12 @@ final class Sequencer implements AutoCloseable {
             java.util.List<dev.tributary.tensor.Fragments.Slice> slices = inner.fragments().get(fragment);
             CompletableFuture<ModelImage> values = fragmentImages.computeIfAbsent(fragment, f -> publishDurable.thenApplyAsync(
                     x -> ModelImage.of(current, dev.tributary.tensor.Fragments.cut(model, slices)), hashing));
-            return img.thenCombine(values, (m, v) -> ModelSender.Answer.fragment(m, v, fragment));
+            return img.thenCombine(values, (m, v) -> new ModelSender.Answer.Fragment(m, v, fragment));
         }
         CompletableFuture<ModelSender.Coded> coded = known == current ? null
                 : lossy.answer(pullCodec, current, strategy.model(), publishDurable);
         if (coded != null) {
-            return img.thenCombine(coded, (m, k) -> k == null ? ModelSender.Answer.full(m) : ModelSender.Answer.coded(m, k));
+            return img.thenCombine(coded, (m, k) -> k == null ? new ModelSender.Answer.Full(m) : new ModelSender.Answer.Lossy(m, k));
         }
         Kept base = null;
         if (acceptDelta && known >= 0 && known != current) {
@@ -213,15 +213,15 @@ final class Sequencer implements AutoCloseable {
             }
         }
         if (base == null) {
-            return img.thenApply(ModelSender.Answer::full);
+            return img.thenApply(ModelSender.Answer.Full::new);
         }
         TensorMap model = strategy.model();
         TensorMap from = base.model();
         CompletableFuture<ModelImage> delta = deltas.computeIfAbsent(known, b -> publishDurable.thenApplyAsync(
                 x -> ModelImage.of(current, java.lang.foreign.MemorySegment.ofArray(
                         dev.tributary.codec.VersionDelta.encode(model, from))), hashing));
-        return img.thenCombine(delta, (m, d) -> d.size() < m.size() ? new ModelSender.Answer(m, d, known)
-                : ModelSender.Answer.full(m));
+        return img.thenCombine(delta, (m, d) -> d.size() < m.size() ? new ModelSender.Answer.Delta(m, d, known)
+                : new ModelSender.Answer.Full(m));
     }
 
     String strategyName() {

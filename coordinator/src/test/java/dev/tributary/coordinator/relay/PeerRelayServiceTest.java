@@ -171,7 +171,7 @@ class PeerRelayServiceTest {
     }
 
     static byte[] sha(byte[] b) {
-        return HeldStates.sha256(MemorySegment.ofArray(b));
+        return dev.tributary.store.ModelImage.sha256(MemorySegment.ofArray(b));
     }
 
     static OuterStatePart header(String id, long round, byte[] outer, byte[] gradient) {

@@ -37,7 +37,11 @@ final class ModelFiles {
             "tokenizer.json", "tokenizer.model", "added_tokens.json", "vocab.json", "merges.txt", "vocab.txt",
             "chat_template.jinja", "chat_template.json");
     private static final List<String> LAYER_KEYS = List.of("num_hidden_layers", "n_layer", "num_layers", "n_layers");
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Made on first use: building an ObjectMapper loads hundreds of classes, and most merges never need one. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    }
 
     private ModelFiles() {}
 
@@ -87,7 +91,7 @@ final class ModelFiles {
                 if (!c.slices().isEmpty()) {
                     setLayers(config, plan.layers());
                 }
-                writeAtomically(outDir.resolve(CONFIG), JSON.writeValueAsString(config) + "\n");
+                writeAtomically(outDir.resolve(CONFIG), Json.MAPPER.writeValueAsString(config) + "\n");
             }
             if (donor != null) {
                 copyIfPresent(donor.resolve(GENERATION), outDir);
@@ -106,7 +110,7 @@ final class ModelFiles {
 
     private static ObjectNode read(Path file) {
         try {
-            JsonNode node = JSON.readTree(file.toFile());
+            JsonNode node = Json.MAPPER.readTree(file.toFile());
             if (!(node instanceof ObjectNode o)) {
                 throw new MergeException(file + ": expected a JSON object");
             }

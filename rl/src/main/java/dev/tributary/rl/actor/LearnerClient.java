@@ -10,6 +10,7 @@ import dev.tributary.protocol.LearnerGrpc;
 import dev.tributary.protocol.ModelHeader;
 import dev.tributary.protocol.ModelPart;
 import dev.tributary.protocol.PolicyRequest;
+import dev.tributary.protocol.ReadySender;
 import dev.tributary.protocol.RegisterActorReply;
 import dev.tributary.protocol.RegisterActorRequest;
 import dev.tributary.store.ModelImage;
@@ -19,7 +20,8 @@ import dev.tributary.worker.client.BearerToken;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -150,9 +152,15 @@ public final class LearnerClient {
      */
     public ExperienceAck send(List<ExperiencePart> parts) {
         CompletableFuture<ExperienceAck> result = new CompletableFuture<>();
-        StreamObserver<ExperiencePart> call = async.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-                .pushExperience(new StreamObserver<>() {
+        ReadySender<ExperiencePart> out = new ReadySender<>(result::isDone);
+        async.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+                .pushExperience(new ClientResponseObserver<ExperiencePart, ExperienceAck>() {
                     private ExperienceAck ack;
+
+                    @Override
+                    public void beforeStart(ClientCallStreamObserver<ExperiencePart> requestStream) {
+                        out.attach(requestStream);
+                    }
 
                     @Override
                     public void onNext(ExperienceAck value) {
@@ -162,20 +170,22 @@ public final class LearnerClient {
                     @Override
                     public void onError(Throwable t) {
                         result.completeExceptionally(t);
+                        out.wake();
                     }
 
                     @Override
                     public void onCompleted() {
                         result.complete(ack);
+                        out.wake();
                     }
                 });
         for (ExperiencePart p : parts) {
             if (result.isDone()) {
                 break;
             }
-            call.onNext(p);
+            out.send(p);
         }
-        call.onCompleted();
+        out.finish();
         try {
             return result.get();
         } catch (ExecutionException e) {
@@ -183,6 +193,7 @@ public final class LearnerClient {
                     : Status.fromThrowable(e.getCause()).asRuntimeException();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            out.cancel("interrupted", e);
             throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
         }
     }

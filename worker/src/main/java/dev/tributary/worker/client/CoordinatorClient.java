@@ -11,6 +11,7 @@ import dev.tributary.protocol.ModelHeader;
 import dev.tributary.protocol.ModelPart;
 import dev.tributary.protocol.PullRequest;
 import dev.tributary.protocol.PushAck;
+import dev.tributary.protocol.ReadySender;
 import dev.tributary.protocol.RegisterReply;
 import dev.tributary.protocol.RegisterRequest;
 import dev.tributary.protocol.UpdateHeader;
@@ -76,6 +77,32 @@ public final class CoordinatorClient {
     /** Renews the lease; NOT_FOUND when the coordinator no longer knows {@code workerId}. */
     public HeartbeatReply heartbeat(String workerId) {
         return blocking.heartbeat(HeartbeatRequest.newBuilder().setWorkerId(workerId).build());
+    }
+
+    /**
+     * Heartbeats until the thread is interrupted, every third of {@code leaseMillis}: for {@code workerId}
+     * while it gives an id (null pauses, e.g. while re-registering), telling {@code version} the latest
+     * published version of each reply, and {@code lost} when the coordinator no longer knows the worker
+     * (its lease lapsed or the coordinator restarted), so that the caller registers again. Other errors
+     * are left to the next beat.
+     */
+    public void heartbeatUntilInterrupted(java.util.function.LongSupplier leaseMillis,
+            java.util.function.Supplier<String> workerId, java.util.function.LongConsumer version, Runnable lost) {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(Math.max(50, leaseMillis.getAsLong() / 3));
+                String id = workerId.get();
+                if (id != null) {
+                    version.accept(heartbeat(id).getVersion());
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+                    lost.run();
+                }
+            }
+        }
     }
 
     /**
@@ -520,42 +547,25 @@ public final class CoordinatorClient {
     /** Sends parts only while the transport is ready for them, so a large delta is never buffered whole. */
     private static final class Sender implements ClientResponseObserver<UpdatePart, PushAck> {
         private final CompletableFuture<PushAck> result;
-        private ClientCallStreamObserver<UpdatePart> call;
+        private final ReadySender<UpdatePart> out;
         private PushAck ack;
 
         Sender(CompletableFuture<PushAck> result) {
             this.result = result;
+            this.out = new ReadySender<>(result::isDone);
         }
 
         @Override
         public void beforeStart(ClientCallStreamObserver<UpdatePart> requestStream) {
-            this.call = requestStream;
-            requestStream.setOnReadyHandler(this::wake);
+            out.attach(requestStream);
         }
 
-        private synchronized void wake() {
-            notifyAll();
-        }
-
-        synchronized void send(UpdatePart part) {
-            while (!call.isReady() && !result.isDone()) {
-                try {
-                    wait(50);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    call.cancel("interrupted", e);
-                    return;
-                }
-            }
-            if (!result.isDone()) {
-                call.onNext(part);
-            }
+        void send(UpdatePart part) {
+            out.send(part);
         }
 
         void finish() {
-            if (!result.isDone()) {
-                call.onCompleted();
-            }
+            out.finish();
         }
 
         @Override
@@ -566,13 +576,13 @@ public final class CoordinatorClient {
         @Override
         public void onError(Throwable t) {
             result.completeExceptionally(t);
-            wake();
+            out.wake();
         }
 
         @Override
         public void onCompleted() {
             result.complete(ack);
-            wake();
+            out.wake();
         }
     }
 

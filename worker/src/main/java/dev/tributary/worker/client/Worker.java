@@ -392,19 +392,14 @@ public final class Worker implements AutoCloseable {
         }
         progress.pulled(p.wireBytes());
         TensorMap next = dev.tributary.tensor.Fragments.paste(loop.global(), p.values(), slices);
-        Path target = options.workDir().resolve("model-" + p.version() + ".safetensors");
-        dev.tributary.tensor.Safetensors.write(target, next);
-        String digest;
-        try (java.io.InputStream in = new java.security.DigestInputStream(Files.newInputStream(target), sha256())) {
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-            digest = java.util.HexFormat.of().formatHex(((java.security.DigestInputStream) in).getMessageDigest().digest());
-        }
+        String digest = java.util.HexFormat.of().formatHex(dev.tributary.tensor.Safetensors.sha256(next));
         if (!digest.equals(p.sha256())) {
-            Files.deleteIfExists(target);
             log.accept("fragment " + f + " of v" + p.version() + " rebuilds a model with SHA-256 " + digest + ", published "
                     + p.sha256() + ": pulling the whole model");
             return false;
         }
+        Path target = options.workDir().resolve("model-" + p.version() + ".safetensors");
+        dev.tributary.tensor.Safetensors.write(target, next);
         loop.mergeFragment(p.values(), p.version());
         SafetensorsFile opened = SafetensorsFile.open(target);
         closeHeld();
@@ -414,14 +409,6 @@ public final class Worker implements AutoCloseable {
         heldSha256 = p.sha256();
         latestVersion = Math.max(latestVersion, heldVersion);
         return true;
-    }
-
-    private static java.security.MessageDigest sha256() {
-        try {
-            return java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private void save(int slot, long base, TrainResult result) throws IOException {
@@ -457,21 +444,8 @@ public final class Worker implements AutoCloseable {
     }
 
     private void heartbeatLoop() {
-        while (!Thread.currentThread().isInterrupted()) {
-            try {
-                Thread.sleep(Math.max(50, leaseMillis / 3));
-                String id = workerId;
-                if (id != null && !reregister) {
-                    latestVersion = Math.max(latestVersion, client.heartbeat(id).getVersion());
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
-                    reregister = true;
-                }
-            }
-        }
+        client.heartbeatUntilInterrupted(() -> leaseMillis, () -> reregister ? null : workerId,
+                v -> latestVersion = Math.max(latestVersion, v), () -> reregister = true);
     }
 
     /** Closes the model file and the ack log; a pending update's delta file is removed. */

@@ -220,21 +220,7 @@ public final class NoLoCoRun implements AutoCloseable {
     }
 
     private void heartbeatLoop() {
-        while (!Thread.currentThread().isInterrupted()) {
-            try {
-                Thread.sleep(Math.max(50, leaseMillis / 3));
-                String id = workerId;
-                if (id != null && !reregister) {
-                    client.heartbeat(id);
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
-                    reregister = true;
-                }
-            }
-        }
+        client.heartbeatUntilInterrupted(() -> leaseMillis, () -> reregister ? null : workerId, v -> { }, () -> reregister = true);
     }
 
     @Override

@@ -8,6 +8,7 @@ import dev.tributary.protocol.OuterStatePart;
 import dev.tributary.protocol.PeerRelayGrpc;
 import dev.tributary.protocol.PeerStateHeader;
 import dev.tributary.protocol.PeerStatePart;
+import dev.tributary.protocol.ReadySender;
 import dev.tributary.worker.client.CoordinatorClient;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -38,7 +39,7 @@ final class OuterStateCall implements ClientResponseObserver<OuterStatePart, Pee
     private final long maxImageBytes;
     private final CompletableFuture<Answer> result = new CompletableFuture<>();
     private final CRC32C crc = new CRC32C();
-    private ClientCallStreamObserver<OuterStatePart> call;
+    private final ReadySender<OuterStatePart> out = new ReadySender<>(result::isDone);
     private PeerStateHeader header;
     private byte[] received;
     private long at;
@@ -72,9 +73,7 @@ final class OuterStateCall implements ClientResponseObserver<OuterStatePart, Pee
             }
             offset += image.byteSize();
         }
-        if (!c.result.isDone()) {
-            c.call.onCompleted();
-        }
+        c.out.finish();
         try {
             return c.result.get();
         } catch (ExecutionException e) {
@@ -84,34 +83,22 @@ final class OuterStateCall implements ClientResponseObserver<OuterStatePart, Pee
             throw Status.INTERNAL.withDescription(String.valueOf(e.getCause())).withCause(e.getCause()).asRuntimeException();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            c.call.cancel("interrupted", e);
+            c.out.cancel("interrupted", e);
             throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
         }
     }
 
     @Override
     public void beforeStart(ClientCallStreamObserver<OuterStatePart> requestStream) {
-        this.call = requestStream;
-        requestStream.setOnReadyHandler(this::wake);
+        out.attach(requestStream);
     }
 
-    private synchronized void wake() {
-        notifyAll();
+    private void send(OuterStatePart part) {
+        out.send(part);
     }
 
-    private synchronized void send(OuterStatePart part) {
-        while (!call.isReady() && !result.isDone()) {
-            try {
-                wait(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                call.cancel("interrupted", e);
-                return;
-            }
-        }
-        if (!result.isDone()) {
-            call.onNext(part);
-        }
+    private void wake() {
+        out.wake();
     }
 
     @Override
@@ -191,8 +178,8 @@ final class OuterStateCall implements ClientResponseObserver<OuterStatePart, Pee
     }
 
     private void fail(String message) {
-        if (result.completeExceptionally(Status.DATA_LOSS.withDescription(message).asRuntimeException()) && call != null) {
-            call.cancel(message, null);
+        if (result.completeExceptionally(Status.DATA_LOSS.withDescription(message).asRuntimeException())) {
+            out.cancel(message, null);
         }
         wake();
     }

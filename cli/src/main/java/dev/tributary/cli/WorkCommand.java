@@ -96,10 +96,11 @@ final class WorkCommand implements Callable<Integer> {
                     + "the delta against them; a coordinator that does not accept the codec sends f32; default: f32 pulls")
     String pullCodec;
 
-    @Option(names = "--error-feedback",
-            description = "with a lossy --codec: carry what the codec dropped into the next update (EF), reset with a log line "
-                    + "when the base goes back or jumps more than --ef-max-jump pushes ahead, or an update is refused")
-    boolean errorFeedback;
+    @Option(names = "--error-feedback", arity = "0..1", fallbackValue = "ef", paramLabel = "ef|ef21",
+            description = "with a lossy --codec: carry what the codec dropped into the next update (ef, the default when no "
+                    + "value is given), or send the change of an estimate the coordinator keeps too (ef21); reset with a log "
+                    + "line when the base goes back or jumps more than --ef-max-jump pushes ahead, or an update is refused")
+    String errorFeedback;
 
     @Option(names = "--ef-max-jump", defaultValue = "4", paramLabel = "J",
             description = "pushes the base may move ahead with the residual still carried (default ${DEFAULT-VALUE})")
@@ -182,7 +183,7 @@ final class WorkCommand implements Callable<Integer> {
             throw e;
         }
         if (noloco) {
-            if (codec != null || errorFeedback) {
+            if (codec != null || errorFeedback != null) {
                 err.println("warning: --codec and --error-feedback apply to pushed updates; noloco exchanges f32 outer states");
                 err.flush();
             }
@@ -260,7 +261,10 @@ final class WorkCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--codec: " + e.getMessage());
             }
         }
-        if (errorFeedback && (c == null || c.isLossless())) {
+        if (errorFeedback != null && !errorFeedback.equals("ef") && !errorFeedback.equals("ef21")) {
+            throw new ParameterException(spec.commandLine(), "--error-feedback " + errorFeedback + ": must be ef or ef21");
+        }
+        if (errorFeedback != null && (c == null || c.isLossless())) {
             throw new ParameterException(spec.commandLine(), "--error-feedback needs a lossy --codec, not "
                     + (c == null ? "plain safetensors" : c.spec()));
         }
@@ -279,7 +283,8 @@ final class WorkCommand implements Callable<Integer> {
                         + ": top-k would zero most weights; use a dense codec (bf16, f16, int8, fp8, int4, fp4)");
             }
         }
-        return new WireOptions(c, errorFeedback, efMaxJump, !noPullDelta, pull);
+        WireOptions wire = new WireOptions(c, errorFeedback != null, efMaxJump, !noPullDelta, pull);
+        return "ef21".equals(errorFeedback) ? wire.withEf21() : wire;
     }
 
     static String hostName() {

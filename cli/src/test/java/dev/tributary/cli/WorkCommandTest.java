@@ -29,6 +29,9 @@ class WorkCommandTest {
         usageError(work("--codec", "topk:fractoin=0.1"), "fractoin");
         usageError(work("--codec", "lossless", "--error-feedback"), "--error-feedback needs a lossy --codec, not lossless:level=3");
         usageError(work("--error-feedback"), "--error-feedback needs a lossy --codec");
+        usageError(work("--error-feedback=ef21"), "--error-feedback needs a lossy --codec");
+        usageError(work("--codec", "lossless", "--error-feedback", "ef21"), "--error-feedback needs a lossy --codec, not lossless");
+        usageError(work("--codec", "int8", "--error-feedback", "ef22"), "--error-feedback ef22: must be ef or ef21");
         usageError(work("--codec", "int8", "--ef-max-jump", "0"), "--ef-max-jump 0");
         usageError(work("--pull-codec", "int3"), "--pull-codec: unknown codec \"int3\"");
         usageError(work("--pull-codec", "topk:fraction=0.1"), "--pull-codec topk:fraction=0.1: top-k would zero most weights");

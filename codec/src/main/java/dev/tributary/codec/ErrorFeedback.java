@@ -40,6 +40,8 @@ public final class ErrorFeedback implements AutoCloseable {
     private TensorMap state;
     private List<TensorInfo> layout;
     private long steps;
+    /** Changes at every commit and reset, so that a message prepared before either commits nothing. */
+    private long generation;
     private boolean closed;
 
     private ErrorFeedback(Codec codec, Variant variant) {
@@ -78,10 +80,23 @@ public final class ErrorFeedback implements AutoCloseable {
      * @throws IllegalArgumentException when the layout changed or an input is not f32 or not finite
      */
     public synchronized byte[] encode(TensorMap update) {
+        Pending p = prepare(update);
+        p.commit();
+        return p.bytes();
+    }
+
+    /**
+     * Encodes {@code update} like {@link #encode} but leaves the state as it is until {@link Pending#commit}:
+     * for a sender that advances its state only once the receiver took the message in (EF21 over a network,
+     * where a message the receiver never applied must not enter the sender's estimate either). A pending
+     * message whose state was {@link #reset} in between commits nothing.
+     */
+    public synchronized Pending prepare(TensorMap update) {
         if (closed) {
             throw new IllegalStateException("error feedback is closed");
         }
         adopt(update);
+        Arena next = Arena.ofShared();
         try (Arena step = Arena.ofConfined()) {
             // EF compresses e + g; EF21 compresses g - h.
             TensorMap input = new TensorMap();
@@ -98,21 +113,85 @@ public final class ErrorFeedback implements AutoCloseable {
             } catch (CodecException e) {
                 throw new IllegalStateException(codec.spec() + " did not decode its own message: " + e.getMessage(), e);
             }
+            TensorMap after = new TensorMap();
             for (TensorInfo info : layout) {
-                MemorySegment s = state.tensor(info.name()).data();
                 MemorySegment c = sent.tensor(info.name()).data();
                 long n = info.numel();
+                Tensor s;
                 if (variant == Variant.EF) {
-                    MemorySegment x = input.tensor(info.name()).data();
-                    Kernels.axpy(-1f, c, x, n);
-                    MemorySegment.copy(x, 0, s, 0, 4 * n);
+                    s = input.tensor(info.name()).copy(next);
+                    Kernels.axpy(-1f, c, s.data(), n);
                 } else {
-                    Kernels.axpy(1f, c, s, n);
+                    s = state.tensor(info.name()).copy(next);
+                    Kernels.axpy(1f, c, s.data(), n);
                 }
+                after.put(info.name(), s);
             }
-            steps++;
+            return new Pending(bytes, after, next, generation);
+        } catch (RuntimeException | Error e) {
+            next.close();
+            throw e;
+        }
+    }
+
+    /** A message {@link #prepare}d and the state it leads to, not yet taken in. */
+    public final class Pending {
+        private final byte[] bytes;
+        private TensorMap after;
+        private Arena arena;
+        private final long generation;
+
+        private Pending(byte[] bytes, TensorMap after, Arena arena, long generation) {
+            this.bytes = bytes;
+            this.after = after;
+            this.arena = arena;
+            this.generation = generation;
+        }
+
+        /** The message to send, decodable by {@link #codec()}. */
+        public byte[] bytes() {
             return bytes;
         }
+
+        /**
+         * Takes the message into the state (once; later calls do nothing); true when it did, false when the
+         * state was reset (or this was dropped) since it was prepared.
+         */
+        public boolean commit() {
+            synchronized (ErrorFeedback.this) {
+                boolean applies = arena != null && !closed && generation == ErrorFeedback.this.generation && state != null;
+                if (applies) {
+                    for (TensorInfo info : layout) {
+                        MemorySegment.copy(after.tensor(info.name()).data(), 0, state.tensor(info.name()).data(), 0,
+                                4 * info.numel());
+                    }
+                    steps++;
+                    ErrorFeedback.this.generation++;
+                }
+                drop();
+                return applies;
+            }
+        }
+
+        /** Frees the pending state without taking the message in. */
+        public void drop() {
+            synchronized (ErrorFeedback.this) {
+                if (arena != null) {
+                    arena.close();
+                    arena = null;
+                    after = null;
+                }
+            }
+        }
+    }
+
+    /**
+     * SHA-256 of the state's f32 values (each tensor's, in layout order, little-endian); empty while the
+     * state is 0 (before the first update and after a reset). For EF21 it names the estimate h that sender
+     * and receiver must share ({@link Ef21Receiver#estimateSha256}).
+     */
+    public synchronized byte[] stateSha256() {
+        return steps == 0 || state == null ? new byte[0] : Ef21Receiver.sha256(state);
     }
 
     private void adopt(TensorMap update) {
@@ -175,6 +254,7 @@ public final class ErrorFeedback implements AutoCloseable {
                 variant, codec.spec(), reason, "a " + what, stateNorm(), layout == null ? 0 : layout.size(), steps);
         release();
         steps = 0;
+        generation++;
         return line.replace('\n', ' ');
     }
 

@@ -163,4 +163,46 @@ class ErrorFeedbackTest {
         ef.close();
         assertThrows(IllegalStateException.class, () -> ef.encode(constantUpdate()));
     }
+
+    /**
+     * A prepared message leaves the state alone until it is committed, and then advances it exactly as
+     * {@link ErrorFeedback#encode} does; the sender's digest of h is the receiver's after the same messages.
+     */
+    @ParameterizedTest
+    @MethodSource("lossy")
+    void aPreparedMessageAdvancesTheStateOnlyWhenCommittedAndExactlyAsEncode(String spec) throws CodecException {
+        Codec codec = Codec.parse(spec);
+        for (Variant variant : Variant.values()) {
+            try (ErrorFeedback direct = ErrorFeedback.of(codec, variant); ErrorFeedback staged = ErrorFeedback.of(codec, variant);
+                    Ef21Receiver receiver = new Ef21Receiver()) {
+                assertEquals(0, staged.stateSha256().length, "h = 0 has the empty digest");
+                for (int t = 0; t < 4; t++) {
+                    TensorMap g = new TensorMap().put("w", Samples.gaussian(new SplittableRandom(t), new long[] {10, 15}, 0.01));
+                    byte[] before = staged.stateSha256();
+                    ErrorFeedback.Pending dropped = staged.prepare(g);
+                    dropped.drop();
+                    assertTrue(java.util.Arrays.equals(before, staged.stateSha256()), "a dropped message changes nothing");
+                    assertTrue(!dropped.commit(), "a dropped message commits nothing");
+                    ErrorFeedback.Pending p = staged.prepare(g);
+                    ErrorFeedback.Pending rival = staged.prepare(g);
+                    byte[] sent = direct.encode(g);
+                    assertTrue(java.util.Arrays.equals(sent, p.bytes()), variant + " " + spec + ": same message as encode");
+                    assertTrue(p.commit());
+                    assertTrue(!rival.commit(), "a message prepared from the old state commits nothing after another did");
+                    assertEquals(direct.stateNorm(), staged.stateNorm(), 0.0);
+                    if (variant == Variant.EF21) {
+                        TensorMap decoded = codec.decode(sent, g.infos(), DecodeLimits.forLayout(g.infos()));
+                        receiver.accept(decoded);
+                        assertTrue(java.util.Arrays.equals(receiver.estimateSha256(), staged.stateSha256()),
+                                "the receiver holds the sender's h bit for bit");
+                    }
+                }
+                ErrorFeedback.Pending late = staged.prepare(new TensorMap().put("w", Samples.gaussian(new SplittableRandom(9),
+                        new long[] {10, 15}, 0.01)));
+                staged.reset("test");
+                assertTrue(!late.commit(), "a message prepared before a reset commits nothing");
+                assertEquals(0, staged.stateSha256().length);
+            }
+        }
+    }
 }

@@ -27,7 +27,7 @@ import java.util.TreeSet;
  * and the memory, stream and registration limits of {@link ServiceLimits} (memory_budget_bytes,
  * push_idle_timeout_seconds, push_timeout_seconds, push_min_bytes_per_second, max_push_streams_per_token,
  * max_push_streams_per_worker, token_memory_share, worker_memory_share, max_workers) and the wire settings
- * of {@link WireSettings} (codecs, pull_delta_versions, pull_delta_max_bytes).
+ * of {@link WireSettings} (codecs, pull_delta_versions, pull_delta_max_bytes, ef21_max_workers, ef21_max_bytes).
  *
  * @param strategy        fedavg, fedasync, fedbuff or diloco
  * @param strategyConfig  the strategy's own settings

@@ -48,6 +48,7 @@ public final class CoordinatorMetrics {
     private final AtomicLong acceptedHere = new AtomicLong();
     private final Counter duplicates;
     private final Counter lossyBase;
+    private final Counter ef21Evictions;
     private final Counter unauthenticated;
     private final Counter bytesIn;
     private final Counter bytesOut;
@@ -76,6 +77,8 @@ public final class CoordinatorMetrics {
         duplicates = Counter.builder("tributary.updates.duplicate").description("pushes of an already accepted update id").register(registry);
         lossyBase = Counter.builder("tributary.updates.lossy.base")
                 .description("accepted updates trained from a lossy pull of their base version").register(registry);
+        ef21Evictions = Counter.builder("tributary.ef21.evictions")
+                .description("EF21 estimates dropped at the ef21_max_workers or ef21_max_bytes bound").register(registry);
         unauthenticated = Counter.builder("tributary.calls.unauthenticated").description("calls refused for a missing or wrong token").register(registry);
         bytesIn = Counter.builder("tributary.update.received").baseUnit("bytes").description("update bytes received (chunk payloads)").register(registry);
         bytesOut = Counter.builder("tributary.model.sent").baseUnit("bytes").description("model bytes sent to pulls (chunk payloads)").register(registry);
@@ -153,6 +156,16 @@ public final class CoordinatorMetrics {
     /** An accepted update whose worker trained from a lossy pull of its base ({@code tributary_updates_lossy_base_total}). */
     public void lossyBase() {
         lossyBase.increment();
+    }
+
+    /** An EF21 estimate evicted at its bound ({@code tributary_ef21_evictions_total}). */
+    public void ef21Evicted() {
+        ef21Evictions.increment();
+    }
+
+    /** EF21 estimates evicted so far. */
+    public long ef21Evictions() {
+        return (long) ef21Evictions.count();
     }
 
     /** Accepted updates trained from a lossy pull of their base, so far. */

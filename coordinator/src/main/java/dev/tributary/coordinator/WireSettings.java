@@ -14,6 +14,8 @@ import java.util.TreeSet;
  * codecs: [f16, bf16, int8, int4, fp8, topk, lossless]   # push codecs accepted (safetensors always is)
  * pull_delta_versions: 4     # past versions kept to answer pulls with only what changed; 0: whole models only
  * pull_delta_max_bytes: 0    # bytes those versions may hold together; 0: no bound beyond the count
+ * ef21_max_workers: 1024     # EF21 estimates kept (one per worker and tensor set), least recently used evicted
+ * ef21_max_bytes: 2147483648 # bytes those estimates may hold together; 0: no bound beyond the count
  * </pre>
  *
  * A codec is named by its family (a spec {@code topk:fraction=0.01+int8} needs both {@code topk} and
@@ -22,13 +24,24 @@ import java.util.TreeSet;
  * @param codecs            codec names accepted in pushes
  * @param pullDeltaVersions past versions kept for version-delta pulls
  * @param pullDeltaMaxBytes bound on their bytes; 0 for none
+ * @param ef21MaxWorkers    EF21 estimates kept in memory (an evicted one is rebuilt from 0 by the reset protocol)
+ * @param ef21MaxBytes      bound on their bytes; 0 for none beyond the count
  */
-public record WireSettings(Set<String> codecs, int pullDeltaVersions, long pullDeltaMaxBytes) {
-    static final Set<String> KEYS = Set.of("codecs", "pull_delta_versions", "pull_delta_max_bytes");
+public record WireSettings(Set<String> codecs, int pullDeltaVersions, long pullDeltaMaxBytes, int ef21MaxWorkers,
+        long ef21MaxBytes) {
+    static final Set<String> KEYS = Set.of("codecs", "pull_delta_versions", "pull_delta_max_bytes", "ef21_max_workers",
+            "ef21_max_bytes");
+    /** The most EF21 estimates that may be kept. */
+    public static final int MAX_EF21_WORKERS = 1_000_000;
     /** The most past versions that may be kept. */
     public static final int MAX_PULL_DELTA_VERSIONS = 64;
 
-    public static final WireSettings DEFAULTS = new WireSettings(Set.copyOf(Codec.names()), 4, 0);
+    public static final WireSettings DEFAULTS = new WireSettings(Set.copyOf(Codec.names()), 4, 0, 1024, 2L << 30);
+
+    /** The default EF21 bounds. */
+    public WireSettings(Set<String> codecs, int pullDeltaVersions, long pullDeltaMaxBytes) {
+        this(codecs, pullDeltaVersions, pullDeltaMaxBytes, 1024, 2L << 30);
+    }
 
     public WireSettings {
         codecs = Set.copyOf(codecs);
@@ -44,6 +57,12 @@ public record WireSettings(Set<String> codecs, int pullDeltaVersions, long pullD
         }
         if (pullDeltaMaxBytes < 0) {
             throw new IllegalArgumentException("pull_delta_max_bytes: must be ≥ 0 (0 for no bound), got " + pullDeltaMaxBytes);
+        }
+        if (ef21MaxWorkers < 1 || ef21MaxWorkers > MAX_EF21_WORKERS) {
+            throw new IllegalArgumentException("ef21_max_workers: must be in [1, " + MAX_EF21_WORKERS + "], got " + ef21MaxWorkers);
+        }
+        if (ef21MaxBytes < 0) {
+            throw new IllegalArgumentException("ef21_max_bytes: must be ≥ 0 (0 for no bound), got " + ef21MaxBytes);
         }
     }
 
@@ -69,7 +88,15 @@ public record WireSettings(Set<String> codecs, int pullDeltaVersions, long pullD
         if (bytes != Math.rint(bytes) || Math.abs(bytes) > 1e18) {
             throw new IllegalArgumentException("pull_delta_max_bytes: must be a whole number, got " + bytes);
         }
-        return new WireSettings(codecs, (int) versions, (long) bytes);
+        double ef21Workers = numbers.get("ef21_max_workers", DEFAULTS.ef21MaxWorkers());
+        double ef21Bytes = numbers.get("ef21_max_bytes", DEFAULTS.ef21MaxBytes());
+        if (ef21Workers != Math.rint(ef21Workers) || Math.abs(ef21Workers) > 1e9) {
+            throw new IllegalArgumentException("ef21_max_workers: must be a whole number, got " + ef21Workers);
+        }
+        if (ef21Bytes != Math.rint(ef21Bytes) || Math.abs(ef21Bytes) > 1e18) {
+            throw new IllegalArgumentException("ef21_max_bytes: must be a whole number, got " + ef21Bytes);
+        }
+        return new WireSettings(codecs, (int) versions, (long) bytes, (int) ef21Workers, (long) ef21Bytes);
     }
 
     /** Whether every codec a spec chains (e.g. topk and int8) is accepted. */
@@ -84,10 +111,14 @@ public record WireSettings(Set<String> codecs, int pullDeltaVersions, long pullD
     }
 
     public WireSettings withCodecs(Set<String> c) {
-        return new WireSettings(c, pullDeltaVersions, pullDeltaMaxBytes);
+        return new WireSettings(c, pullDeltaVersions, pullDeltaMaxBytes, ef21MaxWorkers, ef21MaxBytes);
     }
 
     public WireSettings withPullDeltas(int versions, long maxBytes) {
-        return new WireSettings(codecs, versions, maxBytes);
+        return new WireSettings(codecs, versions, maxBytes, ef21MaxWorkers, ef21MaxBytes);
+    }
+
+    public WireSettings withEf21Bounds(int workers, long maxBytes) {
+        return new WireSettings(codecs, pullDeltaVersions, pullDeltaMaxBytes, workers, maxBytes);
     }
 }

@@ -35,6 +35,10 @@ class WireSettingsTest {
         assertFalse(w.accepts(Codec.parse("topk:fraction=0.1+int4")), "int4 is not in the list");
         assertFalse(w.accepts(Codec.parse("f16")));
         assertEquals(Set.of(), read("codecs: []\n").wire().codecs());
+        WireSettings ef21 = read("ef21_max_workers: 3\nef21_max_bytes: 4096\n").wire();
+        assertEquals(3, ef21.ef21MaxWorkers());
+        assertEquals(4096, ef21.ef21MaxBytes());
+        assertEquals(1024, WireSettings.DEFAULTS.ef21MaxWorkers());
     }
 
     @Test
@@ -46,6 +50,10 @@ class WireSettingsTest {
         assertTrue(e.getMessage().contains("pull_delta_versions: must be in [0, 64], got 65"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> read("pull_delta_max_bytes: -1\n"));
         assertTrue(e.getMessage().contains("pull_delta_max_bytes"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> read("ef21_max_workers: 0\n"));
+        assertTrue(e.getMessage().contains("ef21_max_workers: must be in [1, 1000000], got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> read("ef21_max_bytes: -5\n"));
+        assertTrue(e.getMessage().contains("ef21_max_bytes: must be ≥ 0"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> read("codecs: 7\n"));
         assertTrue(e.getMessage().contains("codecs: must be a list"), e.getMessage());
     }

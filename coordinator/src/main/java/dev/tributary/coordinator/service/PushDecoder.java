@@ -9,6 +9,7 @@ import dev.tributary.coordinator.validation.UpdateValidator;
 import dev.tributary.tensor.DType;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorInfo;
+import dev.tributary.tensor.TensorMap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -40,8 +41,16 @@ final class PushDecoder {
         }
     }
 
-    /** A decoded push: its image in a receive buffer that the caller now owns. */
-    record Decoded(ReceiveBuffers.Buffer buffer, MemorySegment image, long decodedBytes) {}
+    /**
+     * A decoded push: its image in a receive buffer that the caller now owns; {@code layout}: 0 for the whole
+     * model, 1 + f for fragment f.
+     */
+    record Decoded(ReceiveBuffers.Buffer buffer, MemorySegment image, long decodedBytes, int layout) {}
+
+    /** The tensors of a decoded image (views of it): the layout's, by construction. */
+    static TensorMap tensors(MemorySegment image) {
+        return dev.tributary.store.ModelImage.tensors(image, "delta");
+    }
 
     /**
      * @param model           the model's tensors, in order
@@ -137,7 +146,8 @@ final class PushDecoder {
      */
     Decoded decode(Codec codec, MemorySegment message, String token, String worker) {
         CodecException last = null;
-        for (Layout l : layouts) {
+        for (int index = 0; index < layouts.size(); index++) {
+            Layout l = layouts.get(index);
             ImageArena arena = new ImageArena(l, token, worker);
             try {
                 codec.decode(message, l.infos(), l.limits(), arena);
@@ -145,7 +155,7 @@ final class PushDecoder {
                     // Every tensor empty: nothing was allocated, the image is the header alone.
                     arena.open();
                 }
-                return new Decoded(arena.buffer, arena.image, l.dataBytes());
+                return new Decoded(arena.buffer, arena.image, l.dataBytes(), index);
             } catch (CodecException e) {
                 arena.release();
                 if (e.reason() != CodecException.Reason.LAYOUT || arena.opened) {

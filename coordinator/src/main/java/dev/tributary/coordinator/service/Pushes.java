@@ -148,6 +148,7 @@ final class Pushes implements AutoCloseable {
         private long deadline = opened + limits.pushTimeout().toMillis();
         private UpdateHeader header;
         private Codec codec;
+        private boolean ef21;
         private String worker;
         private ReceiveBuffers.Buffer buffer;
         private long received;
@@ -186,6 +187,7 @@ final class Pushes implements AutoCloseable {
             }
             validator.checkHeader(h);
             codec = decoder.codecOf(h.getCodec());
+            ef21 = checkContext(h, codec);
             if (!workerStreams.tryOpen(h.getWorkerId())) {
                 throw Refusal.retryLater(Status.Code.RESOURCE_EXHAUSTED, "streams", "worker " + h.getWorkerId() + " has "
                         + workerStreams.max() + " push streams open (max_push_streams_per_worker): retry later",
@@ -250,9 +252,12 @@ final class Pushes implements AutoCloseable {
                 MemorySegment image = buffer.image();
                 ReceiveBuffers.Buffer owned = buffer;
                 String family = PushDecoder.family(codec);
+                String ef21Key = null;
                 if (codec != null) {
                     long t0 = System.nanoTime();
                     PushDecoder.Decoded d = decoder.decode(codec, image, token, worker);
+                    // One estimate per worker and tensor set (the whole model, or a Streaming DiLoCo fragment).
+                    ef21Key = !ef21 ? null : d.layout() == 0 ? worker : worker + "#fragment" + (d.layout() - 1);
                     metrics.decoded(family, System.nanoTime() - t0);
                     // The message is not needed any more: the decoded image is the update from here on.
                     buffer = d.buffer();
@@ -261,15 +266,17 @@ final class Pushes implements AutoCloseable {
                     image = d.image();
                 }
                 metrics.updateBytes(family, received, image.byteSize());
-                TensorMap delta = validator.checkDelta(image);
+                // An EF21 message is checked once it has become the estimate it leads to, on the sequencer.
+                TensorMap delta = ef21 ? PushDecoder.tensors(image) : validator.checkDelta(image);
                 UpdateHeader h = header;
+                Sequencer.PushContext context = context(h, ef21Key);
                 buffer = null;
                 active = false;
                 owned.handOver();
                 stopReceiving();
                 try {
                     sequencer.submit(h.getWorkerId(), h.getUpdateId(), h.getBaseVersion(), h.getExamples(), h.getLocalSteps(),
-                            h.getMetricsMap(), image, delta, owned::release).whenComplete(this::answer);
+                            h.getMetricsMap(), image, delta, context, owned::release).whenComplete(this::answer);
                 } catch (RuntimeException e) {
                     owned.release();
                     throw e;
@@ -350,6 +357,49 @@ final class Pushes implements AutoCloseable {
                 buffer = null;
             }
         }
+    }
+
+    /**
+     * Checks the base and error-feedback fields of a header; true for an EF21 push.
+     *
+     * @throws Refusal INVALID_ARGUMENT: a base codec without its 32-byte digest or the other way round
+     *                 ({@code malformed}), an error feedback other than ef or ef21, or one around no lossy codec
+     *                 ({@code error_feedback})
+     */
+    static boolean checkContext(UpdateHeader h, Codec codec) {
+        boolean named = !h.getBaseCodec().isEmpty();
+        int sha = h.getBaseDecodedSha256().size();
+        if (named != (sha > 0) || (named && sha != 32)) {
+            throw Refusal.invalid("malformed", "base_codec \"" + abbreviate(h.getBaseCodec()) + "\" with a base_decoded_sha256"
+                    + " of " + sha + " bytes: a lossy base names both, the digest in 32 bytes");
+        }
+        String feedback = h.getErrorFeedback();
+        boolean ef21 = feedback.equals("ef21");
+        if (!feedback.isEmpty() && !ef21 && !feedback.equals("ef")) {
+            throw Refusal.invalid("error_feedback", "error_feedback \"" + abbreviate(feedback) + "\": must be ef, ef21 or empty");
+        }
+        if (!feedback.isEmpty() && (codec == null || codec.isLossless())) {
+            throw Refusal.invalid("error_feedback", "error_feedback " + feedback + " around "
+                    + (codec == null ? "safetensors" : codec.spec()) + ": needs a lossy codec");
+        }
+        int guard = h.getEf21EstimateSha256().size();
+        if (guard != 0 && (!ef21 || guard != 32)) {
+            throw Refusal.invalid("malformed", "ef21_estimate_sha256 of " + guard + " bytes"
+                    + (ef21 ? ": must be 32 (or empty for h = 0)" : " without error_feedback ef21"));
+        }
+        return ef21;
+    }
+
+    private Sequencer.PushContext context(UpdateHeader h, String ef21Key) {
+        if (h.getBaseCodec().isEmpty() && ef21Key == null) {
+            return Sequencer.PushContext.NONE;
+        }
+        return new Sequencer.PushContext(h.getBaseCodec().isEmpty() ? null : h.getBaseCodec(),
+                h.getBaseDecodedSha256().toByteArray(), ef21Key, h.getEf21EstimateSha256().toByteArray(), validator::checkDelta);
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 64 ? s : s.substring(0, 64) + "…";
     }
 
     private static String seconds(long millis) {

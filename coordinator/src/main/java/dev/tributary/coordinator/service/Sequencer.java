@@ -48,6 +48,16 @@ final class Sequencer implements AutoCloseable {
     /** What a worker is told when its update is durable. */
     record Ack(String updateId, boolean duplicate, long version, long staleness) {}
 
+    /**
+     * What a push's header says beyond the update itself: the lossy pull it was trained from (codec null: an
+     * exact base), and its EF21 step (key null: none), whose message is turned into the estimate it leads
+     * to and only then checked by {@code check} (the validator's {@code checkDelta}).
+     */
+    record PushContext(String baseCodec, byte[] baseDecodedSha256, String ef21Key, byte[] ef21Guard,
+            java.util.function.Function<MemorySegment, TensorMap> check) {
+        static final PushContext NONE = new PushContext(null, null, null, null, null);
+    }
+
     private final Strategy strategy;
     private final UpdateLog log;
     private final Checkpoints checkpoints;
@@ -97,6 +107,7 @@ final class Sequencer implements AutoCloseable {
     private final int keepVersions;
     private final long keepBytes;
     private final LossyPulls lossy;
+    private final Ef21Estimates ef21;
 
     Sequencer(Recovery.Recovered r, UpdateLog log, Checkpoints checkpoints, int checkpointEvery,
             CoordinatorMetrics metrics, Consumer<String> warn) {
@@ -131,6 +142,7 @@ final class Sequencer implements AutoCloseable {
         this.keepVersions = wire.pullDeltaVersions();
         this.keepBytes = wire.pullDeltaMaxBytes() > 0 ? wire.pullDeltaMaxBytes() : Long.MAX_VALUE;
         this.lossy = new LossyPulls(wire, hashing);
+        this.ef21 = new Ef21Estimates(wire.ef21MaxWorkers(), wire.ef21MaxBytes(), metrics::ef21Evicted);
         keep(strategy.version(), strategy.model());
     }
 
@@ -188,7 +200,7 @@ final class Sequencer implements AutoCloseable {
             return img.thenCombine(values, (m, v) -> new ModelSender.Answer.Fragment(m, v, fragment));
         }
         CompletableFuture<ModelSender.Coded> coded = known == current ? null
-                : lossy.answer(workerId, pullCodec, current, strategy.model(), publishDurable);
+                : lossy.answer(pullCodec, current, strategy.model(), publishDurable);
         if (coded != null) {
             return img.thenCombine(coded, (m, k) -> k == null ? new ModelSender.Answer.Full(m) : new ModelSender.Answer.Lossy(m, k));
         }
@@ -238,9 +250,34 @@ final class Sequencer implements AutoCloseable {
      */
     CompletableFuture<Ack> submit(String workerId, String updateId, long baseVersion, long examples, int localSteps,
             Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta, Runnable done) {
-        CompletableFuture<CompletableFuture<Ack>> f = CompletableFuture.supplyAsync(() -> {
+        return submit(workerId, updateId, baseVersion, examples, localSteps, updateMetrics, deltaImage, delta,
+                PushContext.NONE, done);
+    }
+
+    /**
+     * {@link #submit(String, String, long, long, int, Map, MemorySegment, TensorMap, Runnable)} for a push whose
+     * header names a lossy base or an EF21 step ({@code context}). A lossy base is checked first ({@link
+     * LossyPulls#verify}; a coding made again runs off this thread), unless the update id was accepted already.
+     */
+    CompletableFuture<Ack> submit(String workerId, String updateId, long baseVersion, long examples, int localSteps,
+            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta, PushContext context,
+            Runnable done) {
+        CompletableFuture<Boolean> checked = context.baseCodec() == null ? CompletableFuture.completedFuture(false)
+                : CompletableFuture.supplyAsync(() -> {
+                    if (acks.containsKey(updateId)) {
+                        return CompletableFuture.completedFuture(false);
+                    }
+                    return lossy.verify(baseVersion, context.baseCodec(), context.baseDecodedSha256(), kept(baseVersion))
+                            .thenApply(x -> true);
+                }, thread).thenCompose(x -> x);
+        CompletableFuture<CompletableFuture<Ack>> f = checked.handleAsync((lossyBase, error) -> {
             try {
-                return decide(workerId, updateId, baseVersion, examples, localSteps, updateMetrics, deltaImage, delta, done);
+                if (error != null) {
+                    Throwable cause = Pushes.unwrap(error);
+                    throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+                }
+                return decide(workerId, updateId, baseVersion, examples, localSteps, updateMetrics, deltaImage, delta,
+                        lossyBase, context, done);
             } catch (RuntimeException e) {
                 done.run();
                 throw e;
@@ -249,10 +286,22 @@ final class Sequencer implements AutoCloseable {
         return f.thenCompose(x -> x);
     }
 
+    /** The model of version {@code v} when it is still kept, else null. */
+    private TensorMap kept(long v) {
+        for (Kept k : kept) {
+            if (k.version() == v) {
+                return k.model();
+            }
+        }
+        return null;
+    }
+
     private CompletableFuture<Ack> decide(String workerId, String updateId, long base, long examples, int steps,
-            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta, Runnable done) {
+            Map<String, Double> updateMetrics, MemorySegment deltaImage, TensorMap delta, boolean lossyBase,
+            PushContext context, Runnable done) {
         CompletableFuture<Ack> previous = acks.get(updateId);
         if (previous != null) {
+            // The first push of this id was applied (and its EF21 step taken) once; this one changes nothing.
             metrics.duplicate();
             done.run();
             return previous.thenApply(a -> new Ack(a.updateId(), true, a.version(), a.staleness()));
@@ -268,21 +317,40 @@ final class Sequencer implements AutoCloseable {
         }
         long current = strategy.version();
         UpdateValidator.checkBaseVersion(base, current);
-        boolean lossyBase = lossy.lossyBase(workerId, base);
         long staleness = current - base;
-        Prepared record;
-        try {
-            record = Prepared.of(new AcceptedUpdate(updateId, workerId, base, examples, steps, updateMetrics, current,
-                    staleness, deltaImage));
-        } catch (IllegalArgumentException e) {
-            throw Refusal.invalid("malformed", e.getMessage());
+        String ef21Key = context.ef21Key();
+        if (ef21Key != null) {
+            // The message becomes the estimate it leads to (in the image, so the log holds what is applied).
+            ef21.apply(ef21Key, context.ef21Guard(), delta);
+            try {
+                delta = context.check().apply(deltaImage);
+            } catch (RuntimeException e) {
+                ef21.drop(ef21Key);
+                throw e;
+            }
         }
-        long t0 = System.nanoTime();
-        Decision d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));
-        long spent = System.nanoTime() - t0;
-        metrics.aggregation(Duration.ofNanos(spent));
-        if (d instanceof Refused r) {
-            throw Refusal.precondition(r.code(), r.reason());
+        Decision d;
+        Prepared record;
+        long spent;
+        try {
+            try {
+                record = Prepared.of(new AcceptedUpdate(updateId, workerId, base, examples, steps, updateMetrics, current,
+                        staleness, deltaImage));
+            } catch (IllegalArgumentException e) {
+                throw Refusal.invalid("malformed", e.getMessage());
+            }
+            long t0 = System.nanoTime();
+            d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));
+            spent = System.nanoTime() - t0;
+            metrics.aggregation(Duration.ofNanos(spent));
+            if (d instanceof Refused r) {
+                throw Refusal.precondition(r.code(), r.reason());
+            }
+        } catch (RuntimeException e) {
+            if (ef21Key != null) {
+                ef21.drop(ef21Key);
+            }
+            throw e;
         }
         long after = strategy.version();
         record.version(after);
@@ -456,6 +524,7 @@ final class Sequencer implements AutoCloseable {
                 if (publishesSinceCheckpoint > 0 && broken == null) {
                     checkpoint();
                 }
+                ef21.close();
             }).get(1, TimeUnit.MINUTES);
             lastCheckpoint.get(5, TimeUnit.MINUTES);
         } catch (Exception e) {

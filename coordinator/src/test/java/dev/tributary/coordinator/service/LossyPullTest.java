@@ -14,6 +14,7 @@ import dev.tributary.store.ModelImage;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -144,7 +145,7 @@ class LossyPullTest {
     /**
      * A worker trains from the decoded model and pushes trained − decoded: the coordinator adds that to
      * its exact model, so the pull's rounding does not enter the model, and counts the update as trained
-     * from a lossy base.
+     * from a lossy base (the push names the pull: its codec and decoded digest).
      */
     @Test
     void anUpdateTrainedFromALossyPullMovesTheExactModelByItsDelta() throws Exception {
@@ -165,7 +166,8 @@ class LossyPullTest {
         }
         TensorMap pushed = new TensorMap().put("w", dev.tributary.tensor.Tensor.ofFloats(new long[] {PullDeltaTest.ROWS,
                 PullDeltaTest.COLS}, sent)).put("b", delta.tensor("b"));
-        c.push(pushed, p.header().getVersion());
+        MemorySegment img = dev.tributary.tensor.Safetensors.encode(pushed, Map.of(), Arena.ofAuto());
+        c.push(Ef21PushTest.lossyHeader(p, img.byteSize()), img, 1000, false);
         assertEquals(1, coordinator.metrics().lossyBases());
         float[] after = c.pull(-1).tensors().tensor("w").toFloatArray();
         float[] before = exact.tensor("w").toFloatArray();

@@ -472,12 +472,25 @@ public final class CoordinatorClient {
      * One update to push.
      *
      * @param delta the delta's file (trained − pulled weights): a safetensors image, or a message of {@code codec}
-     * @param codec "safetensors" or the spec of the codec that encoded it
+     * @param codec          "safetensors" or the spec of the codec that encoded it
+     * @param baseCodec      the codec of the lossy pull the delta was trained from, or null for an exact base
+     * @param baseSha256     that pull's decoded SHA-256 (hex), with {@code baseCodec}
+     * @param feedback       the error feedback around {@code codec}: "", "ef" or "ef21"
+     * @param estimateSha256 EF21: SHA-256 of the estimate h before this message; empty for h = 0
      */
     public record Update(String updateId, String workerId, long baseVersion, long examples, int localSteps,
-            Map<String, Double> metrics, Path delta, String codec) {
+            Map<String, Double> metrics, Path delta, String codec, String baseCodec, String baseSha256, String feedback,
+            byte[] estimateSha256) {
         public Update {
             metrics = Map.copyOf(metrics);
+            feedback = feedback == null ? "" : feedback;
+            estimateSha256 = estimateSha256 == null ? new byte[0] : estimateSha256.clone();
+        }
+
+        /** An update from an exact base, no EF21. */
+        public Update(String updateId, String workerId, long baseVersion, long examples, int localSteps,
+                Map<String, Double> metrics, Path delta, String codec) {
+            this(updateId, workerId, baseVersion, examples, localSteps, metrics, delta, codec, null, null, "", null);
         }
 
         /** A safetensors update. */
@@ -499,7 +512,11 @@ public final class CoordinatorClient {
             sender.send(UpdatePart.newBuilder().setHeader(UpdateHeader.newBuilder()
                     .setUpdateId(u.updateId()).setWorkerId(u.workerId()).setBaseVersion(u.baseVersion())
                     .setExamples(u.examples()).setLocalSteps(u.localSteps()).putAllMetrics(u.metrics())
-                    .setDeltaBytes(size).setCodec(u.codec())).build());
+                    .setDeltaBytes(size).setCodec(u.codec()).setErrorFeedback(u.feedback())
+                    .setEf21EstimateSha256(ByteString.copyFrom(u.estimateSha256()))
+                    .setBaseCodec(u.baseCodec() == null ? "" : u.baseCodec())
+                    .setBaseDecodedSha256(u.baseCodec() == null ? ByteString.EMPTY
+                            : ByteString.copyFrom(HexFormat.of().parseHex(u.baseSha256())))).build());
             CRC32C crc = new CRC32C();
             for (long at = 0; at < size && !result.isDone(); at += CHUNK_BYTES) {
                 // A heap array goes to the transport in one copy; a mapped buffer would take a detour.

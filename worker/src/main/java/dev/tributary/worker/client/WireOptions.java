@@ -1,6 +1,7 @@
 package dev.tributary.worker.client;
 
 import dev.tributary.codec.Codec;
+import dev.tributary.codec.ErrorFeedback;
 
 /**
  * How a worker's updates and models travel.
@@ -13,8 +14,11 @@ import dev.tributary.codec.Codec;
  * @param pullDeltas    whether pulls ask for only what changed since the version held
  * @param pullCodec     the lossy codec pulls ask for the model in (the worker then trains from the decoded
  *                      model and pushes its delta against it); null for f32 pulls
+ * @param ef21          with {@code errorFeedback}: EF21 instead of EF (the message is the change of an estimate h
+ *                      that the coordinator keeps too; see {@link DeltaEncoder})
  */
-public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas, Codec pullCodec) {
+public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas, Codec pullCodec,
+        boolean ef21) {
     /** The default bound on how far the base may move with a residual still carried. */
     public static final int DEFAULT_EF_MAX_JUMP = 4;
 
@@ -22,12 +26,27 @@ public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boo
     public static final WireOptions DEFAULTS = new WireOptions(null, false, DEFAULT_EF_MAX_JUMP, true, null);
 
     public WireOptions withPullCodec(Codec c) {
-        return new WireOptions(codec, errorFeedback, efMaxJump, pullDeltas, c);
+        return new WireOptions(codec, errorFeedback, efMaxJump, pullDeltas, c, ef21);
+    }
+
+    /** Error feedback EF21 around the codec. */
+    public WireOptions withEf21() {
+        return new WireOptions(codec, true, efMaxJump, pullDeltas, pullCodec, true);
+    }
+
+    /** The error feedback variant, or null for none. */
+    public ErrorFeedback.Variant feedback() {
+        return !errorFeedback ? null : ef21 ? ErrorFeedback.Variant.EF21 : ErrorFeedback.Variant.EF;
+    }
+
+    /** EF or no error feedback. */
+    public WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas, Codec pullCodec) {
+        this(codec, errorFeedback, efMaxJump, pullDeltas, pullCodec, false);
     }
 
     /** f32 pulls. */
     public WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boolean pullDeltas) {
-        this(codec, errorFeedback, efMaxJump, pullDeltas, null);
+        this(codec, errorFeedback, efMaxJump, pullDeltas, null, false);
     }
 
     public WireOptions {
@@ -37,6 +56,9 @@ public record WireOptions(Codec codec, boolean errorFeedback, int efMaxJump, boo
         }
         if (efMaxJump < 1) {
             throw new IllegalArgumentException("ef max jump < 1: " + efMaxJump);
+        }
+        if (ef21 && !errorFeedback) {
+            throw new IllegalArgumentException("ef21 is an error feedback variant: set errorFeedback too");
         }
         if (errorFeedback && (codec == null || codec.isLossless())) {
             throw new IllegalArgumentException("error feedback needs a lossy codec, not "

@@ -71,6 +71,10 @@ public final class Worker implements AutoCloseable {
     private SafetensorsFile held;
     /** The codec the held model was decoded from (a lossy pull), or null when it is the exact version. */
     private String heldCodec;
+    /** The held model's image SHA-256 (hex): with {@code heldCodec}, the decoded weights' the coordinator published. */
+    private String heldSha256;
+    /** Why the next pull is of the whole f32 model (the coordinator could not check a lossy base), or null. */
+    private String exactPullNext;
     private Pending pending;
     private long lastPushedBase = -1;
     private DiLoCoPlan innerPlan;
@@ -85,9 +89,16 @@ public final class Worker implements AutoCloseable {
 
     /**
      * An update trained and saved (as it goes on the wire), not yet acknowledged; slot: its fragment;
-     * {@code started}: when its training began (nanos).
+     * {@code started}: when its training began (nanos); {@code baseCodec} and {@code baseSha256}: the lossy pull
+     * it was trained from (null: an exact base); {@code feedback} and {@code estimateSha256}: its error feedback.
      */
-    private record Pending(String id, long baseVersion, TrainResult result, Path file, int slot, String codec, long started) {}
+    private record Pending(String id, long baseVersion, TrainResult result, Path file, int slot, String codec, long started,
+            String baseCodec, String baseSha256, String feedback, byte[] estimateSha256) {
+        Pending recoded(DeltaEncoder.Encoded e) {
+            return new Pending(id, baseVersion, result, e.file(), slot, e.codec(), started, baseCodec, baseSha256,
+                    e.feedback(), e.estimateSha256());
+        }
+    }
 
     /** What {@link #run} did. */
     public record Summary(int acknowledged, int duplicates, int refused, int retries) {}
@@ -149,8 +160,10 @@ public final class Worker implements AutoCloseable {
                     long bytes = Files.size(pending.file());
                     PushAck ack = client.push(new CoordinatorClient.Update(pending.id(), workerId, pending.baseVersion(),
                             pending.result().examples(), pending.result().steps(), pending.result().metrics(), pending.file(),
-                            pending.codec()));
+                            pending.codec(), pending.baseCodec(), pending.baseSha256(), pending.feedback(),
+                            pending.estimateSha256()));
                     unreachableSince = 0;
+                    encoder.acked(pending.slot());
                     report(bytes, ack.getVersion(), ack.getStaleness(), ack.getDuplicate(), null);
                     if (ackLog != null) {
                         ackLog.append(pending.id());
@@ -168,8 +181,20 @@ public final class Worker implements AutoCloseable {
                     if (code == Status.Code.UNAUTHENTICATED || code == Status.Code.PERMISSION_DENIED) {
                         throw e;
                     }
+                    if (pushback == 0 && code == Status.Code.FAILED_PRECONDITION && pending != null
+                            && "ef21_estimate".equals(reasonOf(e)) && pending.estimateSha256().length > 0) {
+                        // The coordinator lost (or never had) the h this update was coded against: from h = 0.
+                        DeltaEncoder.Encoded again = encoder.estimateRefused(pending.slot(), pending.file(), describe(e.getStatus()));
+                        if (again != null) {
+                            pending = pending.recoded(again);
+                            continue;
+                        }
+                    }
                     if (pushback == 0 && FINAL.contains(code)) {
                         refused++;
+                        if (pending != null && "lossy_base".equals(reasonOf(e))) {
+                            exactPullNext = describe(e.getStatus());
+                        }
                         if (pending != null) {
                             report(Files.size(pending.file()), -1, 0, false, reasonOf(e) + ": " + describe(e.getStatus()));
                         }
@@ -288,10 +313,18 @@ public final class Worker implements AutoCloseable {
             return true;
         }
         WireOptions wire = options.wire();
-        // A held model from a lossy pull still gives the layout, but no version delta applies to it.
-        CoordinatorClient.Pulled p = client.pull(workerId, heldVersion, options.workDir(),
-                wire.pullDeltas() || wire.pullCodec() != null ? held : null, wire.pullDeltas() && heldCodec == null,
-                wire.pullCodec());
+        CoordinatorClient.Pulled p;
+        if (exactPullNext != null) {
+            // Once, so that a coordinator that cannot check lossy bases still gets every other update.
+            log.accept("pulling the whole f32 model once: the coordinator refused the lossy base (" + exactPullNext + ")");
+            exactPullNext = null;
+            p = client.pull(workerId, -1, options.workDir(), null, false, null);
+        } else {
+            // A held model from a lossy pull still gives the layout, but no version delta applies to it.
+            p = client.pull(workerId, heldVersion, options.workDir(),
+                    wire.pullDeltas() || wire.pullCodec() != null ? held : null, wire.pullDeltas() && heldCodec == null,
+                    wire.pullCodec());
+        }
         if (p.fallback() != null) {
             log.accept("pulled the whole model v" + p.version() + ": " + p.fallback());
         }
@@ -302,6 +335,7 @@ public final class Worker implements AutoCloseable {
             held = next;
             heldVersion = p.version();
             heldCodec = p.codec();
+            heldSha256 = p.sha256();
         }
         latestVersion = Math.max(latestVersion, heldVersion);
         if (waitForNewVersion && heldVersion <= lastPushedBase) {
@@ -372,6 +406,7 @@ public final class Worker implements AutoCloseable {
         held = opened;
         heldVersion = p.version();
         heldCodec = null;
+        heldSha256 = p.sha256();
         latestVersion = Math.max(latestVersion, heldVersion);
         return true;
     }
@@ -380,7 +415,9 @@ public final class Worker implements AutoCloseable {
         String id = UUID.randomUUID().toString();
         Path file = options.workDir().resolve("delta-" + id + (options.wire().codec() == null ? ".safetensors" : ".trbc"));
         DeltaEncoder.Encoded e = encoder.encode(slot, base, result.delta(), file);
-        pending = new Pending(id, base, result, e.file(), slot, e.codec(), trainingStarted);
+        boolean lossyBase = heldCodec != null && base == heldVersion;
+        pending = new Pending(id, base, result, e.file(), slot, e.codec(), trainingStarted, lossyBase ? heldCodec : null,
+                lossyBase ? heldSha256 : null, e.feedback(), e.estimateSha256());
     }
 
     private void closeLoop() {

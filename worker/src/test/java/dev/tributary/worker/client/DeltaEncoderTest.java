@@ -122,4 +122,40 @@ class DeltaEncoderTest {
             assertEquals(4, e.residualSteps(0));
         }
     }
+
+    /**
+     * EF21: the digest of h named with each message is what h was before it; h takes a message in only once it
+     * is acknowledged, and a refused estimate codes the same update again from h = 0, with one log line.
+     */
+    @Test
+    void ef21AdvancesTheEstimateOnlyOnTheAckAndRecodesFromZeroWhenTheEstimateIsRefused() throws Exception {
+        Codec c = Codec.parse("int4:group=64");
+        WireOptions options = new WireOptions(c, true, 4, true).withEf21();
+        try (DeltaEncoder e = new DeltaEncoder(options, 1, log::add)) {
+            DeltaEncoder.Encoded first = e.encode(0, 0, delta(1), dir.resolve("a"));
+            assertEquals("ef21", first.feedback());
+            assertEquals(0, first.estimateSha256().length, "h = 0 before the first message");
+            // Not acknowledged (say the push failed for good): the next message is still coded against h = 0.
+            DeltaEncoder.Encoded again = e.encode(0, 0, delta(1), dir.resolve("b"));
+            assertEquals(0, again.estimateSha256().length);
+            assertTrue(java.util.Arrays.equals(Files.readAllBytes(first.file()), Files.readAllBytes(again.file())));
+            e.acked(0);
+            dev.tributary.codec.Ef21Receiver receiver = new dev.tributary.codec.Ef21Receiver();
+            receiver.accept(c.decode(Files.readAllBytes(again.file()), delta(0).infos(), DecodeLimits.forLayout(delta(0).infos())));
+            DeltaEncoder.Encoded second = e.encode(0, 1, delta(2), dir.resolve("c"));
+            assertTrue(java.util.Arrays.equals(receiver.estimateSha256(), second.estimateSha256()), "h after the acked message");
+            float[] fromH = decode(second.file(), c);
+            DeltaEncoder.Encoded recoded = e.estimateRefused(0, second.file(), "restarted");
+            assertEquals(0, recoded.estimateSha256().length);
+            assertEquals(1, log.size(), log.toString());
+            assertTrue(log.getFirst().contains("EF21") && log.getFirst().contains("from h = 0"), log.getFirst());
+            // From h = 0 the message is C(g) itself.
+            float[] fromZero = decode(recoded.file(), c);
+            float[] plain = c.decode(c.encode(delta(2)), delta(0).infos(), DecodeLimits.forLayout(delta(0).infos()))
+                    .tensor("w").toFloatArray();
+            assertTrue(java.util.Arrays.equals(plain, fromZero));
+            assertTrue(!java.util.Arrays.equals(fromH, fromZero));
+            receiver.close();
+        }
+    }
 }

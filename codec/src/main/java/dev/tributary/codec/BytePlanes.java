@@ -161,7 +161,16 @@ final class BytePlanes {
 
     private static void inflate(ZstdDecompressCtx z, byte[] packed, int n, byte[] plane, int len, String where)
             throws CodecException {
-        long declared = Zstd.getFrameContentSize(packed, 0, n);
+        if (n <= 0) {
+            throw new CodecException(Reason.MALFORMED, where + ": empty zstd frame");
+        }
+        long declared;
+        try {
+            // zstd-jni reads the frame header without checking its length: a cut header must not escape as an error.
+            declared = Zstd.getFrameContentSize(packed, 0, n);
+        } catch (RuntimeException e) {
+            throw new CodecException(Reason.MALFORMED, where + ": unreadable zstd frame header (" + n + " bytes)");
+        }
         if (declared != len) {
             throw new CodecException(Reason.MALFORMED, where + ": zstd frame declares " + declared + " bytes, expected " + len);
         }

@@ -166,4 +166,23 @@ class LosslessStageTest {
             assertTrue(e.getMessage().contains("index #1"), e.getMessage());
         }
     }
+
+    /** Zstd frames of 0 to 3 bytes (a fuzzed message once had an empty one) are refused, never thrown out of zstd-jni. */
+    @Test
+    void emptyAndCutZstdFramesAreRefused() {
+        Codec c = Codec.parse("lossless");
+        List<TensorInfo> layout = List.of(new TensorInfo("w", DType.F32, new long[] {8}));
+        for (int n = 0; n < 4; n++) {
+            ByteArrayOutputStream p = new ByteArrayOutputStream();
+            p.write(1); // a zstd plane
+            p.writeBytes(new byte[] {(byte) n, 0, 0, 0});
+            p.write(new byte[] {0x28, (byte) 0xB5, 0x2F}, 0, n); // the start of zstd's magic number, cut
+            byte[] payload = p.toByteArray();
+            byte[] m = BoundedDecodingTest.message(c.spec(), new long[] {8}, payload.length, payload);
+            CodecException e = assertThrows(CodecException.class, () -> c.decode(m, layout, DecodeLimits.forLayout(layout)),
+                    n + "-byte frame");
+            assertEquals(Reason.MALFORMED, e.reason(), e.getMessage());
+            assertTrue(e.getMessage().contains("zstd"), e.getMessage());
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package dev.tributary.coordinator;
 
-import static dev.tributary.coordinator.http.HistogramAssertions.checkHistogram;
+import static dev.tributary.coordinator.http.PrometheusAssertions.checkHistogram;
+import static dev.tributary.coordinator.http.PrometheusAssertions.conventionProblems;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,17 +9,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tributary.coordinator.http.PrometheusText;
 import io.micrometer.core.instrument.MockClock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** What {@code /metrics} serves follows Prometheus's naming conventions, and its histograms agree with themselves. */
 class CoordinatorMetricsTest {
-    private static final Pattern NAME = Pattern.compile("tributary(_[a-z0-9]+)+");
-    private static final List<String> UNITS = List.of("bytes", "seconds");
 
     /** A registry with every kind of meter the coordinator registers, each touched at least once. */
     static CoordinatorMetrics exercised(MockClock clock) {
@@ -45,35 +42,7 @@ class CoordinatorMetricsTest {
     void everyFamilyFollowsThePrometheusNamingConventions() {
         PrometheusText text = PrometheusText.parse(exercised(new MockClock()).scrape());
         assertTrue(text.families().size() >= 15, text.families().keySet().toString());
-        List<String> bad = new ArrayList<>();
-        for (PrometheusText.Family f : text.families().values()) {
-            String n = f.name();
-            if (!NAME.matcher(n).matches()) {
-                bad.add(n + ": not tributary_ in lower snake case");
-            }
-            if (f.help().isBlank()) {
-                bad.add(n + ": no HELP");
-            }
-            if (f.type().equals("counter") != n.endsWith("_total")) {
-                bad.add(n + ": " + f.type() + (n.endsWith("_total") ? " ends with _total" : " without _total"));
-            }
-            String[] words = n.split("_");
-            for (String unit : UNITS) {
-                long times = java.util.Arrays.stream(words).filter(unit::equals).count();
-                if (times > 1) {
-                    bad.add(n + ": unit " + unit + " " + times + " times");
-                }
-                int at = java.util.Arrays.asList(words).indexOf(unit);
-                int last = words.length - 1 - (n.endsWith("_total") || n.endsWith("_max") ? 1 : 0);
-                if (at >= 0 && at != last) {
-                    bad.add(n + ": unit " + unit + " not the suffix");
-                }
-            }
-            if (f.samples().isEmpty()) {
-                bad.add(n + ": no samples");
-            }
-        }
-        assertEquals(List.of(), bad);
+        assertEquals(List.of(), conventionProblems(text));
         for (String expected : List.of("tributary_updates_accepted_total", "tributary_updates_refused_total",
                 "tributary_update_received_bytes_total", "tributary_model_sent_bytes_total", "tributary_update_staleness",
                 "tributary_aggregation_seconds", "tributary_model_version", "tributary_workers_live",

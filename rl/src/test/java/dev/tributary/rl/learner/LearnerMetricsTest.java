@@ -1,6 +1,7 @@
 package dev.tributary.rl.learner;
 
-import static dev.tributary.coordinator.http.HistogramAssertions.checkHistogram;
+import static dev.tributary.coordinator.http.PrometheusAssertions.checkHistogram;
+import static dev.tributary.coordinator.http.PrometheusAssertions.conventionProblems;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,17 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tributary.coordinator.http.PrometheusText;
 import io.micrometer.core.instrument.MockClock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** The learner's metrics follow the conventions of docs/METRICS.md, and their histograms agree with themselves. */
 class LearnerMetricsTest {
-    private static final Pattern NAME = Pattern.compile("tributary(_[a-z0-9]+)+");
-    private static final List<String> UNITS = List.of("bytes", "seconds");
 
     static LearnerMetrics exercised(MockClock clock) {
         LearnerMetrics m = new LearnerMetrics(clock);
@@ -44,28 +40,7 @@ class LearnerMetricsTest {
     @Test
     void everyFamilyFollowsThePrometheusNamingConventions() {
         PrometheusText text = PrometheusText.parse(exercised(new MockClock()).scrape());
-        List<String> bad = new ArrayList<>();
-        for (PrometheusText.Family f : text.families().values()) {
-            String n = f.name();
-            if (!NAME.matcher(n).matches()) {
-                bad.add(n + ": not tributary_ in lower snake case");
-            }
-            if (f.help().isBlank()) {
-                bad.add(n + ": no HELP");
-            }
-            if (f.type().equals("counter") != n.endsWith("_total")) {
-                bad.add(n + ": " + f.type() + (n.endsWith("_total") ? " ends with _total" : " without _total"));
-            }
-            List<String> words = Arrays.asList(n.split("_"));
-            for (String unit : UNITS) {
-                long times = words.stream().filter(unit::equals).count();
-                int last = words.size() - 1 - (n.endsWith("_total") || n.endsWith("_max") ? 1 : 0);
-                if (times > 1 || (times == 1 && words.indexOf(unit) != last)) {
-                    bad.add(n + ": unit " + unit + " not once as the suffix");
-                }
-            }
-        }
-        assertEquals(List.of(), bad);
+        assertEquals(List.of(), conventionProblems(text));
         assertEquals(List.of("tributary_actors_live", "tributary_buffer_items", "tributary_calls_unauthenticated_total",
                         "tributary_experience_accepted_total", "tributary_experience_busy_total",
                         "tributary_experience_dropped_total", "tributary_experience_duplicate_total",

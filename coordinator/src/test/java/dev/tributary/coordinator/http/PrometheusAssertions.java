@@ -3,9 +3,46 @@ package dev.tributary.coordinator.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Checks a cumulative Prometheus histogram in a scrape against the observations that made it. */
-public final class HistogramAssertions {
-    private HistogramAssertions() {}
+/** Checks on a Prometheus scrape: naming conventions, and histograms against the observations that made them. */
+public final class PrometheusAssertions {
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("tributary(_[a-z0-9]+)+");
+    private static final java.util.List<String> UNITS = java.util.List.of("bytes", "seconds");
+
+    private PrometheusAssertions() {}
+
+    /**
+     * What breaks Prometheus's naming conventions in {@code text}, one line per problem (empty when none): a
+     * name not {@code tributary_} in lower snake case, no HELP, a counter without {@code _total} or
+     * {@code _total} on another type, a unit ({@code bytes}, {@code seconds}) other than once as the suffix
+     * (before {@code _total} or {@code _max}), a family without samples.
+     */
+    public static java.util.List<String> conventionProblems(PrometheusText text) {
+        java.util.List<String> bad = new java.util.ArrayList<>();
+        for (PrometheusText.Family f : text.families().values()) {
+            String n = f.name();
+            if (!NAME.matcher(n).matches()) {
+                bad.add(n + ": not tributary_ in lower snake case");
+            }
+            if (f.help().isBlank()) {
+                bad.add(n + ": no HELP");
+            }
+            if (f.type().equals("counter") != n.endsWith("_total")) {
+                bad.add(n + ": " + f.type() + (n.endsWith("_total") ? " ends with _total" : " without _total"));
+            }
+            java.util.List<String> words = java.util.Arrays.asList(n.split("_"));
+            for (String unit : UNITS) {
+                long times = words.stream().filter(unit::equals).count();
+                int last = words.size() - 1 - (n.endsWith("_total") || n.endsWith("_max") ? 1 : 0);
+                if (times > 1 || (times == 1 && words.indexOf(unit) != last)) {
+                    bad.add(n + ": unit " + unit + " not once as the suffix");
+                }
+            }
+            if (f.samples().isEmpty()) {
+                bad.add(n + ": no samples");
+            }
+        }
+        return bad;
+    }
 
     /**
      * Histogram {@code name} in {@code text} is a {@code histogram} family with {@code count}, {@code sum}

@@ -20,7 +20,8 @@ import java.util.Set;
  * tensor by tensor: {@link #prepare} checks everything that can be checked before any arithmetic (the
  * method's parameters, that every model has the same tensors with the same shapes and dtypes, that
  * tensor-valued parameters cover every tensor) and fixes the output's names, dtypes and shapes;
- * {@link #run} then merges one tensor at a time in a confined arena freed after each, handing every
+ * {@link #run} then merges one tensor at a time in an arena freed after each (shared, so that a kernel may
+ * split a large tensor across cores), handing every
  * result to a sink. Peak memory is a few tensors, whatever the size of the model.
  *
  * <p>With {@link #prepare} the output has the tensors of the base model (or of the first model when there
@@ -346,7 +347,7 @@ public final class MergeJob {
         }
         for (Planned p : plan) {
             TensorInfo info = p.info();
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofShared()) {
                 boolean round = roundThrough != null && roundThrough != info.dtype() && info.dtype().isFloatingPoint();
                 Tensor merged = p.merger().merge(inputs(p), round ? roundThrough : info.dtype(), arena);
                 if (round && merged.dtype() != info.dtype()) {

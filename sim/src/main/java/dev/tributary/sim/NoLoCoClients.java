@@ -56,6 +56,9 @@ final class NoLoCoClients implements AutoCloseable {
 
     /** Drops client {@code c}'s prepared offer (it went offline); its outer state stays as before the round. */
     void lose(int c) {
+        if (relay.pairs()) {
+            relay.withdraw(id(c)); // the others no longer wait for it
+        }
         if (offers[c] != null) {
             loops[c].close();
             loops[c] = null; // a worker that restarts opens a fresh replica from the relay's model
@@ -63,17 +66,65 @@ final class NoLoCoClients implements AutoCloseable {
         }
     }
 
-    /** Client {@code c}'s exchange and outer step; returns whether it was paired. */
-    boolean exchange(int c, String worker) {
+    /** The worker id client {@code c} exchanges under. */
+    static String id(int c) {
+        return "client-" + c;
+    }
+
+    /** Whether offers wait to be matched in pairs. */
+    boolean pairs() {
+        return relay.pairs();
+    }
+
+    /** Whether client {@code c}'s offer is waiting for a partner. */
+    boolean waiting(int c) {
+        return relay.pairs() && relay.isWaiting(id(c));
+    }
+
+    /** When the oldest waiting offer's wait runs out (infinity when none waits). */
+    double deadline() {
+        return relay.pairs() ? relay.deadline() : Double.POSITIVE_INFINITY;
+    }
+
+    /** One client's answered exchange: whether a peer's state came back. */
+    record Answered(int client, boolean paired) {}
+
+    /**
+     * Client {@code c}'s offer at virtual time {@code now}; returns the clients whose exchange this answers
+     * (each has taken its outer step): {@code c} alone under {@code matching: latest}; under {@code pairs},
+     * none while the offer waits, or every waiting client once they are matched.
+     */
+    List<Answered> offer(int c, double now) {
         NoLoCoLoop.Offer o = offers[c];
-        NoLoCoRelay.Pairing p = relay.exchange(new NoLoCoRelay.State(worker, o.round(), o.outer(), o.outerGradient()));
-        if (p.peer() == null) {
+        NoLoCoRelay.State state = new NoLoCoRelay.State(id(c), o.round(), o.outer(), o.outerGradient());
+        if (!relay.pairs()) {
+            NoLoCoRelay.Pairing p = relay.exchange(state);
+            return List.of(step(c, p.peer()));
+        }
+        return steps(relay.offer(state, now));
+    }
+
+    /** Under {@code pairs}: the exchanges whose wait ran out by {@code now}, answered. */
+    List<Answered> expire(double now) {
+        return relay.pairs() ? steps(relay.expire(now)) : List.of();
+    }
+
+    private List<Answered> steps(List<NoLoCoRelay.Match> matches) {
+        List<Answered> out = new ArrayList<>(matches.size());
+        for (NoLoCoRelay.Match m : matches) {
+            out.add(step(Integer.parseInt(m.worker().substring("client-".length())), m.peer()));
+        }
+        return out;
+    }
+
+    private Answered step(int c, NoLoCoRelay.State peer) {
+        if (peer == null) {
             loops[c].step(null, null);
         } else {
-            loops[c].step(p.peer().outer(), p.peer().outerGradient());
+            loops[c].step(peer.outer(), peer.outerGradient());
         }
         offers[c] = null;
-        return p.peer() != null;
+        return new Answered(c, peer != null);
     }
 
     /**

@@ -105,7 +105,7 @@ public final class Simulation {
         }
     }
 
-    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle, Resume {}
+    private sealed interface Event permits Arrival, Evaluate, Tick, Toggle, Resume, MatchDeadline {}
 
     /** A push reaching the coordinator; ignored when its client's generation moved on (it went offline). */
     private record Arrival(int client, long generation, Flight flight) implements Event {}
@@ -119,6 +119,9 @@ public final class Simulation {
 
     /** A DiLoCo client done with its overlap steps. */
     private record Resume(int client) implements Event {}
+
+    /** NoLoCo with {@code matching: pairs}: the oldest waiting offer's wait may have run out. */
+    private record MatchDeadline() implements Event {}
 
     /** Ties in time go to pushes, ticks and churn before evaluations, then to the order of scheduling. */
     private record Scheduled(double time, int rank, long seq, Event event) {}
@@ -186,6 +189,8 @@ public final class Simulation {
     private long[] fragmentBytes;
     private double[] busyUntil;
     private NoLoCoClients noloco;
+    /** The earliest {@link MatchDeadline} scheduled and not yet run (infinity: none). */
+    private double matchDeadline = Double.POSITIVE_INFINITY;
 
     private final List<SimReport.Point> curve = new ArrayList<>();
     private final List<SimReport.Replicas> replicaCurve = new ArrayList<>();
@@ -367,6 +372,10 @@ public final class Simulation {
                 }
                 case Toggle t -> toggle(t.client(), now);
                 case Resume r -> start(r.client(), now);
+                case MatchDeadline d -> {
+                    matchDeadline = Double.POSITIVE_INFINITY;
+                    answered(noloco.expire(now), now);
+                }
             }
             if (budgetSpent()) {
                 return now;
@@ -383,7 +392,7 @@ public final class Simulation {
 
     /** Client {@code c} pulls the current version and trains, unless it is offline, busy, or must wait. */
     private void start(int c, double now) {
-        if (!online[c] || inFlight[c]) {
+        if (!online[c] || inFlight[c] || (noloco != null && noloco.waiting(c))) {
             return;
         }
         long base = strategy.version();
@@ -510,7 +519,7 @@ public final class Simulation {
         double duration = Math.max(1, examples) / speed[c] + config.network().seconds(offerBytes);
         inFlight[c] = true;
         peakTraining = Math.max(peakTraining, ++training);
-        String id = "client-" + c;
+        String id = NoLoCoClients.id(c);
         schedule(now + duration, new Arrival(c, generation[c], new Flight(id, round, examples, offerBytes,
                 CompletableFuture.completedFuture(null))));
     }
@@ -522,15 +531,27 @@ public final class Simulation {
         traffic.add(now, f.wireBytes());
         trafficUp.add(now, f.wireBytes());
         trafficAfterStart.add(now, f.wireBytes());
-        boolean paired = noloco.exchange(c, f.id());
-        staleness.add(0);
-        long reply = paired ? 2 * modelBytes : 0;
-        double back = config.network().seconds(reply);
-        bytesDown += reply;
-        traffic.add(now + back, reply);
-        trafficAfterStart.add(now + back, reply);
-        busyUntil[c] = now + back;
-        start(c, now);
+        answered(noloco.offer(c, now), now);
+    }
+
+    /** NoLoCo: each answered client's peer pair travels down, and the client starts its next round. */
+    private void answered(List<NoLoCoClients.Answered> answers, double now) {
+        for (NoLoCoClients.Answered a : answers) {
+            int c = a.client();
+            staleness.add(0);
+            long reply = a.paired() ? 2 * modelBytes : 0;
+            double back = config.network().seconds(reply);
+            bytesDown += reply;
+            traffic.add(now + back, reply);
+            trafficAfterStart.add(now + back, reply);
+            busyUntil[c] = now + back;
+            start(c, now);
+        }
+        double d = noloco.deadline();
+        if (d < matchDeadline) {
+            matchDeadline = d;
+            schedule(d, new MatchDeadline());
+        }
         report(now);
     }
 
@@ -647,6 +668,10 @@ public final class Simulation {
                     noloco.lose(c);
                     evaluatedVersion = -1; // its replica is gone: the workers to score changed
                 }
+            } else if (noloco != null && noloco.waiting(c)) {
+                lost++; // its offer was waiting for a partner: withdrawn, unanswered
+                noloco.lose(c);
+                evaluatedVersion = -1;
             }
             schedule(now + exponential(churnRandom[c], churn.meanOfflineSeconds()), new Toggle(c));
             if (config.limited()) {

@@ -55,6 +55,25 @@ class NoLoCoSimulationTest {
         assertTrue(rep.finalAccuracy() > 0.7, "final accuracy " + rep.finalAccuracy());
     }
 
+    @Test
+    void pairsMatchingIsDeterministicAnswersEveryOfferAndPairsThemAll() {
+        Map<String, Object> pairs = Configs.with(config(7), "strategy", Map.of("name", "noloco", "inner_steps", 5,
+                "inner_optimizer", Map.of("name", "sgd", "lr", 0.1), "matching", "pairs", "match_wait_seconds", 2));
+        Simulation.Result a = Simulation.run(Configs.parse(pairs), null);
+        Simulation.Result b = Simulation.run(Configs.parse(pairs), null);
+        assertEquals(Reports.toJson(a.report().withWallSeconds(0)), Reports.toJson(b.report().withWallSeconds(0)));
+        Simulation.Result latest = Simulation.run(Configs.parse(config(7)), null);
+        assertNotEquals(latest.report().curve(), a.report().curve(), "pairs is not latest");
+        SimReport rep = a.report();
+        assertEquals(a.pushed(), rep.updates(), "every offer is answered, now or at its wait's end");
+        assertTrue(rep.updates() > 30, "exchanges " + rep.updates());
+        long image = SimulationTest.modelBytes();
+        long unpaired = a.pushed() - rep.bytesDown() / (2 * image);
+        // Only offers before a second client's first state find no peer; afterwards every answer carries one.
+        assertTrue(unpaired >= 1 && unpaired <= 6, "unpaired exchanges " + unpaired);
+        assertTrue(rep.finalAccuracy() > 0.7, "final accuracy " + rep.finalAccuracy());
+    }
+
     /** A workload that remembers every model it scored and the accuracy it gave. */
     private static final class Recording implements Workload {
         private final Workload inner;

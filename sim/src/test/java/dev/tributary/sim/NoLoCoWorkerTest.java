@@ -64,8 +64,43 @@ class NoLoCoWorkerTest {
     }
 
     private static NoLoCoRelay relay() {
+        return relay("latest");
+    }
+
+    private static NoLoCoRelay relay(String matching) {
         return NoLoCoRelay.create(Map.of("inner_steps", 3, "momentum", 0.5, "outer_lr", 0.5,
-                "peer_pull", 0.5, "inner_optimizer", Map.of("name", "sgd", "lr", 1.0)), ConstantGradient.model());
+                "peer_pull", 0.5, "inner_optimizer", Map.of("name", "sgd", "lr", 1.0), "matching", matching),
+                ConstantGradient.model());
+    }
+
+    @Test
+    void underPairsMatchingBothWorkersStepWithEachOthersStateOfTheSameRound() throws Exception {
+        server.shutdownNow().awaitTermination();
+        server = serve(relay("pairs"));
+        ConstantGradient trainer = new ConstantGradient();
+        try (NoLoCoWorker a = new NoLoCoWorker("a", channel, TOKEN, trainer, ConstantGradient.model(), 1);
+                NoLoCoWorker b = new NoLoCoWorker("b", channel, TOKEN, trainer, ConstantGradient.model(), 2)) {
+            // A, round 0: nobody else holds a state, so it is answered at once, alone: Δ = −3, φ = −2.
+            assertFalse(a.round().header().getPaired());
+            // B, round 0 (φ 1, δ 6) waits for A, the other worker holding a state ...
+            java.util.concurrent.CompletableFuture<NoLoCoWorker.Exchanged> bRound =
+                    java.util.concurrent.CompletableFuture.supplyAsync(b::round);
+            Thread.sleep(300);
+            assertFalse(bRound.isDone(), "B waits for its partner");
+            // ... and A's round 1 (φ −2, δ 6) completes the pair. A gets B's round 0: mean φ −0.5,
+            // Δ = 0.5·(−3) − 0.5·6 − 0.5·(−2 + 0.5) = −3.75, φ = −5.75.
+            NoLoCoWorker.Exchanged pa = a.round();
+            NoLoCoWorker.Exchanged pb = bRound.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals("b", pa.header().getPeerId());
+            assertEquals(0, pa.header().getPeerRound());
+            assertEquals(-5.75f, a.loop().outer().tensor("f0").getFloat(0), 1e-6);
+            // B gets A's round 1, not its round 0 (which matching: latest would give, and φ −2):
+            // own φ 1, mean φ −0.5, Δ = 0 − 0.5·6 − 0.5·(1 + 0.5) = −3.75, φ = −2.75.
+            assertEquals("a", pb.header().getPeerId());
+            assertEquals(1, pb.header().getPeerRound());
+            assertEquals(pa.outerSha256(), pb.peerOuterSha256(), "B got exactly what A offered in this round");
+            assertEquals(-2.75f, b.loop().outer().tensor("f0").getFloat(0), 1e-6);
+        }
     }
 
     private Server serve(NoLoCoRelay relay) throws java.io.IOException {

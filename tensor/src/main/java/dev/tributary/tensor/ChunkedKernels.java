@@ -3,6 +3,7 @@ package dev.tributary.tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.stream.IntStream;
 
 /**
  * The memory-bound kernels of a merge ({@link Kernels#weightedSum}, {@link Kernels#allFinite}) as plain
@@ -18,6 +19,12 @@ final class ChunkedKernels {
 
     /** Floats per chunk: the chunks of four inputs, their bits and the sum stay within a core's L2. */
     static final int CHUNK = 8192;
+    /** Floats from which a kernel is split across cores (16 MiB of f32: well above a thread hand-off's cost). */
+    static final long PARALLEL_MIN = 4L << 20;
+    /** Most threads one kernel runs on: a merge is memory-bound, so more would only contend. */
+    static final int MAX_PARTS = 4;
+    /** A thread that is never started: a segment accessible by it is not confined to the caller. */
+    private static final Thread ELSEWHERE = Thread.ofPlatform().unstarted(() -> {});
     private static final ValueLayout.OfInt I32_LE =
             ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** The exponent field of an f32: all ones for NaN and the infinities only. */
@@ -30,15 +37,49 @@ final class ChunkedKernels {
      * @return false when {@code check} found a NaN or an infinity (out is then partly written), else true
      */
     static boolean weightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long n, boolean check) {
+        int parts = parts(xs, out, n);
+        if (parts == 1) {
+            return weightedSum(xs, w, out, 0, n, check);
+        }
+        // Elements are independent: each part sums its own range, with the same result as one pass.
+        long step = Math.ceilDiv(Math.ceilDiv(n, parts), CHUNK) * CHUNK;
+        return IntStream.range(0, parts).parallel()
+                .allMatch(p -> weightedSum(xs, w, out, Math.min(n, p * step), Math.min(n, (p + 1) * step), check));
+    }
+
+    /**
+     * How many threads a kernel over {@code n} floats runs on: one below {@link #PARALLEL_MIN} floats, on
+     * a single core, or when a segment is confined to the calling thread; else up to {@link #MAX_PARTS},
+     * one per core.
+     */
+    static int parts(MemorySegment[] xs, MemorySegment out, long n) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (n < PARALLEL_MIN || cores < 2 || !out.isAccessibleBy(ELSEWHERE)) {
+            return 1;
+        }
+        for (MemorySegment x : xs) {
+            if (!x.isAccessibleBy(ELSEWHERE)) {
+                return 1;
+            }
+        }
+        return (int) Math.min(Math.min(cores, MAX_PARTS), Math.ceilDiv(n, PARALLEL_MIN / 2));
+    }
+
+    /** {@link #weightedSum} over elements {@code [start, end)}. */
+    private static boolean weightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long start, long end,
+                                       boolean check) {
         int k = xs.length;
-        int chunk = (int) Math.min(CHUNK, n);
+        int chunk = (int) Math.min(CHUNK, end - start);
+        if (chunk <= 0) {
+            return true;
+        }
         float[] acc = new float[chunk];
         float[] x1 = new float[chunk];
         float[] x2 = k == 4 ? new float[chunk] : null;
         float[] x3 = k == 4 ? new float[chunk] : null;
         int[] bits = check ? new int[chunk] : null;
-        for (long from = 0; from < n; from += chunk) {
-            int len = (int) Math.min(chunk, n - from);
+        for (long from = start; from < end; from += chunk) {
+            int len = (int) Math.min(chunk, end - from);
             long off = from * 4;
             if (!load(xs[0], off, acc, bits, len)) {
                 return false;

@@ -75,7 +75,9 @@ public final class Kernels {
 
     /**
      * {@code out[i] = w[0]*xs[0][i] + w[1]*xs[1][i] + ...}, summed left to right in f32; zero inputs give
-     * zeros. {@code out} may be one of the inputs.
+     * zeros. {@code out} may be one of the inputs. From 4 Mi floats on, and when no segment is confined to
+     * the calling thread, the range is split across up to 4 cores (the common fork-join pool); every element
+     * is computed the same way, so the result is the same bit for bit.
      */
     public static void weightedSum(MemorySegment[] xs, float[] w, MemorySegment out, long n) {
         checkWeightedSum("weightedSum", xs, w, out, n);

@@ -156,6 +156,36 @@ class KernelsTest {
     }
 
     @Test
+    void aLargeWeightedSumSplitAcrossCoresIsBitForBitOnePassAndStillFindsEveryBadValue() {
+        long n = ChunkedKernels.PARALLEL_MIN + 3 * ChunkedKernels.CHUNK + 5;
+        MemorySegment[] xs = {randomFloats(n, 11), randomFloats(n, 12), randomFloats(n, 13), randomFloats(n, 14)};
+        float[] w = {0.4f, 0.3f, -0.2f, 0.1f};
+        MemorySegment ref = arena.allocate(n * 4);
+        ScalarKernels.weightedSum(xs, w, ref, n);
+        MemorySegment out = arena.allocate(n * 4);
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertEquals(cores < 2 ? 1 : Math.min(cores, 3), ChunkedKernels.parts(xs, out, n), "parts for " + n + " floats on " + cores);
+        assertTrue(Kernels.weightedSumIfFinite(xs, w, out, n));
+        assertSameBits(ref, out, n, "split weightedSumIfFinite");
+        MemorySegment plain = arena.allocate(n * 4);
+        Kernels.weightedSum(xs, w, plain, n);
+        assertSameBits(ref, plain, n, "split weightedSum");
+        for (long pos : new long[] {0, n / 2 - 1, n / 2 + ChunkedKernels.CHUNK, n - 1}) {
+            float saved = xs[2].get(Tensor.F32_LE, pos * 4);
+            xs[2].set(Tensor.F32_LE, pos * 4, Float.NaN);
+            assertFalse(Kernels.weightedSumIfFinite(xs, w, out, n), "NaN at " + pos);
+            xs[2].set(Tensor.F32_LE, pos * 4, saved);
+        }
+        try (Arena confined = Arena.ofConfined()) {
+            MemorySegment mine = confined.allocate(n * 4);
+            assertEquals(1, ChunkedKernels.parts(xs, mine, n), "a confined output stays on the caller's thread");
+            assertTrue(Kernels.weightedSumIfFinite(xs, w, mine, n));
+            assertSameBits(ref, mine, n, "confined output");
+        }
+        assertEquals(1, ChunkedKernels.parts(xs, out, ChunkedKernels.PARALLEL_MIN - 1), "below the threshold");
+    }
+
+    @Test
     void weightedSumOfFourMayWriteIntoItsFirstInputAcrossChunks() {
         long n = 3 * ChunkedKernels.CHUNK + 11;
         MemorySegment[] xs = {randomFloats(n, 1), randomFloats(n, 2), randomFloats(n, 3), randomFloats(n, 4)};

@@ -124,15 +124,19 @@ final class HeldStates {
      */
     synchronized Commit commit(String worker, String name, long round, Path part, long outerBytes, long gradientBytes,
             byte[] outerSha, byte[] gradientSha, java.util.function.Predicate<String> live) throws IOException {
-        List<Held> others = new ArrayList<>(held.size());
-        for (Held h : held.values()) {
-            if (!h.worker().equals(worker) && !h.name().equals(name)) {
-                others.add(h);
-            }
-        }
+        return commit(worker, name, round, part, outerBytes, gradientBytes, outerSha, gradientSha, live, true);
+    }
+
+    /**
+     * {@link #commit}, drawing no peer when {@code draw} is false (under {@code matching: pairs} the peer is
+     * the partner matched later: {@link #open}).
+     */
+    synchronized Commit commit(String worker, String name, long round, Path part, long outerBytes, long gradientBytes,
+            byte[] outerSha, byte[] gradientSha, java.util.function.Predicate<String> live, boolean draw) throws IOException {
         long exchange = exchanges + 1;
-        Held peer = others.isEmpty() ? null : others.get(relay.draw(exchange, others.size()));
-        FileChannel peerFile = peer == null ? null : FileChannel.open(peer.file(), StandardOpenOption.READ);
+        Opened drawn = draw ? drawOther(worker, name, exchange) : null;
+        Held peer = drawn == null ? null : drawn.held();
+        FileChannel peerFile = drawn == null ? null : drawn.file();
         try {
             Held mine = new Held(worker, name, round, exchange, outerBytes, gradientBytes, outerSha, gradientSha,
                     dir.resolve(key(worker) + SUFFIX), 0);
@@ -165,6 +169,44 @@ final class HeldStates {
             }
             throw e;
         }
+    }
+
+    /** A held state and its file, opened for reading while it was the worker's held state. */
+    record Opened(Held held, FileChannel file) {}
+
+    /** {@code worker}'s held state with its file opened, or null when none is held (it was dropped). */
+    synchronized Opened open(String worker) throws IOException {
+        Held h = held.get(worker);
+        return h == null ? null : new Opened(h, FileChannel.open(h.file(), StandardOpenOption.READ));
+    }
+
+    /**
+     * The held state of another worker (another name) drawn for exchange {@code exchange} among them, sorted
+     * by worker id, with its file opened; null when there is none.
+     */
+    synchronized Opened drawOther(String worker, String name, long exchange) throws IOException {
+        List<Held> others = new ArrayList<>(held.size());
+        for (Held h : held.values()) {
+            if (!h.worker().equals(worker) && !h.name().equals(name)) {
+                others.add(h);
+            }
+        }
+        if (others.isEmpty()) {
+            return null;
+        }
+        Held peer = others.get(relay.draw(exchange, others.size()));
+        return new Opened(peer, FileChannel.open(peer.file(), StandardOpenOption.READ));
+    }
+
+    /** How many held states belong to workers registered now. */
+    synchronized int live(java.util.function.Predicate<String> live) {
+        int n = 0;
+        for (Held h : held.values()) {
+            if (live.test(h.worker())) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Drops the states whose worker is not registered and whose grace has passed; returns how many. */

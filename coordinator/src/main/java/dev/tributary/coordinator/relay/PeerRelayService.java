@@ -30,8 +30,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
@@ -73,6 +75,16 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
     private final Counter bytesOut;
     private final Set<String> receivingWorkers = ConcurrentHashMap.newKeySet();
     private final Set<Receive> open = ConcurrentHashMap.newKeySet();
+    /** Under {@code matching: pairs}: committed exchanges waiting for their partners, by worker id. */
+    private final TreeMap<String, Parked> parked = new TreeMap<>();
+
+    /**
+     * A committed exchange waiting to be matched.
+     *
+     * @param cancelled whether the caller went away (its answer is then dropped)
+     */
+    private record Parked(String worker, String name, long exchange, long sinceMillis, Answerer answerer,
+            Consumer<Throwable> fail, java.util.function.BooleanSupplier cancelled) {}
 
     private PeerRelayService(NoLoCoRelay relay, HeldStates states, Members members, ServiceLimits limits,
             CoordinatorMetrics metrics) {
@@ -106,6 +118,73 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
         return ServerInterceptors.intercept(service, new BearerAuth(tokens, onRefused));
     }
 
+    /** Under {@code matching: pairs}: exchanges committed and waiting for a partner. */
+    public int waiting() {
+        synchronized (parked) {
+            return parked.size();
+        }
+    }
+
+    /**
+     * Parks a committed exchange; when every worker with a held state and a live registration now waits,
+     * matches them all.
+     */
+    private void park(Parked p) {
+        List<Parked> due;
+        synchronized (parked) {
+            parked.values().removeIf(q -> q.cancelled().getAsBoolean());
+            parked.put(p.worker(), p);
+            due = parked.size() >= states.live(id -> members.liveName(id) != null) ? takeParked() : List.of();
+        }
+        answerMatched(due);
+    }
+
+    /** Empties the parked exchanges, shuffled (as {@link NoLoCoRelay#shuffle} orders them), in pairs. */
+    private List<Parked> takeParked() {
+        List<Parked> all = new java.util.ArrayList<>(parked.values());
+        parked.clear();
+        relay.shuffle(all, all.stream().mapToLong(Parked::exchange).max().orElse(0));
+        return all;
+    }
+
+    /**
+     * Answers matched exchanges, outside any lock: consecutive ones as pairs, each with the other's held
+     * state (the one it committed for this exchange, unless it has exchanged again since); an odd one out
+     * with a drawn other worker's, as under {@code matching: latest}.
+     */
+    private void answerMatched(List<Parked> matched) {
+        for (int i = 0; i < matched.size(); i++) {
+            Parked me = matched.get(i);
+            boolean odd = i == matched.size() - 1 && matched.size() % 2 == 1;
+            Parked partner = odd ? null : matched.get(i % 2 == 0 ? i + 1 : i - 1);
+            HeldStates.Opened peer = null;
+            try {
+                peer = odd ? states.drawOther(me.worker(), me.name(), me.exchange()) : states.open(partner.worker());
+                exchanged.increment();
+                if (peer != null) {
+                    paired.increment();
+                }
+                me.answerer().answer(new HeldStates.Commit(me.exchange(), peer == null ? null : peer.held(),
+                        peer == null ? null : peer.file()));
+            } catch (IOException | RuntimeException e) {
+                if (peer != null) {
+                    closeQuietly(peer.file());
+                }
+                countRefused(CoordinatorMetrics.INTERNAL);
+                me.fail().accept(Status.UNAVAILABLE.withDescription("relay could not answer the exchange: " + e.getMessage())
+                        .asRuntimeException());
+            }
+        }
+    }
+
+    private static void closeQuietly(FileChannel f) {
+        try {
+            f.close();
+        } catch (IOException ignored) {
+            // read-only
+        }
+    }
+
     /** Exchanges answered, across restarts. */
     public long exchanges() {
         return states.exchanges();
@@ -134,6 +213,16 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
         for (Receive r : open) {
             r.checkDeadlines(nowMillis);
         }
+        if (relay.pairs()) {
+            List<Parked> due;
+            synchronized (parked) {
+                parked.values().removeIf(p -> p.cancelled().getAsBoolean());
+                long oldest = parked.values().stream().mapToLong(Parked::sinceMillis).min().orElse(Long.MAX_VALUE);
+                due = oldest != Long.MAX_VALUE && nowMillis - oldest >= (long) (relay.matchWaitSeconds() * 1000)
+                        ? takeParked() : List.of();
+            }
+            answerMatched(due);
+        }
         try {
             states.evict(id -> members.liveName(id) != null, nowMillis);
         } catch (IOException e) {
@@ -152,7 +241,7 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
     public StreamObserver<OuterStatePart> exchangeStream(StreamObserver<PeerStatePart> plain) {
         ServerCallStreamObserver<PeerStatePart> out = (ServerCallStreamObserver<PeerStatePart>) plain;
         StateSender sender = new StateSender(out, bytesOut::increment);
-        return new Receive(out::onError, c -> {
+        return new Receive(out::onError, out::isCancelled, c -> {
             Answer a = answerHeader(c);
             sender.send(a.header(), c.peerFile(), a.bytes());
         });
@@ -169,7 +258,9 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
             out.onError(too.toStatus());
             return;
         }
-        Receive r = new Receive(out::onError, c -> {
+        java.util.function.BooleanSupplier cancelled = out instanceof ServerCallStreamObserver<PeerState> call
+                ? call::isCancelled : () -> false;
+        Receive r = new Receive(out::onError, cancelled, c -> {
             PeerState.Builder b = PeerState.newBuilder().setExchange(c.exchange());
             try (FileChannel f = c.peerFile()) {
                 HeldStates.Held p = c.peer();
@@ -252,6 +343,7 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
     /** One exchange being received: header, chunks into a part file, end; then checked, committed, answered. */
     private final class Receive implements StreamObserver<OuterStatePart> {
         private final Consumer<Throwable> fail;
+        private final java.util.function.BooleanSupplier cancelled;
         private final Answerer answerer;
         private final long opened = System.currentTimeMillis();
         private long lastMessage = opened;
@@ -261,8 +353,9 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
         private StateFile file;
         private boolean done;
 
-        Receive(Consumer<Throwable> fail, Answerer answerer) {
+        Receive(Consumer<Throwable> fail, java.util.function.BooleanSupplier cancelled, Answerer answerer) {
             this.fail = fail;
+            this.cancelled = cancelled;
             this.answerer = answerer;
         }
 
@@ -355,9 +448,15 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
                     file.check(header, relay);
                     c = states.commit(header.getWorkerId(), name, header.getRound(), file.path(), header.getOuterBytes(),
                             header.getOuterGradientBytes(), header.getOuterSha256().toByteArray(),
-                            header.getOuterGradientSha256().toByteArray(), id -> members.liveName(id) != null);
+                            header.getOuterGradientSha256().toByteArray(), id -> members.liveName(id) != null,
+                            !relay.pairs());
                 } finally {
                     finish();
+                }
+                if (relay.pairs()) {
+                    park(new Parked(header.getWorkerId(), name, c.exchange(), System.currentTimeMillis(), answerer, fail,
+                            cancelled));
+                    return;
                 }
                 exchanged.increment();
                 if (c.peer() != null) {

@@ -92,7 +92,11 @@ class PeerRelayServiceTest {
     }
 
     void start() throws IOException {
-        NoLoCoRelay relay = NoLoCoRelay.create(Map.of("seed", 3), model);
+        start(Map.of("seed", 3));
+    }
+
+    void start(Map<String, Object> settings) throws IOException {
+        NoLoCoRelay relay = NoLoCoRelay.create(settings, model);
         service = PeerRelayService.open(dir, relay, members::get, ServiceLimits.DEFAULTS, LEASE, metrics, warnings::add);
         String name = InProcessServerBuilder.generateName();
         ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -125,6 +129,15 @@ class PeerRelayServiceTest {
 
     /** Sends {@code parts} as one ExchangeStream call; the status on a refusal. */
     Answer call(List<OuterStatePart> parts, boolean complete) throws Exception {
+        try {
+            return callAsync(parts, complete).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw (Exception) e.getCause();
+        }
+    }
+
+    /** {@link #call} without waiting for the answer. */
+    CompletableFuture<Answer> callAsync(List<OuterStatePart> parts, boolean complete) {
         CompletableFuture<Answer> done = new CompletableFuture<>();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PeerStateHeader[] header = new PeerStateHeader[1];
@@ -159,11 +172,7 @@ class PeerRelayServiceTest {
         if (complete) {
             up.onCompleted();
         }
-        try {
-            return done.get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw (Exception) e.getCause();
-        }
+        return done;
     }
 
     static byte[] image(TensorMap m) {
@@ -199,11 +208,64 @@ class PeerRelayServiceTest {
     }
 
     Answer exchange(String id, long round, TensorMap outer, TensorMap gradient) throws Exception {
+        try {
+            return exchangeAsync(id, round, outer, gradient).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw (Exception) e.getCause();
+        }
+    }
+
+    CompletableFuture<Answer> exchangeAsync(String id, long round, TensorMap outer, TensorMap gradient) {
         byte[] o = image(outer);
         byte[] g = image(gradient);
         List<OuterStatePart> parts = new ArrayList<>(List.of(header(id, round, o, g)));
         parts.addAll(chunks(concat(o, g), 2 << 20));
-        return call(parts, true);
+        return callAsync(parts, true);
+    }
+
+    @Test
+    void underPairsMatchingBothMembersGetEachOthersStateOfTheSameRound() throws Exception {
+        start(Map.of("seed", 3, "matching", "pairs", "match_wait_seconds", 5));
+        // a alone: nobody else holds a state, so it is answered at once, unpaired.
+        assertFalse(exchange("a", 0, filled(model, 1f), filled(model, 0.1f)).header().getPaired());
+        // b waits for a, the other worker holding a state ...
+        CompletableFuture<Answer> b = exchangeAsync("b", 0, filled(model, 2f), filled(model, 0.2f));
+        waitUntil(() -> service.waiting() == 1);
+        Thread.sleep(200);
+        assertFalse(b.isDone(), "b waits for its partner");
+        // ... and a's next exchange matches the two: each gets the other's state of this round.
+        Answer a = exchange("a", 1, filled(model, 3f), filled(model, 0.3f));
+        Answer bAnswer = b.get(30, TimeUnit.SECONDS);
+        assertTrue(a.header().getPaired() && bAnswer.header().getPaired());
+        assertEquals("b", a.header().getPeerId());
+        assertArrayEquals(concat(image(filled(model, 2f)), image(filled(model, 0.2f))), a.bytes());
+        assertEquals("a", bAnswer.header().getPeerId());
+        assertEquals(1, bAnswer.header().getPeerRound(), "a's state of this round, not its first");
+        assertArrayEquals(concat(image(filled(model, 3f)), image(filled(model, 0.3f))), bAnswer.bytes());
+        assertEquals(0, service.waiting());
+        // c joins and waits for a and b; when its wait runs out it is answered with one of theirs.
+        CompletableFuture<Answer> c = exchangeAsync("c", 0, filled(model, 4f), filled(model, 0.4f));
+        waitUntil(() -> service.waiting() == 1);
+        service.sweep(System.currentTimeMillis() + 1000);
+        assertFalse(c.isDone(), "its 5 s wait has not run out");
+        service.sweep(System.currentTimeMillis() + 6000);
+        Answer cAnswer = c.get(30, TimeUnit.SECONDS);
+        assertTrue(cAnswer.header().getPaired());
+        assertTrue(List.of("a", "b").contains(cAnswer.header().getPeerId()), cAnswer.header().getPeerId());
+        assertEquals(4, service.exchanges());
+        String scrape = metrics.scrape();
+        assertTrue(scrape.contains("tributary_relay_exchanges_total 4.0"), scrape);
+        assertTrue(scrape.contains("tributary_relay_paired_total 3.0"), scrape);
+    }
+
+    static void waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("condition not met within 30 s");
+            }
+            Thread.sleep(10);
+        }
     }
 
     static Status status(Exception e) {

@@ -70,6 +70,89 @@ class NoLoCoRelayTest {
     }
 
     @Test
+    void pairsMatchingAnswersBothMembersWithEachOthersSameRoundState() {
+        NoLoCoRelay r = NoLoCoRelay.create(Map.of("matching", "pairs", "match_wait_seconds", 5, "seed", 3), model(0));
+        assertTrue(r.pairs());
+        assertThrows(IllegalStateException.class, () -> r.exchange(state("a", 0, 1)), "pairs answers through offer()");
+        // The first offer: nobody else is known, so it is matched alone at once, with no peer.
+        List<NoLoCoRelay.Match> first = r.offer(state("a", 0, 1), 0);
+        assertEquals(1, first.size());
+        assertNull(first.getFirst().peer());
+        // b now waits for a, the other worker the relay knows.
+        assertEquals(List.of(), r.offer(state("b", 0, 5), 0.5));
+        assertTrue(r.isWaiting("b"));
+        assertThrows(IllegalStateException.class, () -> r.offer(state("b", 0, 5), 0.6), "one waiting offer per worker");
+        List<NoLoCoRelay.Match> ab = r.offer(state("a", 1, 2), 1);
+        assertEquals(2, ab.size(), "a and b: every known worker waits, so they are matched");
+        Map<String, NoLoCoRelay.Match> byWorker = new HashMap<>();
+        ab.forEach(m -> byWorker.put(m.worker(), m));
+        assertEquals("b", byWorker.get("a").peer().worker());
+        assertEquals(5f, byWorker.get("a").peer().outer().tensor("w").getFloat(0));
+        assertEquals("a", byWorker.get("b").peer().worker());
+        assertEquals(1, byWorker.get("b").peer().round(), "b gets a's offer of this round, not an older one");
+        assertEquals(2f, byWorker.get("b").peer().outer().tensor("w").getFloat(0));
+        assertTrue(byWorker.get("a").mutual() && byWorker.get("b").mutual());
+        assertEquals(3, r.exchanges());
+        assertEquals(Double.POSITIVE_INFINITY, r.deadline(), "nobody waits");
+
+        // A third worker joins and waits for a and b until its wait runs out: alone, answered one-sided.
+        assertEquals(List.of(), r.offer(state("c", 0, 7), 2));
+        assertEquals(7, r.deadline(), 1e-12);
+        assertEquals(List.of(), r.expire(6.9));
+        List<NoLoCoRelay.Match> alone = r.expire(7);
+        assertEquals(1, alone.size());
+        assertEquals("c", alone.getFirst().worker());
+        assertTrue(!alone.getFirst().mutual() && alone.getFirst().peer() != null, "a drawn other worker's latest");
+        // Two of three waiting: matched as a pair when the first one's wait runs out.
+        assertEquals(List.of(), r.offer(state("a", 2, 3), 10));
+        assertEquals(List.of(), r.offer(state("b", 1, 6), 11));
+        assertEquals(15, r.deadline(), 1e-12, "a has waited since 10, for 5 s");
+        List<NoLoCoRelay.Match> late = r.expire(15);
+        assertEquals(2, late.size());
+        assertEquals(java.util.Set.of("a", "b"), java.util.Set.of(late.get(0).worker(), late.get(1).worker()));
+        assertTrue(late.stream().allMatch(NoLoCoRelay.Match::mutual));
+
+        // A withdrawn worker is no longer waited for.
+        assertEquals(List.of(), r.offer(state("a", 3, 4), 20));
+        assertTrue(!r.withdraw("c"), "c had no offer waiting; it is forgotten all the same");
+        assertTrue(r.isWaiting("a"));
+        List<NoLoCoRelay.Match> odd = r.offer(state("b", 2, 8), 21);
+        assertEquals(2, odd.size(), "with c gone, a and b are all the relay knows");
+    }
+
+    @Test
+    void pairsMatchingShufflesDeterministicallyAndAnOddOneOutIsAnsweredOneSided() {
+        List<String> one = new ArrayList<>();
+        List<String> two = new ArrayList<>();
+        for (List<String> out : List.of(one, two)) {
+            NoLoCoRelay r = NoLoCoRelay.create(Map.of("matching", "pairs", "seed", 11), model(0));
+            for (int w = 0; w < 5; w++) {
+                r.offer(state("w" + w, 0, w), 0);
+            }
+            assertEquals(4, r.expire(r.deadline()).size(), "w0 was answered alone; w1 to w4 waited");
+            for (int round = 1; round <= 20; round++) {
+                List<NoLoCoRelay.Match> ms = new ArrayList<>();
+                for (int w = 0; w < 5; w++) {
+                    ms.addAll(r.offer(state("w" + w, round, w + round), 100 * round));
+                }
+                assertEquals(5, ms.size(), "all five answered once every known worker offered");
+                assertEquals(4, ms.stream().filter(NoLoCoRelay.Match::mutual).count());
+                NoLoCoRelay.Match oddOne = ms.stream().filter(m -> !m.mutual()).findFirst().orElseThrow();
+                assertNotEquals(oddOne.worker(), oddOne.peer().worker());
+                assertEquals(round, oddOne.peer().round(), "the odd one gets a state of this round");
+                for (NoLoCoRelay.Match m : ms) {
+                    assertNotEquals(m.worker(), m.peer().worker());
+                    out.add(m.worker() + ">" + m.peer().worker());
+                }
+            }
+        }
+        assertEquals(one, two, "same seed, same offers: same matching");
+        assertTrue(new java.util.HashSet<>(one).size() >= 15, "partners change from round to round: " + one);
+        assertEquals("noloco.matching: must be latest or pairs, got \"random\"", assertThrows(
+                IllegalArgumentException.class, () -> NoLoCoRelay.create(Map.of("matching", "random"), model(0))).getMessage());
+    }
+
+    @Test
     void pairingIsDeterministicForASeedAndUniformOverPeers() {
         List<String> first = pairings(7);
         assertEquals(first, pairings(7));

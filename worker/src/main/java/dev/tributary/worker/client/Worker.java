@@ -82,10 +82,8 @@ public final class Worker implements AutoCloseable {
     private DeltaEncoder encoder;
     private final Progress progress = new Progress();
     private volatile Consumer<Progress.Pushed> onPushed = p -> { };
-    private volatile Duration giveUpAfter;
     private long trainingStarted;
-    /** When the coordinator stopped answering (System.nanoTime), or 0 while it answers. */
-    private long unreachableSince;
+    private final GiveUp giveUp;
 
     /**
      * An update trained and saved (as it goes on the wire), not yet acknowledged; slot: its fragment;
@@ -106,6 +104,7 @@ public final class Worker implements AutoCloseable {
     public Worker(Channel channel, String token, LocalTrainer trainer, WorkerOptions options, Consumer<String> log) throws IOException {
         this.client = new CoordinatorClient(channel, token);
         this.target = channel.authority();
+        this.giveUp = new GiveUp(target);
         this.trainer = trainer;
         this.options = options;
         this.log = log;
@@ -131,10 +130,7 @@ public final class Worker implements AutoCloseable {
      * (null, the default: retry forever). Call before {@link #run}.
      */
     public void giveUpAfter(Duration after) {
-        if (after != null && (after.isNegative() || after.isZero())) {
-            throw new IllegalArgumentException("giveUpAfter <= 0: " + after);
-        }
-        giveUpAfter = after;
+        giveUp.after(after);
     }
 
     /** Runs until {@code options.updates()} updates are acknowledged (forever when 0). */
@@ -162,7 +158,7 @@ public final class Worker implements AutoCloseable {
                             pending.result().examples(), pending.result().steps(), pending.result().metrics(), pending.file(),
                             pending.codec(), pending.baseCodec(), pending.baseSha256(), pending.feedback(),
                             pending.estimateSha256()));
-                    unreachableSince = 0;
+                    giveUp.answered();
                     encoder.acked(pending.slot());
                     report(bytes, ack.getVersion(), ack.getStaleness(), ack.getDuplicate(), null);
                     if (ackLog != null) {
@@ -210,7 +206,7 @@ public final class Worker implements AutoCloseable {
                     retries++;
                     progress.retried();
                     if (pushback == 0) {
-                        giveUpIfLong(e);
+                        giveUp.failed(e);
                     }
                     Duration wait = backoff.next();
                     if (wait.toMillis() < pushback) {
@@ -247,18 +243,6 @@ public final class Worker implements AutoCloseable {
         return reason != null && !reason.isBlank() ? reason : e.getStatus().getCode().name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    /** Throws once the coordinator has not answered for {@link #giveUpAfter}. */
-    private void giveUpIfLong(StatusRuntimeException e) throws UnreachableException {
-        long now = System.nanoTime();
-        if (unreachableSince == 0) {
-            unreachableSince = now;
-        }
-        Duration limit = giveUpAfter;
-        if (limit != null && now - unreachableSince >= limit.toNanos()) {
-            throw new UnreachableException(target, Duration.ofNanos(now - unreachableSince), describe(e.getStatus()));
-        }
-    }
-
     /** The coordinator's request to wait before retrying (gRPC's retry pushback trailer), 0 when absent. */
     static long pushbackMillis(StatusRuntimeException e) {
         Metadata trailers = e.getTrailers();
@@ -274,14 +258,14 @@ public final class Worker implements AutoCloseable {
     }
 
     private static String describe(Status s) {
-        return s.getDescription() == null ? s.getCode().toString() : s.getCode() + ": " + s.getDescription();
+        return GiveUp.describe(s);
     }
 
     private void register() {
         Capabilities caps = options.capabilities();
         RegisterReply r = client.register(options.name(), caps);
         workerId = r.getWorkerId();
-        unreachableSince = 0;
+        giveUp.answered();
         leaseMillis = r.getLeaseMillis();
         latestVersion = Math.max(latestVersion, r.getVersion());
         waitForNewVersion = r.getWaitForNewVersion();

@@ -7,6 +7,7 @@ import dev.tributary.worker.LocalTrainer;
 import dev.tributary.worker.client.AckLog;
 import dev.tributary.worker.client.Backoff;
 import dev.tributary.worker.client.CoordinatorClient;
+import dev.tributary.worker.client.GiveUp;
 import dev.tributary.worker.client.UnreachableException;
 import dev.tributary.worker.client.WorkerOptions;
 import io.grpc.Channel;
@@ -48,12 +49,11 @@ public final class NoLoCoRun implements AutoCloseable {
     private final Backoff backoff;
     private final AckLog exchangeLog;
     private volatile Consumer<String> onExchanged = s -> { };
-    private volatile Duration giveUpAfter;
     private volatile String workerId;
     private volatile boolean reregister = true;
     private volatile long leaseMillis = 10_000;
     private NoLoCoWorker worker;
-    private long unreachableSince;
+    private final GiveUp giveUp;
     private int exchanges;
     private int paired;
     private int retries;
@@ -66,6 +66,7 @@ public final class NoLoCoRun implements AutoCloseable {
     public NoLoCoRun(Channel channel, String token, LocalTrainer trainer, WorkerOptions options, Consumer<String> log)
             throws IOException {
         this.channel = channel;
+        this.giveUp = new GiveUp(channel.authority());
         this.token = token;
         this.client = new CoordinatorClient(channel, token);
         this.trainer = trainer;
@@ -83,7 +84,7 @@ public final class NoLoCoRun implements AutoCloseable {
 
     /** Gives up with an {@link UnreachableException} once the coordinator has not answered for {@code after}. */
     public void giveUpAfter(Duration after) {
-        giveUpAfter = after;
+        giveUp.after(after);
     }
 
     /** Runs until {@code options.updates()} exchanges are done (forever when 0); returns how many. */
@@ -101,7 +102,7 @@ public final class NoLoCoRun implements AutoCloseable {
                     long t0 = System.nanoTime();
                     worker.prepare();
                     NoLoCoWorker.Exchanged e = worker.exchangeAndStep();
-                    unreachableSince = 0;
+                    giveUp.answered();
                     backoff.reset();
                     done(e, System.nanoTime() - t0);
                 } catch (StatusRuntimeException e) {
@@ -118,7 +119,7 @@ public final class NoLoCoRun implements AutoCloseable {
                         reregister = true;
                         continue;
                     }
-                    giveUpIfLong(e);
+                    giveUp.failed(e);
                     Duration wait = backoff.next();
                     if (backoff.attempts() == 1 || backoff.attempts() % 10 == 0) {
                         log.accept("coordinator " + channel.authority() + " unavailable (" + describe(e.getStatus())
@@ -204,19 +205,8 @@ public final class NoLoCoRun implements AutoCloseable {
                 : String.format(java.util.Locale.ROOT, "%.2f MiB", n / (double) (1 << 20));
     }
 
-    private void giveUpIfLong(StatusRuntimeException e) throws UnreachableException {
-        long now = System.nanoTime();
-        if (unreachableSince == 0) {
-            unreachableSince = now;
-        }
-        Duration limit = giveUpAfter;
-        if (limit != null && now - unreachableSince >= limit.toNanos()) {
-            throw new UnreachableException(channel.authority(), Duration.ofNanos(now - unreachableSince), describe(e.getStatus()));
-        }
-    }
-
     private static String describe(Status s) {
-        return s.getDescription() == null ? s.getCode().toString() : s.getCode() + ": " + s.getDescription();
+        return GiveUp.describe(s);
     }
 
     private void heartbeatLoop() {

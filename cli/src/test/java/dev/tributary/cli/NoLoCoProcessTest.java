@@ -42,22 +42,24 @@ class NoLoCoProcessTest {
     @TempDir
     Path dir;
 
-    final List<Process> processes = new ArrayList<>();
+    ChildJvm.Children children;
+
+    @org.junit.jupiter.api.BeforeEach
+    void children() {
+        children = new ChildJvm.Children(dir);
+    }
 
     @AfterEach
     void killAll() {
-        processes.forEach(Process::destroyForcibly);
+        children.killAll();
     }
 
     Process spawn(String name, String... args) throws IOException {
-        List<String> cmd = ChildJvm.command(List.of("-Xmx256m"), args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".out").toFile()).start();
-        processes.add(p);
-        return p;
+        return children.spawn(name, List.of(), args);
     }
 
     String output(String name) throws IOException {
-        return Files.readString(dir.resolve(name + ".out"));
+        return children.output(name);
     }
 
     Process serve(String name, int port, int httpPort) throws IOException {

@@ -31,24 +31,23 @@ class WorkServeProcessTest {
     @TempDir
     Path dir;
 
-    final List<Process> processes = new ArrayList<>();
+    ChildJvm.Children children;
+
+    @org.junit.jupiter.api.BeforeEach
+    void children() {
+        children = new ChildJvm.Children(dir);
+    }
 
     @AfterEach
     void killAll() {
-        processes.forEach(Process::destroyForcibly);
+        children.killAll();
     }
 
     /** A child JVM running {@code tributary args}; SIGINT reset to its default when this JVM was started ignoring it. */
     Process spawn(String name, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        if (sigintIgnored()) {
-            // A shell runs background jobs with SIGINT ignored, and a JVM keeps an ignored SIGINT ignored.
-            cmd.addAll(List.of("perl", "-e", "$SIG{INT} = 'DEFAULT'; exec @ARGV or die $!"));
-        }
-        cmd.addAll(ChildJvm.command(List.of("-Xmx256m"), args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".out").toFile()).start();
-        processes.add(p);
-        return p;
+        // A shell runs background jobs with SIGINT ignored, and a JVM keeps an ignored SIGINT ignored.
+        return children.spawn(name, sigintIgnored() ? List.of("perl", "-e", "$SIG{INT} = 'DEFAULT'; exec @ARGV or die $!")
+                : List.of(), args);
     }
 
     static boolean sigintIgnored() throws IOException {
@@ -61,13 +60,13 @@ class WorkServeProcessTest {
     }
 
     Process serve(Path state, int port, int httpPort) throws IOException {
-        return spawn("serve-" + processes.size(), "serve", "--state", state.toString(), "--init", dir.resolve("init.safetensors").toString(),
+        return spawn("serve-" + children.count(), "serve", "--state", state.toString(), "--init", dir.resolve("init.safetensors").toString(),
                 "--strategy", "fedasync", "--port", Integer.toString(port), "--http-port", Integer.toString(httpPort),
                 "--tokens", dir.resolve("tokens").toString(), "--quiet");
     }
 
     String output(String name) throws IOException {
-        return Files.readString(dir.resolve(name + ".out"));
+        return children.output(name);
     }
 
     @Test
@@ -115,7 +114,7 @@ class WorkServeProcessTest {
         assertEquals(status.path("accepted").asDouble(), metrics.value("tributary_updates_accepted_total", -1), status.toString());
         assertEquals(status.path("version").asDouble(), metrics.value("tributary_model_version", -1), status.toString());
         assertEquals(status.path("rejected").asDouble(), metrics.value("tributary_updates_refused_total", -1), status.toString());
-        assertTrue(output("serve-" + (processes.size() - 1)).contains(status.path("accepted").asLong() + " updates recovered"),
-                output("serve-" + (processes.size() - 1)));
+        assertTrue(output("serve-" + (children.count() - 1)).contains(status.path("accepted").asLong() + " updates recovered"),
+                output("serve-" + (children.count() - 1)));
     }
 }

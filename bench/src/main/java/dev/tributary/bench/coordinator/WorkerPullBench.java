@@ -29,11 +29,13 @@ import java.util.Map;
  * checked against their CRC32C, digested into the whole-model SHA-256 as they arrive, written to a file
  * and verified before the rename), alternating with the bare protocol loop of {@link CoordinatorBench}
  * (chunks into a reused buffer, CRC32C and SHA-256), beside SHA-256 alone on one core and raw loopback
- * TCP measured in the same run. One puller at a time; medians of the rounds.
+ * TCP measured in the same run. One puller at a time (then, with {@code --pullers}, several at once, each on its
+ * own connection); medians of the rounds.
  *
  * <p>Run: {@code java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx4g -cp
- * bench/target/benchmarks.jar dev.tributary.bench.coordinator.WorkerPullBench [--params N] [--rounds R] [--dir DIR]}
- * (defaults: 134,217,728 f32 parameters = 512 MiB, 5 rounds).
+ * bench/target/benchmarks.jar dev.tributary.bench.coordinator.WorkerPullBench [--params N] [--rounds R] [--dir DIR]
+ * [--pullers P]} (defaults: 134,217,728 f32 parameters = 512 MiB, 5 rounds, 1 puller; with P > 1, rounds of P
+ * worker pulls at once follow, the coordinator's verified pull throughput in all).
  */
 public final class WorkerPullBench {
     private static final String TOKEN = "bench-token-0123456789";
@@ -43,12 +45,14 @@ public final class WorkerPullBench {
     public static void main(String[] args) throws Exception {
         long params = 134_217_728;
         int rounds = 5;
+        int pullers = 1;
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-pull-bench");
         for (int i = 0; i < args.length; i += 2) {
             switch (args[i]) {
                 case "--params" -> params = Long.parseLong(args[i + 1]);
                 case "--rounds" -> rounds = Integer.parseInt(args[i + 1]);
                 case "--dir" -> dir = Path.of(args[i + 1]);
+                case "--pullers" -> pullers = Integer.parseInt(args[i + 1]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -89,6 +93,49 @@ public final class WorkerPullBench {
             }
             System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s, bare loop %.2f GB/s; SHA-256 alone %.2f GB/s%n",
                     median(worker), median(bare), sha);
+            if (pullers > 1) {
+                // Workers pulling at once, each through its own CoordinatorClient and file, each verifying its
+                // SHA-256 on its own digest thread: the coordinator's verified pull throughput.
+                double[] together = new double[rounds];
+                List<ManagedChannel> channels = new ArrayList<>();
+                List<CoordinatorClient> clients = new ArrayList<>();
+                for (int k = 0; k < pullers; k++) {
+                    ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + c.port(), InsecureChannelCredentials.create())
+                            .maxInboundMessageSize(8 << 20).flowControlWindow(16 << 20).build();
+                    channels.add(ch);
+                    clients.add(new CoordinatorClient(ch, TOKEN));
+                    clients.get(k).pull("warm-" + k, -1, pulls.resolve("warm" + k)); // each connection warmed once
+                }
+                for (int r = 0; r < rounds; r++) {
+                    CoordinatorBench.deleteTree(pulls);
+                    List<Thread> threads = new ArrayList<>();
+                    long[] bytes = new long[pullers];
+                    Throwable[] failed = new Throwable[1];
+                    long t0 = System.nanoTime();
+                    for (int k = 0; k < pullers; k++) {
+                        int id = k;
+                        Path own = pulls.resolve("w" + k);
+                        threads.add(Thread.ofPlatform().name("puller-" + k).start(() -> {
+                            try {
+                                bytes[id] = clients.get(id).pull("bench-" + id, -1, own).bytes();
+                            } catch (Throwable t) {
+                                failed[0] = t;
+                            }
+                        }));
+                    }
+                    for (Thread t : threads) {
+                        t.join();
+                    }
+                    if (failed[0] != null) {
+                        throw new IllegalStateException("a concurrent pull failed", failed[0]);
+                    }
+                    together[r] = Arrays.stream(bytes).sum() / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                    System.out.printf(Locale.ROOT, "round %d: %d worker pulls at once (CRC32C + SHA-256 + file each) %.2f GB/s"
+                            + " in all%n", r + 1, pullers, together[r]);
+                }
+                System.out.printf(Locale.ROOT, "median: %d worker pulls at once %.2f GB/s in all%n", pullers, median(together));
+                channels.forEach(ManagedChannel::shutdownNow);
+            }
             channel.shutdownNow();
         }
         CoordinatorBench.deleteTree(dir);

@@ -49,6 +49,7 @@ class NoLoCoWorkerTest {
     private Server server;
     private ManagedChannel channel;
     private String name;
+    private PeerRelayService service;
     private final AtomicInteger refused = new AtomicInteger();
 
     @TempDir
@@ -85,7 +86,12 @@ class NoLoCoWorkerTest {
             // B, round 0 (φ 1, δ 6) waits for A, the other worker holding a state ...
             java.util.concurrent.CompletableFuture<NoLoCoWorker.Exchanged> bRound =
                     java.util.concurrent.CompletableFuture.supplyAsync(b::round);
-            Thread.sleep(300);
+            long until = System.nanoTime() + 30_000_000_000L;
+            while (service.waiting() < 1 && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            assertEquals(1, service.waiting(), "B's offer is held, waiting");
+            Thread.sleep(200);
             assertFalse(bRound.isDone(), "B waits for its partner");
             // ... and A's round 1 (φ −2, δ 6) completes the pair. A gets B's round 0: mean φ −0.5,
             // Δ = 0.5·(−3) − 0.5·6 − 0.5·(−2 + 0.5) = −3.75, φ = −5.75.
@@ -104,7 +110,7 @@ class NoLoCoWorkerTest {
     }
 
     private Server serve(NoLoCoRelay relay) throws java.io.IOException {
-        PeerRelayService service = PeerRelayService.open(held, relay, Members.ANYONE, ServiceLimits.DEFAULTS,
+        service = PeerRelayService.open(held, relay, Members.ANYONE, ServiceLimits.DEFAULTS,
                 Duration.ofSeconds(15), new CoordinatorMetrics(), m -> { });
         java.util.concurrent.ExecutorService pool = Executors.newFixedThreadPool(2);
         pools.add(pool);

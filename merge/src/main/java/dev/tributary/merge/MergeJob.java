@@ -7,7 +7,6 @@ import dev.tributary.tensor.TensorInfo;
 import dev.tributary.tensor.TensorSource;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -346,66 +345,17 @@ public final class MergeJob {
                 listener.onTensor(++done, total, p.info().name());
             }
         }
-        try (Prefetch prefetch = new Prefetch()) {
-            for (int k = 0; k < plan.size(); k++) {
-                Planned p = plan.get(k);
-                TensorInfo info = p.info();
-                if (k + 1 < plan.size()) {
-                    prefetch.load(inputs(plan.get(k + 1)));
+        for (Planned p : plan) {
+            TensorInfo info = p.info();
+            try (Arena arena = Arena.ofShared()) {
+                boolean round = roundThrough != null && roundThrough != info.dtype() && info.dtype().isFloatingPoint();
+                Tensor merged = p.merger().merge(inputs(p), round ? roundThrough : info.dtype(), arena);
+                if (round && merged.dtype() != info.dtype()) {
+                    merged = merged.castTo(info.dtype(), arena);
                 }
-                try (Arena arena = Arena.ofShared()) {
-                    boolean round = roundThrough != null && roundThrough != info.dtype() && info.dtype().isFloatingPoint();
-                    Tensor merged = p.merger().merge(inputs(p), round ? roundThrough : info.dtype(), arena);
-                    if (round && merged.dtype() != info.dtype()) {
-                        merged = merged.castTo(info.dtype(), arena);
-                    }
-                    sink.accept(info.name(), merged);
-                }
-                listener.onTensor(++done, total, info.name());
+                sink.accept(info.name(), merged);
             }
-        }
-    }
-
-    /** Name of the thread that maps in the next tensor's inputs while the current one merges. */
-    public static final String PREFETCH_THREAD = "merge-prefetch";
-
-    /**
-     * Maps the next tensor's inputs into memory ({@link MemorySegment#load}: the page faults, and the disk
-     * reads when the files are not cached) on a thread of its own while the current tensor merges, so that
-     * the merge reads mapped pages. One load at a time: when the previous one is still running, the next
-     * tensor's pages are left to the merge itself. Only mapped inputs are loaded; nothing is allocated.
-     */
-    private static final class Prefetch implements AutoCloseable {
-        private final java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(
-                r -> Thread.ofPlatform().daemon().name(PREFETCH_THREAD).unstarted(r));
-        private java.util.concurrent.Future<?> pending;
-
-        void load(TensorInputs next) {
-            if (pending != null && !pending.isDone()) {
-                return;
-            }
-            List<MemorySegment> segments = new ArrayList<>();
-            for (Tensor t : next.models()) {
-                segments.add(t.data());
-            }
-            if (next.base() != null) {
-                segments.add(next.base().data());
-            }
-            segments.removeIf(m -> !m.isMapped());
-            if (!segments.isEmpty()) {
-                pending = thread.submit(() -> segments.forEach(MemorySegment::load));
-            }
-        }
-
-        /** Stops the thread and waits for it (a load in progress finishes its current page range). */
-        @Override
-        public void close() {
-            thread.shutdownNow();
-            try {
-                thread.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            listener.onTensor(++done, total, info.name());
         }
     }
 

@@ -313,6 +313,11 @@ public final class CoordinatorMetrics {
         return Counter.builder(name).baseUnit(unit).description(description).tag(tag, value).register(registry);
     }
 
+    /** A gauge registered once under {@code name} (dotted, no unit), read from {@code value} at each scrape. */
+    public void gauge(String name, String description, Supplier<Number> value) {
+        Gauge.builder(name, value).description(description).register(registry);
+    }
+
     /** The Prometheus text exposition of every meter. */
     public String scrape() {
         return registry.scrape();

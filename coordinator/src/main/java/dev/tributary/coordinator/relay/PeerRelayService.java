@@ -99,6 +99,10 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
         this.bytesIn = metrics.counter("tributary.relay.received", "bytes", "outer-state bytes received (chunk payloads)");
         this.bytesOut = metrics.counter("tributary.relay.sent", "bytes", "outer-state bytes sent (chunk payloads)");
         refusedCounter("size");
+        if (relay.pairs()) {
+            metrics.gauge("tributary.relay.waiting", "NoLoCo exchanges committed and waiting for a partner (matching: pairs)",
+                    this::waiting);
+        }
     }
 
     /**

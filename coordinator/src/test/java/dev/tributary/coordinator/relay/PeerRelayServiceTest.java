@@ -233,6 +233,7 @@ class PeerRelayServiceTest {
         waitUntil(() -> service.waiting() == 1);
         Thread.sleep(200);
         assertFalse(b.isDone(), "b waits for its partner");
+        assertTrue(metrics.scrape().contains("tributary_relay_waiting 1.0"), metrics.scrape());
         // ... and a's next exchange matches the two: each gets the other's state of this round.
         Answer a = exchange("a", 1, filled(model, 3f), filled(model, 0.3f));
         Answer bAnswer = b.get(30, TimeUnit.SECONDS);
@@ -254,6 +255,7 @@ class PeerRelayServiceTest {
         assertTrue(List.of("a", "b").contains(cAnswer.header().getPeerId()), cAnswer.header().getPeerId());
         assertEquals(4, service.exchanges());
         String scrape = metrics.scrape();
+        assertTrue(scrape.contains("tributary_relay_waiting 0.0"), scrape);
         assertTrue(scrape.contains("tributary_relay_exchanges_total 4.0"), scrape);
         assertTrue(scrape.contains("tributary_relay_paired_total 3.0"), scrape);
     }

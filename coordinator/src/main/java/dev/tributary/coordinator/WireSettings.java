@@ -80,23 +80,20 @@ public record WireSettings(Set<String> codecs, int pullDeltaVersions, long pullD
         } else if (c != null) {
             throw new IllegalArgumentException("codecs: must be a list of codec names, got \"" + c + "\"");
         }
-        double versions = numbers.get("pull_delta_versions", DEFAULTS.pullDeltaVersions());
-        double bytes = numbers.get("pull_delta_max_bytes", DEFAULTS.pullDeltaMaxBytes());
-        if (versions != Math.rint(versions) || Math.abs(versions) > 1e6) {
-            throw new IllegalArgumentException("pull_delta_versions: must be a whole number, got " + versions);
-        }
-        if (bytes != Math.rint(bytes) || Math.abs(bytes) > 1e18) {
-            throw new IllegalArgumentException("pull_delta_max_bytes: must be a whole number, got " + bytes);
-        }
-        double ef21Workers = numbers.get("ef21_max_workers", DEFAULTS.ef21MaxWorkers());
-        double ef21Bytes = numbers.get("ef21_max_bytes", DEFAULTS.ef21MaxBytes());
-        if (ef21Workers != Math.rint(ef21Workers) || Math.abs(ef21Workers) > 1e9) {
-            throw new IllegalArgumentException("ef21_max_workers: must be a whole number, got " + ef21Workers);
-        }
-        if (ef21Bytes != Math.rint(ef21Bytes) || Math.abs(ef21Bytes) > 1e18) {
-            throw new IllegalArgumentException("ef21_max_bytes: must be a whole number, got " + ef21Bytes);
-        }
+        double versions = whole(numbers, "pull_delta_versions", DEFAULTS.pullDeltaVersions(), 1e6);
+        double bytes = whole(numbers, "pull_delta_max_bytes", DEFAULTS.pullDeltaMaxBytes(), 1e18);
+        double ef21Workers = whole(numbers, "ef21_max_workers", DEFAULTS.ef21MaxWorkers(), 1e9);
+        double ef21Bytes = whole(numbers, "ef21_max_bytes", DEFAULTS.ef21MaxBytes(), 1e18);
         return new WireSettings(codecs, (int) versions, (long) bytes, (int) ef21Workers, (long) ef21Bytes);
+    }
+
+    /** {@code key}'s value (or {@code dflt}), refused naming the key unless a whole number of magnitude ≤ {@code bound}. */
+    private static double whole(ServiceLimits.Numbers numbers, String key, double dflt, double bound) {
+        double v = numbers.get(key, dflt);
+        if (v != Math.rint(v) || Math.abs(v) > bound) {
+            throw new IllegalArgumentException(key + ": must be a whole number, got " + v);
+        }
+        return v;
     }
 
     /** Whether every codec a spec chains (e.g. topk and int8) is accepted. */

@@ -69,8 +69,7 @@ public final class WorkerPullBench {
                 InsecureServerCredentials.create()).flowControlWindow(16 << 20);
         try (Coordinator c = Coordinator.start(builder, dir.resolve("state"), model, config, Tokens.of(List.of(TOKEN)),
                 m -> System.out.println("warning: " + m))) {
-            ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + c.port(), InsecureChannelCredentials.create())
-                    .maxInboundMessageSize(8 << 20).flowControlWindow(16 << 20).build();
+            ManagedChannel channel = channel(c.port());
             CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
             CoordinatorGrpc.CoordinatorBlockingStub stub = CoordinatorGrpc.newBlockingStub(channel)
                     .withCallCredentials(new BearerToken(TOKEN)).withMaxInboundMessageSize(8 << 20);
@@ -100,8 +99,7 @@ public final class WorkerPullBench {
                 List<ManagedChannel> channels = new ArrayList<>();
                 List<CoordinatorClient> clients = new ArrayList<>();
                 for (int k = 0; k < pullers; k++) {
-                    ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + c.port(), InsecureChannelCredentials.create())
-                            .maxInboundMessageSize(8 << 20).flowControlWindow(16 << 20).build();
+                    ManagedChannel ch = channel(c.port());
                     channels.add(ch);
                     clients.add(new CoordinatorClient(ch, TOKEN));
                     clients.get(k).pull("warm-" + k, -1, pulls.resolve("warm" + k)); // each connection warmed once
@@ -139,6 +137,12 @@ public final class WorkerPullBench {
             channel.shutdownNow();
         }
         CoordinatorBench.deleteTree(dir);
+    }
+
+    /** A plaintext connection to the coordinator on {@code port}, with a worker's message and window sizes. */
+    private static ManagedChannel channel(int port) {
+        return NettyChannelBuilder.forTarget("127.0.0.1:" + port, InsecureChannelCredentials.create())
+                .maxInboundMessageSize(8 << 20).flowControlWindow(16 << 20).build();
     }
 
     static double sha256GBs(int bytes) throws Exception {

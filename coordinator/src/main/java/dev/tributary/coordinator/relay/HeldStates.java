@@ -121,15 +121,8 @@ final class HeldStates {
      * name whose worker is gone (it registered again, e.g. after a restart) are replaced by this one.
      *
      * @param live whether a worker id is registered now
-     */
-    synchronized Commit commit(String worker, String name, long round, Path part, long outerBytes, long gradientBytes,
-            byte[] outerSha, byte[] gradientSha, java.util.function.Predicate<String> live) throws IOException {
-        return commit(worker, name, round, part, outerBytes, gradientBytes, outerSha, gradientSha, live, true);
-    }
-
-    /**
-     * {@link #commit}, drawing no peer when {@code draw} is false (under {@code matching: pairs} the peer is
-     * the partner matched later: {@link #open}).
+     * @param draw false to draw no peer (under {@code matching: pairs} the peer is the partner matched
+     *             later: {@link #open})
      */
     synchronized Commit commit(String worker, String name, long round, Path part, long outerBytes, long gradientBytes,
             byte[] outerSha, byte[] gradientSha, java.util.function.Predicate<String> live, boolean draw) throws IOException {

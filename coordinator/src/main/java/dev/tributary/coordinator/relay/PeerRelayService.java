@@ -159,11 +159,11 @@ public final class PeerRelayService extends PeerRelayGrpc.PeerRelayImplBase {
     private void answerMatched(List<Parked> matched) {
         for (int i = 0; i < matched.size(); i++) {
             Parked me = matched.get(i);
-            boolean odd = i == matched.size() - 1 && matched.size() % 2 == 1;
-            Parked partner = odd ? null : matched.get(i % 2 == 0 ? i + 1 : i - 1);
+            int partner = NoLoCoRelay.partner(i, matched.size());
             HeldStates.Opened peer = null;
             try {
-                peer = odd ? states.drawOther(me.worker(), me.name(), me.exchange()) : states.open(partner.worker());
+                peer = partner < 0 ? states.drawOther(me.worker(), me.name(), me.exchange())
+                        : states.open(matched.get(partner).worker());
                 exchanged.increment();
                 if (peer != null) {
                     paired.increment();

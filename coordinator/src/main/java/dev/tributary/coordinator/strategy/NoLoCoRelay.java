@@ -255,25 +255,33 @@ public final class NoLoCoRelay {
         waiting.clear();
         shuffle(pool, exchanges);
         List<Match> out = new ArrayList<>(pool.size());
-        for (int i = 0; i + 1 < pool.size(); i += 2) {
-            State a = pool.get(i);
-            State b = pool.get(i + 1);
-            out.add(new Match(a.worker(), ++exchanges, b, true));
-            out.add(new Match(b.worker(), ++exchanges, a, true));
-        }
-        if (pool.size() % 2 == 1) {
-            State odd = pool.getLast();
-            List<State> others = new ArrayList<>(latest.size());
-            for (State s : latest.values()) {
-                if (!s.worker().equals(odd.worker())) {
-                    others.add(s);
-                }
-            }
+        for (int i = 0; i < pool.size(); i++) {
+            State me = pool.get(i);
+            int p = partner(i, pool.size());
             exchanges++;
-            out.add(new Match(odd.worker(), exchanges, others.isEmpty() ? null : others.get(draw(exchanges, others.size())),
-                    false));
+            if (p >= 0) {
+                out.add(new Match(me.worker(), exchanges, pool.get(p), true));
+            } else {
+                List<State> others = new ArrayList<>(latest.size());
+                for (State s : latest.values()) {
+                    if (!s.worker().equals(me.worker())) {
+                        others.add(s);
+                    }
+                }
+                out.add(new Match(me.worker(), exchanges, others.isEmpty() ? null : others.get(draw(exchanges, others.size())),
+                        false));
+            }
         }
         return out;
+    }
+
+    /**
+     * Under {@code matching: pairs}: the partner of position {@code i} among {@code n} shuffled offers, which
+     * are paired in turn (0 with 1, 2 with 3, ...); -1 for the odd one out, the last of an odd count.
+     */
+    public static int partner(int i, int n) {
+        int p = i ^ 1;
+        return p < n ? p : -1;
     }
 
     /** Forgets every cached state and sets the exchange count, as a restarted relay starts. */

@@ -131,16 +131,25 @@ class Ef21PushTest {
         return e;
     }
 
+    /**
+     * Codes update {@code i} (the model of seed {@code seedBase + i}) against the sender's estimate, pushes it,
+     * commits the sender's estimate once acknowledged and adds it to {@code expected}; returns the ack.
+     */
+    PushAck pushCommitApply(TestClient c, Sender s, Expected expected, int seedBase, int i) throws Exception {
+        Coded coded = s.code(CodedPushTest.model(seedBase + i, 0.02f), i);
+        PushAck ack = coded.push(c);
+        assertTrue(coded.pending().commit());
+        expected.apply(coded, i);
+        return ack;
+    }
+
     @Test
     void theCoordinatorAppliesTheEstimateBitForBitAsTheReceiverComputesIt() throws Exception {
         TestClient c = start(CodedPushTest.fedasync());
         Sender s = new Sender("w");
         Expected expected = new Expected();
         for (int i = 0; i < 5; i++) {
-            Coded coded = s.code(CodedPushTest.model(20 + i, 0.02f), i);
-            assertEquals(i + 1, coded.push(c).getVersion());
-            assertTrue(coded.pending().commit());
-            expected.apply(coded, i);
+            assertEquals(i + 1, pushCommitApply(c, s, expected, 20, i).getVersion());
         }
         expected.assertModel(c);
         // A retry of the last update (its ack lost): a duplicate, h not added twice; the next message still fits.
@@ -167,10 +176,7 @@ class Ef21PushTest {
         Sender s = new Sender("w");
         Expected expected = new Expected();
         for (int i = 0; i < 2; i++) {
-            Coded coded = s.code(CodedPushTest.model(40 + i, 0.02f), i);
-            coded.push(c);
-            coded.pending().commit();
-            expected.apply(coded, i);
+            pushCommitApply(c, s, expected, 40, i);
         }
         c = restart(CodedPushTest.fedasync());
         assertEquals(2, coordinator.version(), "both acknowledged updates replayed");

@@ -76,22 +76,32 @@ public final class WorkerPullBench {
             MemorySegment into = Arena.ofAuto().allocate(model.infos().stream().mapToLong(i -> i.byteSize()).sum() + (1 << 20));
             double[] worker = new double[rounds];
             double[] bare = new double[rounds];
+            double[] workerCores = new double[rounds];
+            double[] bareCores = new double[rounds];
             Path pulls = dir.resolve("pulls");
             client.pull("bench", -1, pulls); // warm-up: class loading, the server's image cache, JIT
             CoordinatorBench.pullOnce(stub, true, into);
             for (int r = 0; r < rounds; r++) {
                 CoordinatorBench.deleteTree(pulls);
                 long t0 = System.nanoTime();
+                double cpu0 = CoordinatorBench.cpuSeconds();
                 CoordinatorClient.Pulled p = client.pull("bench", -1, pulls);
-                worker[r] = p.bytes() / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                double wall = (System.nanoTime() - t0) / 1e9;
+                worker[r] = p.bytes() / wall / 1e9;
+                workerCores[r] = (CoordinatorBench.cpuSeconds() - cpu0) / wall;
                 long t1 = System.nanoTime();
+                double cpu1 = CoordinatorBench.cpuSeconds();
                 long n = CoordinatorBench.pullOnce(stub, true, into);
-                bare[r] = n / ((System.nanoTime() - t1) / 1e9) / 1e9;
-                System.out.printf(Locale.ROOT, "round %d: worker pull (CRC32C + SHA-256 + file) %.2f GB/s; bare loop"
-                        + " (CRC32C + SHA-256 into memory) %.2f GB/s%n", r + 1, worker[r], bare[r]);
+                wall = (System.nanoTime() - t1) / 1e9;
+                bare[r] = n / wall / 1e9;
+                bareCores[r] = (CoordinatorBench.cpuSeconds() - cpu1) / wall;
+                System.out.printf(Locale.ROOT, "round %d: worker pull (CRC32C + SHA-256 + file) %.2f GB/s (%.2f cores busy);"
+                        + " bare loop (CRC32C + SHA-256 into memory) %.2f GB/s (%.2f cores)%n", r + 1, worker[r],
+                        workerCores[r], bare[r], bareCores[r]);
             }
-            System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s, bare loop %.2f GB/s; SHA-256 alone %.2f GB/s%n",
-                    median(worker), median(bare), sha);
+            System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s (%.2f cores busy, both ends), bare loop %.2f GB/s"
+                    + " (%.2f cores); SHA-256 alone %.2f GB/s%n", median(worker), median(workerCores), median(bare),
+                    median(bareCores), sha);
             if (pullers > 1) {
                 // Workers pulling at once, each through its own CoordinatorClient and file, each verifying its
                 // SHA-256 on its own digest thread: the coordinator's verified pull throughput.

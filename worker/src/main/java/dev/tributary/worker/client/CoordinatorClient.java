@@ -23,6 +23,7 @@ import dev.tributary.codec.VersionDelta;
 import dev.tributary.tensor.Safetensors;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.tensor.TensorSource;
+import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -61,9 +62,13 @@ public final class CoordinatorClient {
 
     private final CoordinatorGrpc.CoordinatorBlockingStub blocking;
     private final CoordinatorGrpc.CoordinatorStub async;
+    private final Channel channel;
+    private final CallOptions pullOptions;
 
     public CoordinatorClient(Channel channel, String token) {
         BearerToken credentials = new BearerToken(token);
+        this.channel = channel;
+        this.pullOptions = CallOptions.DEFAULT.withCallCredentials(credentials).withMaxInboundMessageSize(MAX_MESSAGE_BYTES);
         this.blocking = CoordinatorGrpc.newBlockingStub(channel).withCallCredentials(credentials)
                 .withMaxInboundMessageSize(MAX_MESSAGE_BYTES);
         this.async = CoordinatorGrpc.newStub(channel).withCallCredentials(credentials)
@@ -160,9 +165,16 @@ public final class CoordinatorClient {
      */
     public Pulled pull(String workerId, long knownVersion, Path dir, TensorSource known, boolean knownExact, Codec pullCodec)
             throws IOException {
-        Iterator<ModelPart> parts = blocking.pullModel(PullRequest.newBuilder().setWorkerId(workerId)
-                .setKnownVersion(knownVersion).setAcceptVersionDelta(known != null && knownExact && knownVersion >= 0)
-                .setPullCodec(pullCodec == null ? "" : pullCodec.spec()).build());
+        PullRequest request = PullRequest.newBuilder().setWorkerId(workerId).setKnownVersion(knownVersion)
+                .setAcceptVersionDelta(known != null && knownExact && knownVersion >= 0)
+                .setPullCodec(pullCodec == null ? "" : pullCodec.spec()).build();
+        try (ModelStream parts = ModelStream.open(channel, pullOptions, request)) {
+            return pull(workerId, knownVersion, dir, known, pullCodec, parts);
+        }
+    }
+
+    private Pulled pull(String workerId, long knownVersion, Path dir, TensorSource known, Codec pullCodec, ModelStream parts)
+            throws IOException {
         if (!parts.hasNext()) {
             throw dataLoss("the model stream ended before its header");
         }
@@ -202,13 +214,7 @@ public final class CoordinatorClient {
         long at = 0;
         try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            at = receive(parts, (data, n) -> {
-                sha.update(data, n);
-                ByteBuffer b = ByteBuffer.wrap(data, 0, n);
-                while (b.hasRemaining()) {
-                    out.write(b);
-                }
-            });
+            at = receiveLent(parts, out, sha);
         } catch (IOException | RuntimeException e) {
             sha.close();
             Files.deleteIfExists(part);
@@ -228,6 +234,46 @@ public final class CoordinatorClient {
     @FunctionalInterface
     private interface ChunkSink {
         void accept(byte[] data, int n) throws IOException;
+    }
+
+    /**
+     * Receives the whole model's chunks in order into {@code out}, checking offsets and CRC32C, and hands
+     * each chunk to {@code sha}; returns the bytes received. The chunk bytes are never copied here: they are
+     * checked, written and digested where the transport received them, and released once digested.
+     */
+    private static long receiveLent(ModelStream parts, FileChannel out, PipelinedDigest sha) throws IOException {
+        CRC32C crc = new CRC32C();
+        long at = 0;
+        while (parts.hasNext()) {
+            ModelStream.Received r = parts.take();
+            boolean handedOver = false;
+            try {
+                Chunk c = r.part().getChunk();
+                if (c.getOffset() != at) {
+                    throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
+                }
+                ByteString data = c.getData();
+                ByteBuffer[] pieces = data.asReadOnlyByteBufferList().toArray(ByteBuffer[]::new);
+                crc.reset();
+                for (ByteBuffer b : pieces) {
+                    crc.update(b.duplicate());
+                }
+                if ((int) crc.getValue() != c.getCrc32C()) {
+                    throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
+                }
+                for (long left = data.size(); left > 0; ) {
+                    left -= out.write(pieces);
+                }
+                handedOver = true; // from here on the digest releases the chunk, also when it fails
+                sha.update(data, r::close);
+                at += data.size();
+            } finally {
+                if (!handedOver) {
+                    r.close();
+                }
+            }
+        }
+        return at;
     }
 
     /** Receives the chunks in order, checking offsets and CRC32C; returns the bytes received. */

@@ -1,34 +1,57 @@
 package dev.tributary.worker.client;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import java.nio.ByteBuffer;
 import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class PipelinedDigestTest {
     @Test
-    void equalsTheSequentialDigestWhateverTheChunkSizesAndReuseOfTheCallersArray() throws Exception {
+    void equalsTheSequentialDigestOverRopesOfDirectAndHeapPiecesAndReleasesEachOnce() throws Exception {
         Random r = new Random(3);
-        byte[] scratch = new byte[3 << 20];
         MessageDigest expected = MessageDigest.getInstance("SHA-256");
         PipelinedDigest d = new PipelinedDigest();
-        for (int i = 0; i < 40; i++) {
-            // Sizes around the pooled buffers' 1 MiB, and empty ones; the caller overwrites its array each time.
-            int n = i % 7 == 0 ? 0 : r.nextInt(scratch.length);
-            r.nextBytes(scratch);
-            expected.update(scratch, 0, n);
-            d.update(scratch, n);
+        AtomicInteger released = new AtomicInteger();
+        int updates = 40;
+        for (int i = 0; i < updates; i++) {
+            // Empty updates, single pieces, and ropes of direct and heap pieces as the transport lends them.
+            int pieces = i % 7 == 0 ? 0 : 1 + r.nextInt(5);
+            List<ByteString> parts = new ArrayList<>();
+            for (int k = 0; k < pieces; k++) {
+                byte[] b = new byte[r.nextInt(700_000)];
+                r.nextBytes(b);
+                expected.update(b);
+                if (k % 2 == 0) {
+                    ByteBuffer direct = ByteBuffer.allocateDirect(b.length).put(b).flip();
+                    parts.add(UnsafeByteOperations.unsafeWrap(direct));
+                } else {
+                    parts.add(UnsafeByteOperations.unsafeWrap(b));
+                }
+            }
+            d.update(ByteString.copyFrom(parts), released::incrementAndGet);
         }
         assertArrayEquals(expected.digest(), d.digest());
+        assertEquals(updates, released.get());
     }
 
     @Test
-    void closeStopsTheDigestThread() throws Exception {
+    void closeStopsTheDigestThreadAndReleasesEveryQueuedUpdate() throws Exception {
         PipelinedDigest d = new PipelinedDigest();
-        d.update(new byte[1000], 1000);
+        AtomicInteger released = new AtomicInteger();
+        for (int i = 0; i < PipelinedDigest.IN_FLIGHT; i++) {
+            d.update(UnsafeByteOperations.unsafeWrap(new byte[8 << 20]), released::incrementAndGet);
+        }
         d.close();
+        assertEquals(PipelinedDigest.IN_FLIGHT, released.get(), "every update released once, digested or not");
         long until = System.nanoTime() + 10_000_000_000L;
         boolean stopped = false;
         while (!stopped && System.nanoTime() < until) {

@@ -77,6 +77,7 @@ public final class WorkerPullBench {
             double[] worker = new double[rounds];
             double[] bare = new double[rounds];
             double[] workerCores = new double[rounds];
+            double[] workerAlloc = new double[rounds];
             double[] bareCores = new double[rounds];
             Path pulls = dir.resolve("pulls");
             client.pull("bench", -1, pulls); // warm-up: class loading, the server's image cache, JIT
@@ -85,23 +86,25 @@ public final class WorkerPullBench {
                 CoordinatorBench.deleteTree(pulls);
                 long t0 = System.nanoTime();
                 double cpu0 = CoordinatorBench.cpuSeconds();
+                long alloc0 = allocatedBytes();
                 CoordinatorClient.Pulled p = client.pull("bench", -1, pulls);
                 double wall = (System.nanoTime() - t0) / 1e9;
                 worker[r] = p.bytes() / wall / 1e9;
                 workerCores[r] = (CoordinatorBench.cpuSeconds() - cpu0) / wall;
+                workerAlloc[r] = (allocatedBytes() - alloc0) / (double) p.bytes();
                 long t1 = System.nanoTime();
                 double cpu1 = CoordinatorBench.cpuSeconds();
                 long n = CoordinatorBench.pullOnce(stub, true, into);
                 wall = (System.nanoTime() - t1) / 1e9;
                 bare[r] = n / wall / 1e9;
                 bareCores[r] = (CoordinatorBench.cpuSeconds() - cpu1) / wall;
-                System.out.printf(Locale.ROOT, "round %d: worker pull (CRC32C + SHA-256 + file) %.2f GB/s (%.2f cores busy);"
-                        + " bare loop (CRC32C + SHA-256 into memory) %.2f GB/s (%.2f cores)%n", r + 1, worker[r],
-                        workerCores[r], bare[r], bareCores[r]);
+                System.out.printf(Locale.ROOT, "round %d: worker pull (CRC32C + SHA-256 + file) %.2f GB/s (%.2f cores busy,"
+                        + " %.2f heap bytes allocated per model byte); bare loop (CRC32C + SHA-256 into memory) %.2f GB/s"
+                        + " (%.2f cores)%n", r + 1, worker[r], workerCores[r], workerAlloc[r], bare[r], bareCores[r]);
             }
-            System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s (%.2f cores busy, both ends), bare loop %.2f GB/s"
-                    + " (%.2f cores); SHA-256 alone %.2f GB/s%n", median(worker), median(workerCores), median(bare),
-                    median(bareCores), sha);
+            System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s (%.2f cores busy, both ends; %.2f heap bytes allocated"
+                    + " per model byte, both ends), bare loop %.2f GB/s (%.2f cores); SHA-256 alone %.2f GB/s%n", median(worker),
+                    median(workerCores), median(workerAlloc), median(bare), median(bareCores), sha);
             if (pullers > 1) {
                 // Workers pulling at once, each through its own CoordinatorClient and file, each verifying its
                 // SHA-256 on its own digest thread: the coordinator's verified pull throughput.
@@ -147,6 +150,12 @@ public final class WorkerPullBench {
             channel.shutdownNow();
         }
         CoordinatorBench.deleteTree(dir);
+    }
+
+    /** Heap bytes allocated so far by every thread of this JVM (both ends of the pull run here). */
+    private static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean())
+                .getTotalThreadAllocatedBytes();
     }
 
     /** A plaintext connection to the coordinator on {@code port}, with a worker's message and window sizes. */

@@ -44,6 +44,22 @@ class PipelinedDigestTest {
     }
 
     @Test
+    void theCallerRunsAheadByAtMostTheQueueAndTheUpdateBeingDigested() throws Exception {
+        ByteString piece = UnsafeByteOperations.unsafeWrap(new byte[16 << 20]); // ~13 ms of SHA-256 each
+        PipelinedDigest d = new PipelinedDigest();
+        AtomicInteger released = new AtomicInteger();
+        int most = 0;
+        for (int i = 1; i <= 24; i++) {
+            d.update(piece, released::incrementAndGet);
+            most = Math.max(most, i - released.get());
+        }
+        d.digest();
+        assertEquals(24, released.get());
+        assertTrue(most <= PipelinedDigest.IN_FLIGHT + 1, most + " updates held at once");
+        assertTrue(most >= PipelinedDigest.IN_FLIGHT, "the caller did not run ahead of the digest: " + most);
+    }
+
+    @Test
     void closeStopsTheDigestThreadAndReleasesEveryQueuedUpdate() throws Exception {
         PipelinedDigest d = new PipelinedDigest();
         AtomicInteger released = new AtomicInteger();

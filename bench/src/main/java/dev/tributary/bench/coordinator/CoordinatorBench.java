@@ -1,5 +1,7 @@
 package dev.tributary.bench.coordinator;
 
+import dev.tributary.bench.BenchOptions;
+import picocli.CommandLine;
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.auth.Tokens;
@@ -60,22 +62,28 @@ public final class CoordinatorBench {
 
     private CoordinatorBench() {}
 
-    public static void main(String[] args) throws Exception {
+    @CommandLine.Command(name = "CoordinatorBench", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Update ingest and PullModel over loopback.")
+    static final class Options {
+        @CommandLine.Option(names = "--params", description = "f32 parameters of the model (default: ${DEFAULT-VALUE})")
         long params = 25_000_000;
+        @CommandLine.Option(names = "--seconds", description = "seconds of update ingest (default: ${DEFAULT-VALUE})")
         int seconds = 20;
+        @CommandLine.Option(names = "--pushers", description = "workers pushing at once (default: ${DEFAULT-VALUE})")
         int pushers = 3;
+        @CommandLine.Option(names = "--pullers", description = "workers pulling at once (default: ${DEFAULT-VALUE})")
         int pullers = 2;
+        @CommandLine.Option(names = "--dir", description = "working folder, deleted first (default: ${DEFAULT-VALUE})")
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-coordinator-bench");
-        for (int i = 0; i < args.length; i += 2) {
-            switch (args[i]) {
-                case "--params" -> params = Long.parseLong(args[i + 1]);
-                case "--seconds" -> seconds = Integer.parseInt(args[i + 1]);
-                case "--pushers" -> pushers = Integer.parseInt(args[i + 1]);
-                case "--pullers" -> pullers = Integer.parseInt(args[i + 1]);
-                case "--dir" -> dir = Path.of(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o = BenchOptions.parse(new Options(), args);
+        long params = o.params;
+        int seconds = o.seconds;
+        int pushers = o.pushers;
+        int pullers = o.pullers;
+        Path dir = o.dir;
         deleteTree(dir);
         Files.createDirectories(dir);
         TensorMap model = model(params, 1);

@@ -1,5 +1,7 @@
 package dev.tributary.bench.coordinator;
 
+import dev.tributary.bench.BenchOptions;
+import picocli.CommandLine;
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.auth.Tokens;
@@ -77,32 +79,41 @@ public final class MemoryBench {
 
     private MemoryBench() {}
 
+    @CommandLine.Command(name = "MemoryBench", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Coordinator memory under hostile and heavy push load, in a child JVM.")
+    static final class Options {
+        @CommandLine.Option(names = "--params", description = "f32 parameters of the model (default: ${DEFAULT-VALUE})")
+        long params = 25_000_000;
+        @CommandLine.Option(names = "--streams", description = "header-only push streams; 0 skips the phase (default: ${DEFAULT-VALUE})")
+        int streams = 1000;
+        @CommandLine.Option(names = "--pushers", description = "pushers in the soak (default: ${DEFAULT-VALUE})")
+        int pushers = 16;
+        @CommandLine.Option(names = "--soak-seconds", description = "length of the soak; 0 skips it (default: ${DEFAULT-VALUE})")
+        int soakSeconds = 0;
+        @CommandLine.Option(names = "--xmx", description = "the child JVM's heap (default: ${DEFAULT-VALUE})")
+        String xmx = "1g";
+        @CommandLine.Option(names = "--child-flags", description = "more flags for the child JVM, space-separated (default: none)")
+        String childFlags = "";
+        @CommandLine.Option(names = "--dir", description = "working folder, deleted first (default: ${DEFAULT-VALUE})")
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-memory-bench");
+        @CommandLine.Option(names = "--out", description = "where the CSV and plot go (default: ${DEFAULT-VALUE})")
+        Path out = Path.of("bench/results");
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("serve")) {
             serve(Path.of(args[1]), args[2]);
             return;
         }
-        long params = 25_000_000;
-        int streams = 1000;
-        int pushers = 16;
-        int soakSeconds = 0;
-        String xmx = "1g";
-        String childFlags = "";
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-memory-bench");
-        Path out = Path.of("bench/results");
-        for (int i = 0; i < args.length; i += 2) {
-            switch (args[i]) {
-                case "--params" -> params = Long.parseLong(args[i + 1]);
-                case "--streams" -> streams = Integer.parseInt(args[i + 1]);
-                case "--pushers" -> pushers = Integer.parseInt(args[i + 1]);
-                case "--soak-seconds" -> soakSeconds = Integer.parseInt(args[i + 1]);
-                case "--xmx" -> xmx = args[i + 1];
-                case "--child-flags" -> childFlags = args[i + 1];
-                case "--dir" -> dir = Path.of(args[i + 1]);
-                case "--out" -> out = Path.of(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+        Options o = BenchOptions.parse(new Options(), args);
+        long params = o.params;
+        int streams = o.streams;
+        int pushers = o.pushers;
+        int soakSeconds = o.soakSeconds;
+        String xmx = o.xmx;
+        String childFlags = o.childFlags;
+        Path dir = o.dir;
+        Path out = o.out;
         CoordinatorBench.deleteTree(dir);
         Files.createDirectories(dir);
         Files.createDirectories(out);

@@ -1,5 +1,7 @@
 package dev.tributary.bench.coordinator;
 
+import dev.tributary.bench.BenchOptions;
+import picocli.CommandLine;
 import dev.tributary.codec.Codec;
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
@@ -48,18 +50,22 @@ public final class WireBench {
 
     private WireBench() {}
 
-    public static void main(String[] args) throws Exception {
+    @CommandLine.Command(name = "WireBench", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Push and pull bytes over the real protocol, per codec.")
+    static final class Options {
+        @CommandLine.Option(names = "--rounds", description = "fmnist-mlp deltas to train and send (default: ${DEFAULT-VALUE})")
         int rounds = 8;
+        @CommandLine.Option(names = "--steps", description = "local training steps per round (default: ${DEFAULT-VALUE})")
         int steps = 50;
+        @CommandLine.Option(names = "--dir", description = "working folder, deleted first (default: ${DEFAULT-VALUE})")
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-wire-bench");
-        for (int i = 0; i < args.length; i += 2) {
-            switch (args[i]) {
-                case "--rounds" -> rounds = Integer.parseInt(args[i + 1]);
-                case "--steps" -> steps = Integer.parseInt(args[i + 1]);
-                case "--dir" -> dir = Path.of(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o = BenchOptions.parse(new Options(), args);
+        int rounds = o.rounds;
+        int steps = o.steps;
+        Path dir = o.dir;
         CoordinatorBench.deleteTree(dir);
         Files.createDirectories(dir);
         FashionMnistTask task = FashionMnistTask.mlp();

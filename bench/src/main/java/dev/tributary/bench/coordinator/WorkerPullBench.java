@@ -1,5 +1,7 @@
 package dev.tributary.bench.coordinator;
 
+import dev.tributary.bench.BenchOptions;
+import picocli.CommandLine;
 import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.auth.Tokens;
@@ -42,20 +44,25 @@ public final class WorkerPullBench {
 
     private WorkerPullBench() {}
 
-    public static void main(String[] args) throws Exception {
+    @CommandLine.Command(name = "WorkerPullBench", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The worker's own verified pull over loopback.")
+    static final class Options {
+        @CommandLine.Option(names = "--params", description = "f32 parameters of the model (default: ${DEFAULT-VALUE})")
         long params = 134_217_728;
+        @CommandLine.Option(names = "--rounds", description = "rounds (default: ${DEFAULT-VALUE})")
         int rounds = 5;
+        @CommandLine.Option(names = "--pullers", description = "with more than 1, rounds of that many worker pulls at once follow (default: ${DEFAULT-VALUE})")
         int pullers = 1;
+        @CommandLine.Option(names = "--dir", description = "working folder, deleted first (default: ${DEFAULT-VALUE})")
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-pull-bench");
-        for (int i = 0; i < args.length; i += 2) {
-            switch (args[i]) {
-                case "--params" -> params = Long.parseLong(args[i + 1]);
-                case "--rounds" -> rounds = Integer.parseInt(args[i + 1]);
-                case "--dir" -> dir = Path.of(args[i + 1]);
-                case "--pullers" -> pullers = Integer.parseInt(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o = BenchOptions.parse(new Options(), args);
+        long params = o.params;
+        int rounds = o.rounds;
+        int pullers = o.pullers;
+        Path dir = o.dir;
         CoordinatorBench.deleteTree(dir);
         Files.createDirectories(dir);
         TensorMap model = CoordinatorBench.model(params, 1);

@@ -36,8 +36,9 @@ import java.util.Map;
  *
  * <p>Run: {@code java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx4g -cp
  * bench/target/benchmarks.jar dev.tributary.bench.coordinator.WorkerPullBench [--params N] [--rounds R] [--dir DIR]
- * [--pullers P]} (defaults: 134,217,728 f32 parameters = 512 MiB, 5 rounds, 1 puller; with P > 1, rounds of P
- * worker pulls at once follow, the coordinator's verified pull throughput in all).
+ * [--pullers P] [--apart]} (defaults: 134,217,728 f32 parameters = 512 MiB, 5 rounds, 1 puller; with P > 1, rounds of P
+ * worker pulls at once follow, the coordinator's verified pull throughput in all; with {@code --apart} the coordinator
+ * runs in a child JVM and each side's CPU per GB is reported).
  */
 public final class WorkerPullBench {
     private static final String TOKEN = "bench-token-0123456789";
@@ -55,10 +56,23 @@ public final class WorkerPullBench {
         int pullers = 1;
         @CommandLine.Option(names = "--dir", description = "working folder, deleted first (default: ${DEFAULT-VALUE})")
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "tributary-pull-bench");
+        @CommandLine.Option(names = "--apart", description = "run the coordinator in a child JVM instead, and count each"
+                + " side's CPU on its own: worker pulls only")
+        boolean apart;
+        @CommandLine.Option(names = "--serve-child", hidden = true, description = "the child of --apart")
+        boolean serveChild;
     }
 
     public static void main(String[] args) throws Exception {
         Options o = BenchOptions.parse(new Options(), args);
+        if (o.serveChild) {
+            serveChild(o);
+            return;
+        }
+        if (o.apart) {
+            apart(o);
+            return;
+        }
         long params = o.params;
         int rounds = o.rounds;
         int pullers = o.pullers;
@@ -157,6 +171,84 @@ public final class WorkerPullBench {
             channel.shutdownNow();
         }
         CoordinatorBench.deleteTree(dir);
+    }
+
+    /**
+     * {@code --apart}: the coordinator runs in a child JVM (same class path, {@code -Xmx2g}), so this process's
+     * CPU time is the worker's alone and the child's is the coordinator's, asked for over its stdin before and
+     * after each pull. Both still share this machine's cores.
+     */
+    private static void apart(Options o) throws Exception {
+        CoordinatorBench.deleteTree(o.dir);
+        Files.createDirectories(o.dir);
+        double sha = sha256GBs(256 << 20);
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx2g", "-cp",
+                System.getProperty("java.class.path"), WorkerPullBench.class.getName(), "--serve-child",
+                "--params", Long.toString(o.params), "--dir", o.dir.resolve("coordinator").toString()));
+        Process child = new ProcessBuilder(command).redirectError(o.dir.resolve("coordinator.err").toFile()).start();
+        try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+                java.io.PrintWriter ask = new java.io.PrintWriter(child.getOutputStream(), true)) {
+            String line = in.readLine();
+            if (line == null || !line.startsWith("port ")) {
+                throw new IllegalStateException("the coordinator did not start: " + Files.readString(o.dir.resolve("coordinator.err")));
+            }
+            ManagedChannel channel = channel(Integer.parseInt(line.substring(5)));
+            CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
+            Path pulls = o.dir.resolve("pulls");
+            client.pull("bench", -1, pulls); // warm-up
+            double[] rate = new double[o.rounds];
+            double[] workerPerGB = new double[o.rounds];
+            double[] coordinatorPerGB = new double[o.rounds];
+            System.out.printf(Locale.ROOT, "model: %,d f32 parameters; %d cores; SHA-256 on one core %.2f GB/s; coordinator in"
+                    + " a child JVM%n", o.params, Runtime.getRuntime().availableProcessors(), sha);
+            for (int r = 0; r < o.rounds; r++) {
+                CoordinatorBench.deleteTree(pulls);
+                ask.println("cpu");
+                double child0 = Double.parseDouble(in.readLine());
+                double cpu0 = CoordinatorBench.cpuSeconds();
+                long t0 = System.nanoTime();
+                CoordinatorClient.Pulled p = client.pull("bench", -1, pulls);
+                double wall = (System.nanoTime() - t0) / 1e9;
+                double worker = CoordinatorBench.cpuSeconds() - cpu0;
+                ask.println("cpu");
+                double coordinator = Double.parseDouble(in.readLine()) - child0;
+                double gb = p.bytes() / 1e9;
+                rate[r] = gb / wall;
+                workerPerGB[r] = worker / gb;
+                coordinatorPerGB[r] = coordinator / gb;
+                System.out.printf(Locale.ROOT, "round %d: worker pull %.2f GB/s; worker %.2f core-s per GB (%.2f cores busy),"
+                        + " coordinator %.2f core-s per GB (%.2f cores busy)%n", r + 1, rate[r], workerPerGB[r], worker / wall,
+                        coordinatorPerGB[r], coordinator / wall);
+            }
+            System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s; worker %.2f core-s per GB, coordinator %.2f core-s"
+                    + " per GB; SHA-256 alone %.2f core-s per GB%n", median(rate), median(workerPerGB), median(coordinatorPerGB),
+                    1 / sha);
+            channel.shutdownNow();
+        } finally {
+            child.destroy();
+            child.waitFor();
+        }
+        CoordinatorBench.deleteTree(o.dir);
+    }
+
+    /** The child of {@code --apart}: a coordinator on a free port; answers each "cpu" line with its CPU seconds. */
+    private static void serveChild(Options o) throws Exception {
+        Files.createDirectories(o.dir);
+        CoordinatorConfig config = CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("buffer_size", 4))
+                .withCheckpointEvery(1_000_000);
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+                InsecureServerCredentials.create()).flowControlWindow(16 << 20);
+        try (Coordinator c = Coordinator.start(builder, o.dir.resolve("state"), CoordinatorBench.model(o.params, 1), config,
+                Tokens.of(List.of(TOKEN)), m -> System.err.println("warning: " + m));
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in))) {
+            System.out.println("port " + c.port());
+            System.out.flush();
+            for (String line; (line = in.readLine()) != null; ) {
+                System.out.println(CoordinatorBench.cpuSeconds());
+                System.out.flush();
+            }
+        }
     }
 
     /** Heap bytes allocated so far by every thread of this JVM (both ends of the pull run here). */

@@ -214,7 +214,7 @@ public final class CoordinatorClient {
         long at = 0;
         try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            at = receiveLent(parts, out, sha);
+            at = receiveLent(parts, out, sha, h.getTotalBytes());
         } catch (IOException | RuntimeException e) {
             sha.close();
             Files.deleteIfExists(part);
@@ -239,9 +239,11 @@ public final class CoordinatorClient {
     /**
      * Receives the whole model's chunks in order into {@code out}, checking offsets and CRC32C, and hands
      * each chunk to {@code sha}; returns the bytes received. The chunk bytes are never copied here: they are
-     * checked, written and digested where the transport received them, and released once digested.
+     * checked, written and digested where the transport received them, and released once digested. A chunk
+     * that would run past the {@code total} bytes the header declared is refused before anything of it is
+     * written, so a coordinator cannot fill the disk past the model's size.
      */
-    private static long receiveLent(ModelStream parts, FileChannel out, PipelinedDigest sha) throws IOException {
+    private static long receiveLent(ModelStream parts, FileChannel out, PipelinedDigest sha, long total) throws IOException {
         CRC32C crc = new CRC32C();
         long at = 0;
         while (parts.hasNext()) {
@@ -253,6 +255,10 @@ public final class CoordinatorClient {
                     throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
                 }
                 ByteString data = c.getData();
+                if (data.size() > total - at) {
+                    throw dataLoss("model chunk at offset " + at + " of " + data.size() + " bytes runs past the "
+                            + total + " bytes the header declared");
+                }
                 ByteBuffer[] pieces = data.asReadOnlyByteBufferList().toArray(ByteBuffer[]::new);
                 crc.reset();
                 for (ByteBuffer b : pieces) {

@@ -58,6 +58,8 @@ class ModelStreamTest {
     final CountDownLatch cancel = new CountDownLatch(1);
     final CountDownLatch ended = new CountDownLatch(1);
     volatile int corruptChunk = -1;
+    /** Bytes the header declares fewer than the body has (a coordinator that sends more than it said). */
+    volatile int understate;
     Server server;
     ManagedChannel channel;
 
@@ -77,7 +79,7 @@ class ModelStreamTest {
             try {
                 out.onNext(ModelPart.newBuilder().setHeader(ModelHeader.newBuilder().setVersion(7)
                         .setSha256(ByteString.copyFrom(MessageDigest.getInstance("SHA-256").digest(body)))
-                        .setTotalBytes(body.length)).build());
+                        .setTotalBytes(body.length - understate)).build());
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -188,6 +190,21 @@ class ModelStreamTest {
             assertEquals(0, files.count(), "neither the model nor its .part file is left");
         }
         assertTrue(ended.await(10, TimeUnit.SECONDS));
+        assertEquals(0, liveAfterShutdown(), "transport buffers never released");
+    }
+
+    @Test
+    void aStreamLongerThanItsHeaderDeclaredIsRefusedAtTheChunkThatRunsPast() throws Exception {
+        understate = 12_346; // the last chunk (12,345 bytes) and one byte of the one before it do not fit
+        start();
+        CoordinatorClient client = new CoordinatorClient(channel, "tok");
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> client.pull("w", -1, dir));
+        assertEquals(Status.Code.DATA_LOSS, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().contains("model chunk at offset " + 11 * CHUNK + " of " + CHUNK
+                + " bytes runs past the " + (body.length - understate) + " bytes"), e.getStatus().getDescription());
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count(), "neither the model nor its .part file is left");
+        }
         assertEquals(0, liveAfterShutdown(), "transport buffers never released");
     }
 

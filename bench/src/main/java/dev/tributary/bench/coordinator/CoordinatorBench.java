@@ -67,7 +67,7 @@ public final class CoordinatorBench {
     static final class Options {
         @CommandLine.Option(names = "--params", description = "f32 parameters of the model (default: ${DEFAULT-VALUE})")
         long params = 25_000_000;
-        @CommandLine.Option(names = "--seconds", description = "seconds of update ingest (default: ${DEFAULT-VALUE})")
+        @CommandLine.Option(names = "--seconds", description = "seconds of update ingest; each of the two pull phases runs half as long (default: ${DEFAULT-VALUE})")
         int seconds = 20;
         @CommandLine.Option(names = "--pushers", description = "workers pushing at once (default: ${DEFAULT-VALUE})")
         int pushers = 3;
@@ -79,23 +79,18 @@ public final class CoordinatorBench {
 
     public static void main(String[] args) throws Exception {
         Options o = BenchOptions.parse(new Options(), args);
-        long params = o.params;
-        int seconds = o.seconds;
-        int pushers = o.pushers;
-        int pullers = o.pullers;
-        Path dir = o.dir;
-        deleteTree(dir);
-        Files.createDirectories(dir);
-        TensorMap model = model(params, 1);
-        TensorMap delta = model(params, 2);
-        Path deltaFile = dir.resolve("delta.safetensors");
+        deleteTree(o.dir);
+        Files.createDirectories(o.dir);
+        TensorMap model = model(o.params, 1);
+        TensorMap delta = model(o.params, 2);
+        Path deltaFile = o.dir.resolve("delta.safetensors");
         Safetensors.write(deltaFile, delta);
         long recordBytes = Files.size(deltaFile);
-        System.out.printf(Locale.ROOT, "model: %,d f32 parameters, update %.1f MB; %d cores; %s%n", params, recordBytes / 1e6,
+        System.out.printf(Locale.ROOT, "model: %,d f32 parameters, update %.1f MB; %d cores; %s%n", o.params, recordBytes / 1e6,
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.version"));
 
-        double diskRecord = diskAppendFsync(dir.resolve("disk-probe"), recordBytes, 8);
-        double disk4m = diskAppendFsync(dir.resolve("disk-probe"), 4 << 20, 200);
+        double diskRecord = diskAppendFsync(o.dir.resolve("disk-probe"), recordBytes, 8);
+        double disk4m = diskAppendFsync(o.dir.resolve("disk-probe"), 4 << 20, 200);
         double memcpy = memcpy(recordBytes);
         double tcp = loopbackTcp(2L << 30);
         System.out.printf(Locale.ROOT, "limits: disk append+fsync %.0f MB/s (records of %.0f MB), %.0f MB/s (4 MB); memcpy %.1f GB/s;"
@@ -106,29 +101,29 @@ public final class CoordinatorBench {
                 .withCheckpointEvery(1_000_000);
         NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
                 InsecureServerCredentials.create()).flowControlWindow(16 << 20);
-        try (Coordinator c = Coordinator.start(builder, dir.resolve("state"), model, config, Tokens.of(List.of(TOKEN)),
+        try (Coordinator c = Coordinator.start(builder, o.dir.resolve("state"), model, config, Tokens.of(List.of(TOKEN)),
                 m -> System.out.println("warning: " + m))) {
             ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + c.port(), InsecureChannelCredentials.create())
                     .maxInboundMessageSize(8 << 20).flowControlWindow(16 << 20).build();
-            Result ingest = ingest(channel, deltaFile, pushers, seconds);
+            Result ingest = ingest(channel, deltaFile, o.pushers, o.seconds);
             // The disk is probed again right after, and the two probes averaged: its speed drifts.
-            double diskAfter = diskAppendFsync(dir.resolve("disk-probe"), recordBytes, 8);
+            double diskAfter = diskAppendFsync(o.dir.resolve("disk-probe"), recordBytes, 8);
             double disk = (diskRecord + diskAfter) / 2;
             System.out.printf(Locale.ROOT, "ingest: %d pushers, %d updates in %.1f s: %.0f MB/s = %.0f%% of disk append+fsync"
-                    + " (%.0f MB/s before, %.0f after); %.2f cores busy, %.1f ms of CPU per MB%n", pushers, ingest.count,
+                    + " (%.0f MB/s before, %.0f after); %.2f cores busy, %.1f ms of CPU per MB%n", o.pushers, ingest.count,
                     ingest.seconds, ingest.mbPerSecond(), 100 * ingest.mbPerSecond() / disk, diskRecord, diskAfter,
                     ingest.cores, 1000 * ingest.cores / ingest.mbPerSecond());
-            Result pullVerified = pull(channel, pullers, seconds / 2, true);
-            Result pullCrc = pull(channel, pullers, seconds / 2, false);
+            Result pullVerified = pull(channel, o.pullers, o.seconds / 2, true);
+            Result pullCrc = pull(channel, o.pullers, o.seconds / 2, false);
             double tcpAfter = loopbackTcp(2L << 30);
             System.out.printf(Locale.ROOT, "pull: %d pullers, %d pulls: %.2f GB/s with CRC32C + SHA-256 checks (%.2f cores),"
                     + " %.2f GB/s with CRC32C only (%.2f cores) = %.0f%% of loopback TCP (%.2f GB/s before, %.2f after)%n",
-                    pullers, pullVerified.count + pullCrc.count, pullVerified.mbPerSecond() / 1000, pullVerified.cores,
+                    o.pullers, pullVerified.count + pullCrc.count, pullVerified.mbPerSecond() / 1000, pullVerified.cores,
                     pullCrc.mbPerSecond() / 1000, pullCrc.cores, 100 * pullCrc.mbPerSecond() / 1000 / ((tcp + tcpAfter) / 2),
                     tcp, tcpAfter);
             channel.shutdownNow();
         }
-        deleteTree(dir);
+        deleteTree(o.dir);
     }
 
     /** A model of {@code params} f32 values in tensors of at most 4M elements, values from {@code seed}. */

@@ -106,32 +106,24 @@ public final class MemoryBench {
             return;
         }
         Options o = BenchOptions.parse(new Options(), args);
-        long params = o.params;
-        int streams = o.streams;
-        int pushers = o.pushers;
-        int soakSeconds = o.soakSeconds;
-        String xmx = o.xmx;
-        String childFlags = o.childFlags;
-        Path dir = o.dir;
-        Path out = o.out;
-        CoordinatorBench.deleteTree(dir);
-        Files.createDirectories(dir);
-        Files.createDirectories(out);
-        TensorMap model = CoordinatorBench.model(params, 1);
-        Safetensors.write(dir.resolve("init.safetensors"), model);
-        Safetensors.write(dir.resolve("delta.safetensors"), CoordinatorBench.model(params, 2));
-        Files.writeString(dir.resolve("tokens"), HONEST + "\n" + HOSTILE + "\n");
-        long deltaBytes = Files.size(dir.resolve("delta.safetensors"));
-        System.out.printf(Locale.ROOT, "model: %,d f32 parameters, update %.1f MB; %d cores%n", params,
+        CoordinatorBench.deleteTree(o.dir);
+        Files.createDirectories(o.dir);
+        Files.createDirectories(o.out);
+        TensorMap model = CoordinatorBench.model(o.params, 1);
+        Safetensors.write(o.dir.resolve("init.safetensors"), model);
+        Safetensors.write(o.dir.resolve("delta.safetensors"), CoordinatorBench.model(o.params, 2));
+        Files.writeString(o.dir.resolve("tokens"), HONEST + "\n" + HOSTILE + "\n");
+        long deltaBytes = Files.size(o.dir.resolve("delta.safetensors"));
+        System.out.printf(Locale.ROOT, "model: %,d f32 parameters, update %.1f MB; %d cores%n", o.params,
                 deltaBytes / 1e6, Runtime.getRuntime().availableProcessors());
-        jvm = new ArrayList<>(List.of("-Xmx" + xmx, "-XX:MaxDirectMemorySize=4g", "-XX:NativeMemoryTracking=summary"));
-        jvm.addAll(childFlags.isBlank() ? List.of() : List.of(childFlags.strip().split("\\s+")));
+        jvm = new ArrayList<>(List.of("-Xmx" + o.xmx, "-XX:MaxDirectMemorySize=4g", "-XX:NativeMemoryTracking=summary"));
+        jvm.addAll(o.childFlags.isBlank() ? List.of() : List.of(o.childFlags.strip().split("\\s+")));
         System.out.println("child JVM flags: " + String.join(" ", jvm));
-        if (streams > 0) {
-            headers(dir, streams, deltaBytes);
+        if (o.streams > 0) {
+            headers(o.dir, o.streams, deltaBytes);
         }
-        if (soakSeconds > 0) {
-            soak(dir, pushers, soakSeconds, out);
+        if (o.soakSeconds > 0) {
+            soak(o.dir, o.pushers, o.soakSeconds, o.out);
         }
     }
 

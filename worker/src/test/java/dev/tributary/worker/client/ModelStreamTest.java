@@ -179,6 +179,38 @@ class ModelStreamTest {
     }
 
     @Test
+    void aPullOverTlsIsVerifiedAndGivesBackEveryBuffer() throws Exception {
+        // A self-signed certificate made at test time by the JDK's keytool, for 127.0.0.1.
+        char[] pass = "changeit".toCharArray();
+        Path store = dir.resolve("server.p12");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost",
+                "-ext", "SAN=ip:127.0.0.1", "-validity", "2", "-storetype", "PKCS12", "-keystore", store.toString(),
+                "-storepass", new String(pass)).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        assertEquals(0, p.waitFor(), "keytool");
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(store)) {
+            ks.load(in, pass);
+        }
+        Files.delete(store);
+        var keys = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        keys.init(ks, pass);
+        var trust = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        trust.init(ks);
+        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+                io.grpc.TlsServerCredentials.newBuilder().keyManager(keys.getKeyManagers()).build())
+                .addService(new Service()).build().start();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort(),
+                io.grpc.TlsChannelCredentials.newBuilder().trustManager(trust.getTrustManagers()).build())
+                .withOption(ChannelOption.ALLOCATOR, allocator).maxInboundMessageSize(8 << 20).build();
+        CoordinatorClient.Pulled pulled = new CoordinatorClient(channel, "tok").pull("w", -1, dir);
+        assertArrayEquals(body, Files.readAllBytes(pulled.file()));
+        assertEquals(java.util.HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body)), pulled.sha256());
+        assertEquals(0, liveAfterShutdown(), "transport buffers never released");
+    }
+
+    @Test
     void aRefusedChunkCancelsTheStreamLeavesNoFileAndReleasesWhatWasHeld() throws Exception {
         corruptChunk = 3;
         start();

@@ -84,12 +84,7 @@ public final class WorkerPullBench {
         double tcp = CoordinatorBench.loopbackTcp(2L << 30);
         System.out.printf(Locale.ROOT, "model: %,d f32 parameters; %d cores; SHA-256 on one core %.2f GB/s; loopback TCP"
                 + " %.2f GB/s%n", params, Runtime.getRuntime().availableProcessors(), sha, tcp);
-        CoordinatorConfig config = CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("buffer_size", 4))
-                .withCheckpointEvery(1_000_000);
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
-                InsecureServerCredentials.create()).flowControlWindow(16 << 20);
-        try (Coordinator c = Coordinator.start(builder, dir.resolve("state"), model, config, Tokens.of(List.of(TOKEN)),
-                m -> System.out.println("warning: " + m))) {
+        try (Coordinator c = coordinator(dir.resolve("state"), model)) {
             ManagedChannel channel = channel(c.port());
             CoordinatorClient client = new CoordinatorClient(channel, TOKEN);
             CoordinatorGrpc.CoordinatorBlockingStub stub = CoordinatorGrpc.newBlockingStub(channel)
@@ -235,12 +230,7 @@ public final class WorkerPullBench {
     /** The child of {@code --apart}: a coordinator on a free port; answers each "cpu" line with its CPU seconds. */
     private static void serveChild(Options o) throws Exception {
         Files.createDirectories(o.dir);
-        CoordinatorConfig config = CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("buffer_size", 4))
-                .withCheckpointEvery(1_000_000);
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
-                InsecureServerCredentials.create()).flowControlWindow(16 << 20);
-        try (Coordinator c = Coordinator.start(builder, o.dir.resolve("state"), CoordinatorBench.model(o.params, 1), config,
-                Tokens.of(List.of(TOKEN)), m -> System.err.println("warning: " + m));
+        try (Coordinator c = coordinator(o.dir.resolve("state"), CoordinatorBench.model(o.params, 1));
                 java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in))) {
             System.out.println("port " + c.port());
             System.out.flush();
@@ -249,6 +239,16 @@ public final class WorkerPullBench {
                 System.out.flush();
             }
         }
+    }
+
+    /** The coordinator both modes pull from: fedbuff, no checkpoints in the way, a worker's window size. */
+    private static Coordinator coordinator(Path state, TensorMap model) throws java.io.IOException {
+        CoordinatorConfig config = CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("buffer_size", 4))
+                .withCheckpointEvery(1_000_000);
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+                InsecureServerCredentials.create()).flowControlWindow(16 << 20);
+        return Coordinator.start(builder, state, model, config, Tokens.of(List.of(TOKEN)),
+                m -> System.err.println("warning: " + m));
     }
 
     /** Heap bytes allocated so far by every thread of this JVM (both ends of the pull run here). */

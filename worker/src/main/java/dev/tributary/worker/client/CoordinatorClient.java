@@ -250,23 +250,12 @@ public final class CoordinatorClient {
             ModelStream.Received r = parts.take();
             boolean handedOver = false;
             try {
-                Chunk c = r.part().getChunk();
-                if (c.getOffset() != at) {
-                    throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
-                }
-                ByteString data = c.getData();
+                ByteString data = checked(r.part().getChunk(), at, crc);
                 if (data.size() > total - at) {
                     throw dataLoss("model chunk at offset " + at + " of " + data.size() + " bytes runs past the "
                             + total + " bytes the header declared");
                 }
                 ByteBuffer[] pieces = data.asReadOnlyByteBufferList().toArray(ByteBuffer[]::new);
-                crc.reset();
-                for (ByteBuffer b : pieces) {
-                    crc.update(b.duplicate());
-                }
-                if ((int) crc.getValue() != c.getCrc32C()) {
-                    throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
-                }
                 for (long left = data.size(); left > 0; ) {
                     left -= out.write(pieces);
                 }
@@ -282,27 +271,36 @@ public final class CoordinatorClient {
         return at;
     }
 
+    /**
+     * {@code c}'s data once its offset is {@code at} and its CRC32C matches (computed where the bytes lie,
+     * without copying them); DATA_LOSS naming the offset otherwise.
+     */
+    private static ByteString checked(Chunk c, long at, CRC32C crc) {
+        if (c.getOffset() != at) {
+            throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
+        }
+        crc.reset();
+        for (ByteBuffer b : c.getData().asReadOnlyByteBufferList()) {
+            crc.update(b);
+        }
+        if ((int) crc.getValue() != c.getCrc32C()) {
+            throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
+        }
+        return c.getData();
+    }
+
     /** Receives the chunks in order, checking offsets and CRC32C; returns the bytes received. */
     private static long receive(Iterator<ModelPart> parts, ChunkSink sink) throws IOException {
         CRC32C crc = new CRC32C();
         long at = 0;
         byte[] scratch = new byte[0];
         while (parts.hasNext()) {
-            Chunk c = parts.next().getChunk();
-            if (c.getOffset() != at) {
-                throw dataLoss("model chunk at offset " + c.getOffset() + ": expected offset " + at);
-            }
-            int n = c.getData().size();
+            ByteString data = checked(parts.next().getChunk(), at, crc);
+            int n = data.size();
             if (scratch.length < n) {
                 scratch = new byte[n];
             }
-            // One copy into an array we own; checksums and digest run fastest over arrays.
-            c.getData().copyTo(scratch, 0);
-            crc.reset();
-            crc.update(scratch, 0, n);
-            if ((int) crc.getValue() != c.getCrc32C()) {
-                throw dataLoss("model chunk at offset " + at + ": CRC32C mismatch");
-            }
+            data.copyTo(scratch, 0); // the sinks take arrays
             sink.accept(scratch, n);
             at += n;
         }

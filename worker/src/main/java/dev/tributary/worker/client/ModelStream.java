@@ -24,7 +24,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
  * One PullModel answer, read without copying chunk data out of the transport's buffers. The usual
@@ -48,11 +47,7 @@ final class ModelStream implements Iterator<ModelPart>, AutoCloseable {
         @Override
         public void close() {
             if (held != null) {
-                try {
-                    held.close();
-                } catch (IOException e) {
-                    // Closing releases reference counts; nothing to do about a failure here.
-                }
+                closeQuietly(held);
             }
         }
     }
@@ -99,10 +94,7 @@ final class ModelStream implements Iterator<ModelPart>, AutoCloseable {
     /** The next message, for the caller to close once it is done with the message's bytes. */
     Received take() {
         release();
-        if (!answers.hasNext()) {
-            throw new NoSuchElementException();
-        }
-        return answers.next();
+        return answers.next(); // NoSuchElementException past the end, as any iterator
     }
 
     /** Cancels the call if it has not finished and releases every message it still held. */
@@ -170,23 +162,21 @@ final class ModelStream implements Iterator<ModelPart>, AutoCloseable {
                     return copied;
                 }
                 return new Received(part, held);
-            } catch (InvalidProtocolBufferException e) {
-                close(held);
-                throw Status.INTERNAL.withDescription("invalid model stream message: " + e.getMessage()).withCause(e)
-                        .asRuntimeException();
             } catch (IOException | RuntimeException e) {
-                close(held);
-                throw Status.INTERNAL.withDescription("reading a model stream message: " + e).withCause(e)
-                        .asRuntimeException();
+                closeQuietly(held);
+                String why = e instanceof InvalidProtocolBufferException ? "invalid model stream message: " + e.getMessage()
+                        : "reading a model stream message: " + e;
+                throw Status.INTERNAL.withDescription(why).withCause(e).asRuntimeException();
             }
         }
+    }
 
-        private static void close(InputStream held) {
-            try {
-                held.close();
-            } catch (IOException e) {
-                // already failing; the parse error is the one to report
-            }
+    /** Closing a lent stream only gives its buffers back; there is nothing to do about a failure to. */
+    private static void closeQuietly(InputStream held) {
+        try {
+            held.close();
+        } catch (IOException e) {
+            // nothing held is lost: the buffers' reference counts are the transport's to settle
         }
     }
 }

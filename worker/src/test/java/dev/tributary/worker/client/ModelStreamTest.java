@@ -99,9 +99,14 @@ class ModelStreamTest {
     }
 
     void start() throws Exception {
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(new Service())
-                .build().start();
-        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext()
+        start(io.grpc.InsecureServerCredentials.create(), io.grpc.InsecureChannelCredentials.create());
+    }
+
+    /** The service on a loopback port and a client channel to it that takes its buffers from {@link #allocator}. */
+    void start(io.grpc.ServerCredentials serverCredentials, io.grpc.ChannelCredentials channelCredentials) throws Exception {
+        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0), serverCredentials)
+                .addService(new Service()).build().start();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort(), channelCredentials)
                 .withOption(ChannelOption.ALLOCATOR, allocator).maxInboundMessageSize(8 << 20).build();
     }
 
@@ -122,22 +127,23 @@ class ModelStreamTest {
     long liveAfterShutdown() throws Exception {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
         long until = System.nanoTime() + 5_000_000_000L;
-        long live;
-        do {
-            live = 0;
-            for (PoolArenaMetric a : allocator.metric().directArenas()) {
-                live += a.numActiveAllocations();
-            }
-            for (PoolArenaMetric a : allocator.metric().heapArenas()) {
-                live += a.numActiveAllocations();
-            }
-        } while (live > 0 && System.nanoTime() < until && sleep());
+        long live = live();
+        while (live > 0 && System.nanoTime() < until) {
+            Thread.sleep(20);
+            live = live();
+        }
         return live;
     }
 
-    private static boolean sleep() throws InterruptedException {
-        Thread.sleep(20);
-        return true;
+    private long live() {
+        long live = 0;
+        for (PoolArenaMetric a : allocator.metric().directArenas()) {
+            live += a.numActiveAllocations();
+        }
+        for (PoolArenaMetric a : allocator.metric().heapArenas()) {
+            live += a.numActiveAllocations();
+        }
+        return live;
     }
 
     @Test
@@ -198,12 +204,8 @@ class ModelStreamTest {
         keys.init(ks, pass);
         var trust = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
         trust.init(ks);
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
-                io.grpc.TlsServerCredentials.newBuilder().keyManager(keys.getKeyManagers()).build())
-                .addService(new Service()).build().start();
-        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort(),
-                io.grpc.TlsChannelCredentials.newBuilder().trustManager(trust.getTrustManagers()).build())
-                .withOption(ChannelOption.ALLOCATOR, allocator).maxInboundMessageSize(8 << 20).build();
+        start(io.grpc.TlsServerCredentials.newBuilder().keyManager(keys.getKeyManagers()).build(),
+                io.grpc.TlsChannelCredentials.newBuilder().trustManager(trust.getTrustManagers()).build());
         CoordinatorClient.Pulled pulled = new CoordinatorClient(channel, "tok").pull("w", -1, dir);
         assertArrayEquals(body, Files.readAllBytes(pulled.file()));
         assertEquals(java.util.HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body)), pulled.sha256());

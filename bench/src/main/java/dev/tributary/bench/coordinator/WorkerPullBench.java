@@ -6,6 +6,7 @@ import dev.tributary.coordinator.Coordinator;
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.auth.Tokens;
 import dev.tributary.protocol.CoordinatorGrpc;
+import dev.tributary.store.ModelImage;
 import dev.tributary.tensor.TensorMap;
 import dev.tributary.worker.client.BearerToken;
 import dev.tributary.worker.client.CoordinatorClient;
@@ -30,8 +31,9 @@ import java.util.Map;
  * The worker's own pull path over loopback: {@link CoordinatorClient#pull} of the whole model (chunks
  * checked against their CRC32C, digested into the whole-model SHA-256 as they arrive, written to a file
  * and verified before the rename), alternating with the bare protocol loop of {@link CoordinatorBench}
- * (chunks into a reused buffer, CRC32C and SHA-256), beside SHA-256 alone on one core and raw loopback
- * TCP measured in the same run. One puller at a time (then, with {@code --pullers}, several at once, each on its
+ * (chunks into a reused buffer, CRC32C and SHA-256) and with {@link RawPullCeiling} (the same bytes with no
+ * protocol, into a file and into memory), beside SHA-256 alone on one core and raw loopback TCP measured in
+ * the same run. One puller at a time (then, with {@code --pullers}, several at once, each on its
  * own connection); medians of the rounds.
  *
  * <p>Run: {@code java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx4g -cp
@@ -96,8 +98,12 @@ public final class WorkerPullBench {
             double[] workerAlloc = new double[rounds];
             double[] bareCores = new double[rounds];
             Path pulls = dir.resolve("pulls");
-            client.pull("bench", -1, pulls); // warm-up: class loading, the server's image cache, JIT
+            long imageBytes = client.pull("bench", -1, pulls).bytes(); // warm-up: class loading, the server's image cache, JIT
             CoordinatorBench.pullOnce(stub, true, into);
+            RawPullCeiling raw = new RawPullCeiling(imageBytes, ModelImage.CHUNK_BYTES);
+            raw.pull(dir.resolve("raw.bin"));
+            double[] rawFile = new double[rounds];
+            double[] rawMemory = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 CoordinatorBench.deleteTree(pulls);
                 long t0 = System.nanoTime();
@@ -114,13 +120,20 @@ public final class WorkerPullBench {
                 wall = (System.nanoTime() - t1) / 1e9;
                 bare[r] = n / wall / 1e9;
                 bareCores[r] = (CoordinatorBench.cpuSeconds() - cpu1) / wall;
+                rawFile[r] = raw.pull(dir.resolve("raw.bin"));
+                rawMemory[r] = raw.pull(null);
                 System.out.printf(Locale.ROOT, "round %d: worker pull (CRC32C + SHA-256 + file) %.2f GB/s (%.2f cores busy,"
                         + " %.2f heap bytes allocated per model byte); bare loop (CRC32C + SHA-256 into memory) %.2f GB/s"
-                        + " (%.2f cores)%n", r + 1, worker[r], workerCores[r], workerAlloc[r], bare[r], bareCores[r]);
+                        + " (%.2f cores); raw TCP + SHA-256, no protocol: %.2f GB/s into a file, %.2f into memory%n", r + 1,
+                        worker[r], workerCores[r], workerAlloc[r], bare[r], bareCores[r], rawFile[r], rawMemory[r]);
             }
+            raw.close();
             System.out.printf(Locale.ROOT, "median: worker pull %.2f GB/s (%.2f cores busy, both ends; %.2f heap bytes allocated"
                     + " per model byte, both ends), bare loop %.2f GB/s (%.2f cores); SHA-256 alone %.2f GB/s%n", median(worker),
                     median(workerCores), median(workerAlloc), median(bare), median(bareCores), sha);
+            System.out.printf(Locale.ROOT, "ceiling with no protocol (raw loopback TCP, SHA-256 on a second thread): %.2f GB/s"
+                    + " into a file, %.2f into memory; the worker pull is %.0f%% of the first%n", median(rawFile),
+                    median(rawMemory), 100 * median(worker) / median(rawFile));
             if (pullers > 1) {
                 // Workers pulling at once, each through its own CoordinatorClient and file, each verifying its
                 // SHA-256 on its own digest thread: the coordinator's verified pull throughput.

@@ -22,6 +22,7 @@ import java.util.TreeSet;
  * max_delta_norm: 1e6  # L2 bound over the whole delta; 0: none (a published model is kept finite regardless)
  * norm_policy: refuse  # refuse or clip deltas over the bound
  * tick_millis: 200     # how often time-driven strategy events are checked
+ * compact_log_bytes: 268435456 # after a checkpoint, compact the log behind every checkpoint once this much can go; 0: never
  * </pre>
  *
  * and the memory, stream and registration limits of {@link ServiceLimits} (memory_budget_bytes,
@@ -40,10 +41,11 @@ import java.util.TreeSet;
  * @param tick            period of {@code Strategy.onTick}
  * @param limits          what clients may hold: memory, push streams, registrations
  * @param wire            push codecs accepted, versions kept for version-delta pulls
+ * @param compactLogBytes the least log bytes a compaction gives back (see {@code CompactedLog}); 0 keeps every delta
  */
 public record CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery,
         int keepCheckpoints, Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy,
-        Duration tick, ServiceLimits limits, WireSettings wire) {
+        Duration tick, ServiceLimits limits, WireSettings wire, long compactLogBytes) {
 
     /**
      * The default bound on a delta's L2 norm: far above what training moves a model by in one update, far
@@ -51,11 +53,17 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
      */
     public static final double DEFAULT_MAX_DELTA_NORM = 1e6;
 
+    /**
+     * The default least size of a log compaction: the log on disk then holds what follows the oldest
+     * checkpoint plus at most this much.
+     */
+    public static final long DEFAULT_COMPACT_LOG_BYTES = 256L << 20;
+
     /** Refuse deltas whose norm is over the bound, or scale them down to it. */
     public enum NormPolicy { REFUSE, CLIP }
 
     private static final Set<String> KEYS = union(Set.of("strategy", "checkpoint_every", "keep_checkpoints",
-            "lease_seconds", "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis"),
+            "lease_seconds", "max_update_bytes", "max_delta_norm", "norm_policy", "tick_millis", "compact_log_bytes"),
             union(ServiceLimits.KEYS, WireSettings.KEYS));
 
     public CoordinatorConfig {
@@ -84,6 +92,17 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
         if (tick.toMillis() < 1) {
             throw new IllegalArgumentException("tick_millis: must be at least 1, got " + tick.toMillis());
         }
+        if (compactLogBytes < 0) {
+            throw new IllegalArgumentException("compact_log_bytes: must be 0 (never compact) or more, got " + compactLogBytes);
+        }
+    }
+
+    /** A configuration that compacts the log by the default rule. */
+    public CoordinatorConfig(String strategy, Map<String, Object> strategyConfig, int checkpointEvery, int keepCheckpoints,
+            Duration lease, long maxUpdateBytes, double maxDeltaNorm, NormPolicy normPolicy, Duration tick, ServiceLimits limits,
+            WireSettings wire) {
+        this(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm, normPolicy, tick,
+                limits, wire, DEFAULT_COMPACT_LOG_BYTES);
     }
 
     /** A configuration with the default wire settings. */
@@ -133,7 +152,8 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
                 np,
                 Duration.ofMillis((long) number(file, values, "tick_millis", d.tick().toMillis())),
                 ServiceLimits.from(values, (key, dflt) -> number(file, values, key, dflt)),
-                wire(file, values));
+                wire(file, values),
+                (long) number(file, values, "compact_log_bytes", d.compactLogBytes()));
     }
 
     private static WireSettings wire(Path file, Map<String, Object> values) {
@@ -163,26 +183,31 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
 
     public CoordinatorConfig withStrategyConfig(Map<String, Object> c) {
         return new CoordinatorConfig(strategy, c, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
-                normPolicy, tick, limits, wire);
+                normPolicy, tick, limits, wire, compactLogBytes);
     }
 
     public CoordinatorConfig withCheckpointEvery(int n) {
         return new CoordinatorConfig(strategy, strategyConfig, n, keepCheckpoints, lease, maxUpdateBytes, maxDeltaNorm,
-                normPolicy, tick, limits, wire);
+                normPolicy, tick, limits, wire, compactLogBytes);
     }
 
     public CoordinatorConfig withLimits(ServiceLimits l) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
-                maxDeltaNorm, normPolicy, tick, l, wire);
+                maxDeltaNorm, normPolicy, tick, l, wire, compactLogBytes);
     }
 
     public CoordinatorConfig withNormBound(double bound, NormPolicy policy) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
-                bound, policy, tick, limits, wire);
+                bound, policy, tick, limits, wire, compactLogBytes);
+    }
+
+    public CoordinatorConfig withCompactLogBytes(long bytes) {
+        return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
+                maxDeltaNorm, normPolicy, tick, limits, wire, bytes);
     }
 
     public CoordinatorConfig withWire(WireSettings w) {
         return new CoordinatorConfig(strategy, strategyConfig, checkpointEvery, keepCheckpoints, lease, maxUpdateBytes,
-                maxDeltaNorm, normPolicy, tick, limits, w);
+                maxDeltaNorm, normPolicy, tick, limits, w, compactLogBytes);
     }
 }

@@ -92,6 +92,26 @@ public final class Checkpoints {
         return out;
     }
 
+    /**
+     * The smallest log position recorded by any checkpoint file in the folder, read from each file's header
+     * alone: the log before it is needed by none of them. -1 when there is no checkpoint, or when a file's
+     * header does not parse (until every one is known, no position is safe to compact up to).
+     */
+    public long oldestLogPosition() throws IOException {
+        long oldest = Long.MAX_VALUE;
+        for (Path p : list()) {
+            try (Arena arena = Arena.ofConfined();
+                    FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+                MemorySegment bytes = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+                oldest = Math.min(oldest, number(dev.tributary.tensor.SafetensorsFile.of(bytes, p.getFileName().toString())
+                        .metadata(), "log_position"));
+            } catch (InvalidCheckpointException | IllegalArgumentException | java.nio.file.NoSuchFileException e) {
+                return -1;
+            }
+        }
+        return oldest == Long.MAX_VALUE ? -1 : oldest;
+    }
+
     /** The newest checkpoint that opens and whose model matches its SHA-256; problems go to {@code warn}. */
     public Optional<Loaded> newestValid(Consumer<String> warn) throws IOException {
         for (Path p : list()) {

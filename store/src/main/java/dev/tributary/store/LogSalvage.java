@@ -32,13 +32,21 @@ public final class LogSalvage {
 
     /** Repairs {@code file}; an intact log is left untouched and gives an empty list. */
     public static List<Dropped> salvage(Path file) throws IOException {
+        return salvage(file, 0);
+    }
+
+    /**
+     * Repairs {@code file} from offset {@code from} on: where its {@link CompactedLog} ends, the bytes before it
+     * being given back to the file system.
+     */
+    public static List<Dropped> salvage(Path file, long from) throws IOException {
         List<Dropped> plan = new ArrayList<>();
         long cutAt = -1;
         try (Arena arena = Arena.ofConfined();
                 FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             MemorySegment log = size == 0 ? MemorySegment.NULL : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            long at = 0;
+            long at = from;
             while (at < size) {
                 try {
                     long n = LogCodec.recordSize(log, at);

@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Reads an update log from the start, checking every record against its CRC32C. Only an incomplete last
+ * Reads an update log from the start (or from where a {@link CompactedLog} ends), checking every record against its CRC32C. Only an incomplete last
  * record (the file ends inside it, or only zeros follow the last whole record) is a torn tail: a write cut
  * short by a crash, never acknowledged, since acknowledgments wait for the fsync. Anything else that is not
  * a whole, intact record is corruption, reported as a {@link LogCorruptException} naming the file, the
@@ -46,16 +46,32 @@ public final class LogScan {
      * @throws LogCorruptException at the first record that is damaged rather than torn
      */
     public static Result scan(Path file, Visitor visitor) throws IOException {
+        return scan(file, 0, Long.MAX_VALUE, visitor);
+    }
+
+    /**
+     * Scans the records of {@code file} from offset {@code from} (a record boundary: where a compaction
+     * ended) up to offset {@code to} (a record boundary, or {@link Long#MAX_VALUE} for the whole rest).
+     * A file shorter than {@code from} gives a result whose valid end is its size.
+     *
+     * @throws LogCorruptException at the first record that is damaged rather than torn
+     * @throws IllegalArgumentException when a record runs across {@code to}
+     */
+    public static Result scan(Path file, long from, long to, Visitor visitor) throws IOException {
         if (!Files.exists(file)) {
             return new Result(0, 0, 0, null);
         }
         try (Arena arena = Arena.ofConfined();
                 FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
+            if (size < from) {
+                return new Result(size, size, 0, null);
+            }
+            long limit = Math.min(size, to);
             MemorySegment log = size == 0 ? MemorySegment.NULL : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            long at = 0;
+            long at = from;
             long n = 0;
-            while (at < size) {
+            while (at < limit) {
                 long recordSize;
                 LogRecord r;
                 try {
@@ -67,6 +83,9 @@ public final class LogScan {
                         return new Result(at, size, n, "offset " + at + ": " + e.getMessage());
                     }
                     throw new LogCorruptException(file, at, n, e.getMessage());
+                }
+                if (at + recordSize > to) {
+                    throw new IllegalArgumentException(file + ": the record at offset " + at + " runs across offset " + to);
                 }
                 visitor.record(at, at + recordSize, r);
                 at += recordSize;

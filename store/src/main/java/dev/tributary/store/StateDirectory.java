@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * The layout of a coordinator's {@code --state} folder: {@code updates.log} (every accepted update, in
- * order) and {@code checkpoint-*.safetensors}.
+ * order), {@code updates.compacted-*.log} (the log's compacted prefix: see {@link CompactedLog}) and
+ * {@code checkpoint-*.safetensors}.
  */
 public final class StateDirectory {
     public static final String LOG = "updates.log";
@@ -55,11 +56,13 @@ public final class StateDirectory {
      */
     public static List<String> acceptedUpdateIds(Path dir) throws IOException {
         List<String> ids = new ArrayList<>();
-        LogScan.scan(log(dir), (start, end, r) -> {
+        LogScan.Visitor collect = (start, end, r) -> {
             if (r instanceof AcceptedUpdate a) {
                 ids.add(a.updateId());
             }
-        });
+        };
+        CompactedLog.scan(dir, collect);
+        LogScan.scan(log(dir), CompactedLog.end(dir), Long.MAX_VALUE, collect);
         return ids;
     }
 }

@@ -49,6 +49,9 @@ public final class Assembly implements AutoCloseable {
                 logFile, warn);
         UpdateLog log = UpdateLog.open(logFile, r.scan().validEnd());
         Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn, config.wire());
+        if (config.compactLogBytes() > 0) {
+            sequencer.afterCheckpoint(new LogCompactor(stateDir, checkpoints, config.compactLogBytes(), metrics, warn));
+        }
         if (r.configToLog() != null) {
             try {
                 sequencer.logConfig(r.configToLog());

@@ -3,6 +3,7 @@ package dev.tributary.coordinator.service;
 import dev.tributary.store.ModelImage;
 import dev.tributary.store.AcceptedUpdate;
 import dev.tributary.store.Checkpoints;
+import dev.tributary.store.CompactedLog;
 import dev.tributary.store.DeadlinePassed;
 import dev.tributary.store.ExperienceRecord;
 import dev.tributary.store.LogScan;
@@ -33,7 +34,9 @@ import java.util.function.Consumer;
  * the log and the code disagree, and recovery stops rather than drop it. The ids of all accepted updates
  * (before the checkpoint too) are collected so that a repeated push is acknowledged, not applied again.
  * Every record is checked; a torn last record is left out (it was never acknowledged) and cut off when the
- * log is opened for appending; damage anywhere else stops the start ({@code LogCorruptException}).
+ * log is opened for appending; damage anywhere else stops the start ({@code LogCorruptException}). A log whose
+ * prefix was compacted ({@link CompactedLog}) is read from its chunks (ids and configurations) and then from
+ * where they end.
  * A configuration different from the one in force is taken up at the end, and logged.
  */
 final class Recovery {
@@ -195,7 +198,21 @@ final class Recovery {
                     + " run; refusing to continue it with " + name);
         }
         Replay replay = new Replay(name, config, initialModel, ck);
-        LogScan.Result scan = LogScan.scan(logFile, replay::record);
+        Path dir = logFile.toAbsolutePath().getParent();
+        CompactedLog.removeLeftovers(dir);
+        long compacted = CompactedLog.end(dir);
+        if (compacted > replay.checkpointPosition) {
+            throw new Unrecoverable("log " + logFile + " is compacted up to offset " + compacted + ", but "
+                    + ck.map(c -> "the newest valid checkpoint, " + c.file().getFileName() + ", starts at " + c.logPosition())
+                            .orElse("no valid checkpoint is left")
+                    + ": the updates in between are gone from the log; restore a checkpoint at or after that offset");
+        }
+        CompactedLog.scan(dir, replay::record);
+        LogScan.Result scan = LogScan.scan(logFile, compacted, Long.MAX_VALUE, replay::record);
+        if (compacted > 0 && scan.fileSize() < compacted) {
+            throw new Unrecoverable("log " + logFile + " holds " + scan.fileSize() + " bytes, fewer than its compacted part ("
+                    + compacted + "): it was replaced or cut; acknowledged updates are missing");
+        }
         long checkpointPosition = replay.checkpointPosition;
         if (scan.validEnd() < checkpointPosition) {
             throw new Unrecoverable("log " + logFile + " ends at " + scan.validEnd() + " (" + scan.tornReason()

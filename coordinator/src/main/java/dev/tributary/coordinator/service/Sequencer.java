@@ -62,6 +62,7 @@ final class Sequencer implements AutoCloseable {
     private final UpdateLog log;
     private final Checkpoints checkpoints;
     private final int checkpointEvery;
+    private volatile Runnable afterCheckpoint = () -> { };
     private final CoordinatorMetrics metrics;
     private final Consumer<String> warn;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(
@@ -497,6 +498,14 @@ final class Sequencer implements AutoCloseable {
         return image;
     }
 
+    /**
+     * Runs {@code r} on the checkpointing thread after every checkpoint written (the log's compaction), never
+     * beside a checkpoint write.
+     */
+    void afterCheckpoint(Runnable r) {
+        afterCheckpoint = r;
+    }
+
     private CompletableFuture<Void> checkpoint() {
         publishesSinceCheckpoint = 0;
         CompletableFuture<ModelImage> img = currentImage();
@@ -510,7 +519,9 @@ final class Sequencer implements AutoCloseable {
                 checkpoints.write(m, model, position, applied, name, state);
             } catch (IOException | RuntimeException e) {
                 warn.accept("checkpoint of version " + m.version() + " failed: " + e.getMessage());
+                return;
             }
+            afterCheckpoint.run();
         }, background);
         return lastCheckpoint;
     }

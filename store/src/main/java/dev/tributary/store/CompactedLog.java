@@ -1,0 +1,166 @@
+package dev.tributary.store;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Keeps the update log's disk use bounded. Once every checkpoint on disk lies past a prefix of the log,
+ * the deltas in that prefix are never read again: recovery starts from a checkpoint and replays only what
+ * follows it. What the prefix still has to answer for is which updates were accepted (a retried id is
+ * acknowledged, not applied again; {@code tributary log} lists every id) and the strategy configuration in
+ * force. So a compaction writes the prefix's accepted updates without their deltas, and its configuration
+ * records, to a chunk file {@code updates.compacted-FROM-TO.log} (the log's record format, every record
+ * checksummed; written to a temporary file, forced, renamed, folder forced), and only then gives the
+ * prefix's disk blocks back to the file system ({@link HolePunch}): the log keeps its size and every
+ * offset, so checkpoints' log positions stay valid, and reads of the prefix give zeros.
+ *
+ * <p>Chunks cover {@code [0, TO)} of the log without gaps, in order. A crash after a chunk's rename and
+ * before the punch leaves a chunk whose bytes are also still in the log: harmless, the next compaction
+ * punches them. A missing, damaged or out-of-order chunk is reported and nothing starts.
+ */
+public final class CompactedLog {
+    /** File name prefix of the chunks, beside the log. */
+    public static final String PREFIX = "updates.compacted-";
+    private static final Pattern NAME = Pattern.compile(Pattern.quote(PREFIX) + "(\\d{16})-(\\d{16})\\.log");
+    /** The granularity holes are punched at; a partial block before the compacted end stays on disk. */
+    static final long BLOCK = 4096;
+
+    private CompactedLog() {}
+
+    /** One chunk: the log's records in {@code [from, to)} without their deltas. */
+    public record Chunk(Path file, long from, long to) {}
+
+    /**
+     * The chunks of the log in {@code dir}, in order.
+     *
+     * @throws LogCorruptException when they do not cover {@code [0, end)} without a gap or an overlap
+     */
+    public static List<Chunk> chunks(Path dir) throws IOException {
+        List<Chunk> out = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return out;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            s.forEach(p -> {
+                Matcher m = NAME.matcher(p.getFileName().toString());
+                if (m.matches()) {
+                    out.add(new Chunk(p, Long.parseLong(m.group(1)), Long.parseLong(m.group(2))));
+                }
+            });
+        }
+        out.sort(Comparator.comparingLong(Chunk::from));
+        long at = 0;
+        for (Chunk c : out) {
+            if (c.from() != at || c.to() <= c.from()) {
+                throw new LogCorruptException(c.file(), 0, 0, "the compacted log's chunks do not follow each other: expected"
+                        + " one starting at offset " + at + ", found " + c.file().getFileName());
+            }
+            at = c.to();
+        }
+        return out;
+    }
+
+    /** Where the compacted part of the log in {@code dir} ends: the log is read from here on; 0 when none is. */
+    public static long end(Path dir) throws IOException {
+        List<Chunk> all = chunks(dir);
+        return all.isEmpty() ? 0 : all.getLast().to();
+    }
+
+    /**
+     * Visits the records of every chunk, in order; each is given the range of the log its chunk replaced.
+     *
+     * @throws LogCorruptException when a chunk is damaged or cut short (chunks are written whole)
+     */
+    public static void scan(Path dir, LogScan.Visitor visitor) throws IOException {
+        for (Chunk c : chunks(dir)) {
+            LogScan.Result r = LogScan.scan(c.file(), 0, Long.MAX_VALUE, (start, end, rec) -> visitor.record(c.from(), c.to(), rec));
+            if (r.tornReason() != null) {
+                throw new LogCorruptException(c.file(), r.validEnd(), r.records(), "a compacted chunk ends inside a record: "
+                        + r.tornReason());
+            }
+        }
+    }
+
+    /** What a compaction did. */
+    public record Compacted(Chunk chunk, long records, boolean punched) {}
+
+    /**
+     * Compacts the log in {@code dir} up to {@code upTo} (a record boundary before which nothing is read
+     * again: the smallest log position of the checkpoints on disk). Does nothing (and returns null) unless
+     * at least {@code minBytes} would be compacted.
+     *
+     * @return what was done; {@link Compacted#punched} is false where the file system cannot punch holes
+     *     (the chunk is written all the same, so the next compaction continues after it)
+     */
+    public static Compacted compact(Path dir, long upTo, long minBytes) throws IOException {
+        Path log = StateDirectory.log(dir);
+        long from = end(dir);
+        if (upTo - from < Math.max(1, minBytes)) {
+            return null;
+        }
+        Chunk chunk = new Chunk(dir.resolve(String.format("%s%016d-%016d.log", PREFIX, from, upTo)), from, upTo);
+        Path tmp = dir.resolve(chunk.file().getFileName() + ".tmp");
+        long[] records = {0};
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            LogScan.Result r = LogScan.scan(log, from, upTo, (start, end, rec) -> {
+                LogRecord kept = switch (rec) {
+                    case AcceptedUpdate a -> new AcceptedUpdate(a.updateId(), a.workerId(), a.baseVersion(), a.examples(),
+                            a.localSteps(), a.metrics(), a.version(), a.staleness(), MemorySegment.NULL);
+                    case StrategyConfig c -> c;
+                    default -> null; // deadlines and salvaged bytes mean nothing before a checkpoint
+                };
+                if (kept != null) {
+                    ByteBuffer b = LogCodec.encode(kept).seal().head();
+                    while (b.hasRemaining()) {
+                        out.write(b);
+                    }
+                    records[0]++;
+                }
+            });
+            if (r.validEnd() != upTo) {
+                throw new IOException(log + ": compacting up to offset " + upTo + " found the records end at " + r.validEnd()
+                        + (r.tornReason() == null ? "" : " (" + r.tornReason() + ")"));
+            }
+            Failpoints.hit("compact.write");
+            out.force(true);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        Failpoints.hit("compact.rename");
+        Files.move(tmp, chunk.file(), StandardCopyOption.ATOMIC_MOVE);
+        Durables.fsyncDirectory(dir);
+        Failpoints.hit("compact.renamed");
+        boolean punched = HolePunch.punch(log, 0, upTo / BLOCK * BLOCK);
+        Failpoints.hit("compact.punched");
+        return new Compacted(chunk, records[0], punched);
+    }
+
+    /** Removes a temporary chunk a crash left behind (it was never renamed, so nothing refers to it). */
+    public static void removeLeftovers(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(PREFIX) && n.endsWith(".log.tmp")) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+}

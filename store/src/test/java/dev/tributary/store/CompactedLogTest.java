@@ -1,0 +1,227 @@
+package dev.tributary.store;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The log's prefix behind the checkpoints is compacted to ids and configurations, and its disk blocks given back. */
+class CompactedLogTest {
+    private static final int DELTA_BYTES = 1 << 20;
+
+    @TempDir
+    Path dir;
+
+    /** Ends of the records written, in order: record i ends at ends.get(i). */
+    final List<Long> ends = new ArrayList<>();
+    final List<String> ids = new ArrayList<>();
+    final List<byte[]> deltas = new ArrayList<>();
+
+    @AfterEach
+    void noHandler() {
+        Failpoints.install(null);
+    }
+
+    /** A config record, then {@code n} accepted updates of 1 MiB each with a deadline record after every third. */
+    Path writeLog(int n) throws IOException {
+        Path log = StateDirectory.log(dir);
+        Random r = new Random(7);
+        try (UpdateLog l = UpdateLog.open(log, 0)) {
+            ends.add(l.append(new StrategyConfig("fedasync", "alpha: 0.5\n")).end());
+            for (int i = 0; i < n; i++) {
+                byte[] d = new byte[DELTA_BYTES];
+                r.nextBytes(d);
+                String id = "update-" + i;
+                ids.add(id);
+                deltas.add(d);
+                ends.add(l.append(new AcceptedUpdate(id, "w" + (i % 3), i, 10 + i, 2, Map.of("loss", 0.5 / (i + 1)), i + 1, 1,
+                        MemorySegment.ofArray(d))).end());
+                if (i % 3 == 2) {
+                    ends.add(l.append(new DeadlinePassed(i + 1)).end());
+                }
+            }
+            l.append(new DeadlinePassed(n)).durable().join();
+        }
+        return log;
+    }
+
+    /** The end of accepted update {@code i}'s record. */
+    long endOfUpdate(int i) {
+        return ends.get(1 + i + i / 3);
+    }
+
+    /** Bytes the file takes on disk (its allocated blocks), as {@code stat} reports them. */
+    static long allocated(Path file) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
+        String[] out = new String(p.getInputStream().readAllBytes()).strip().split(" ");
+        assertEquals(0, p.waitFor(), String.join(" ", out));
+        return Long.parseLong(out[0]) * Long.parseLong(out[1]);
+    }
+
+    static byte[] bytes(Path file) throws IOException {
+        return Files.readAllBytes(file);
+    }
+
+    @Test
+    void aCompactionKeepsEveryIdAndConfigurationAndGivesTheDeltasBlocksBack() throws Exception {
+        Path log = writeLog(8);
+        long size = Files.size(log);
+        long before = allocated(log);
+        long upTo = endOfUpdate(4);
+
+        CompactedLog.Compacted c = CompactedLog.compact(dir, upTo, 1);
+
+        assertEquals(0, c.chunk().from());
+        assertEquals(upTo, c.chunk().to());
+        assertEquals(6, c.records(), "the configuration and 5 accepted updates; deadlines are dropped");
+        assertEquals(upTo, CompactedLog.end(dir));
+        assertEquals(size, Files.size(log), "the log keeps its size, so every offset stays where it was");
+        List<LogRecord> kept = new ArrayList<>();
+        CompactedLog.scan(dir, (start, end, rec) -> {
+            assertEquals(0, start);
+            assertEquals(upTo, end);
+            kept.add(rec);
+        });
+        assertEquals(new StrategyConfig("fedasync", "alpha: 0.5\n"), kept.getFirst());
+        for (int i = 0; i < 5; i++) {
+            AcceptedUpdate a = (AcceptedUpdate) kept.get(1 + i);
+            assertEquals(ids.get(i), a.updateId());
+            assertEquals(i + 1, a.version());
+            assertEquals(10 + i, a.examples());
+            assertEquals(0, a.delta().byteSize(), "the delta is what goes");
+        }
+        // What follows is read from the log as it was, deltas intact.
+        List<String> after = new ArrayList<>();
+        LogScan.scan(log, CompactedLog.end(dir), Long.MAX_VALUE, (start, end, rec) -> {
+            if (rec instanceof AcceptedUpdate a) {
+                int i = ids.indexOf(a.updateId());
+                assertArrayEquals(deltas.get(i), a.delta().toArray(ValueLayout.JAVA_BYTE));
+                after.add(a.updateId());
+            }
+        });
+        assertEquals(ids.subList(5, 8), after);
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
+        if (c.punched()) {
+            long freed = before - allocated(log);
+            assertTrue(freed >= upTo - 2 * CompactedLog.BLOCK, "freed " + freed + " of " + upTo + " compacted bytes");
+            byte[] zeros = new byte[(int) (upTo / CompactedLog.BLOCK * CompactedLog.BLOCK)];
+            byte[] head = new byte[zeros.length];
+            System.arraycopy(bytes(log), 0, head, 0, head.length);
+            assertArrayEquals(zeros, head, "the punched prefix reads back as zeros");
+        } else {
+            System.out.println("CompactedLogTest: the file system under " + dir + " cannot punch holes; blocks not checked");
+        }
+    }
+
+    @Test
+    void aLaterCompactionContinuesWhereTheLastEndedAndNeverRewritesIt() throws Exception {
+        Path log = writeLog(8);
+        CompactedLog.Compacted first = CompactedLog.compact(dir, endOfUpdate(2), 1);
+        byte[] firstChunk = bytes(first.chunk().file());
+        CompactedLog.Compacted second = CompactedLog.compact(dir, endOfUpdate(6), 1);
+
+        assertEquals(endOfUpdate(2), second.chunk().from());
+        assertEquals(endOfUpdate(6), second.chunk().to());
+        assertEquals(4, second.records(), "updates 3 to 6");
+        assertArrayEquals(firstChunk, bytes(first.chunk().file()));
+        assertEquals(List.of(first.chunk(), second.chunk()), CompactedLog.chunks(dir));
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
+        assertNull(CompactedLog.compact(dir, endOfUpdate(6), 1), "nothing left before that offset");
+        assertNull(CompactedLog.compact(dir, endOfUpdate(7), 2L * DELTA_BYTES), "less than the least size is left as it is");
+        assertEquals(2, CompactedLog.chunks(dir).size());
+        assertTrue(Files.size(log) > endOfUpdate(7));
+    }
+
+    @Test
+    void anOffsetInsideARecordIsRefusedAndNothingChanges() throws Exception {
+        Path log = writeLog(4);
+        byte[] was = bytes(log);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CompactedLog.compact(dir, endOfUpdate(1) + 100, 1));
+        assertTrue(e.getMessage().contains("runs across offset " + (endOfUpdate(1) + 100)), e.getMessage());
+        assertArrayEquals(was, bytes(log));
+        assertEquals(List.of(), CompactedLog.chunks(dir));
+        try (var s = Files.list(dir)) {
+            assertFalse(s.anyMatch(p -> p.getFileName().toString().endsWith(".tmp")), "the temporary chunk is removed");
+        }
+    }
+
+    @Test
+    void aCrashAtEveryPointOfACompactionLosesNoIdAndTheNextCompactionFinishesTheJob() throws Exception {
+        for (String point : List.of("compact.write", "compact.rename", "compact.renamed", "compact.punched")) {
+            Path state = dir.resolve(point);
+            Files.createDirectories(state);
+            Path log = state.resolve(StateDirectory.LOG);
+            ends.clear();
+            ids.clear();
+            deltas.clear();
+            Path written = writeLog(6);
+            Files.move(written, log);
+            Failpoints.install(name -> {
+                if (name.equals(point)) {
+                    throw new IllegalStateException("crash at " + point);
+                }
+            });
+            assertThrows(IllegalStateException.class, () -> CompactedLog.compact(state, endOfUpdate(2), 1), point);
+            Failpoints.install(null);
+            // What a restart finds: a leftover temporary file at most, which it removes.
+            CompactedLog.removeLeftovers(state);
+            long end = CompactedLog.end(state);
+            assertTrue(end == 0 || end == endOfUpdate(2), point + ": compacted end " + end);
+            assertEquals(ids, StateDirectory.acceptedUpdateIds(state), point);
+            CompactedLog.Compacted next = CompactedLog.compact(state, endOfUpdate(4), 1);
+            assertEquals(endOfUpdate(4), CompactedLog.end(state), point);
+            assertEquals(end, next.chunk().from(), point);
+            assertEquals(ids, StateDirectory.acceptedUpdateIds(state), point);
+            try (var s = Files.list(state)) {
+                assertFalse(s.anyMatch(p -> p.getFileName().toString().endsWith(".tmp")), point);
+            }
+        }
+    }
+
+    @Test
+    void aDamagedCutOrMissingChunkIsReportedNeverSkipped() throws Exception {
+        writeLog(8);
+        CompactedLog.Compacted first = CompactedLog.compact(dir, endOfUpdate(2), 1);
+        CompactedLog.Compacted second = CompactedLog.compact(dir, endOfUpdate(5), 1);
+        Path chunk = second.chunk().file();
+        byte[] good = bytes(chunk);
+
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x40;
+        Files.write(chunk, flipped);
+        LogCorruptException damaged = assertThrows(LogCorruptException.class, () -> StateDirectory.acceptedUpdateIds(dir));
+        assertEquals(chunk, damaged.file());
+
+        try (FileChannel ch = FileChannel.open(chunk, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(good), 0);
+            ch.truncate(good.length - 5);
+        }
+        LogCorruptException cut = assertThrows(LogCorruptException.class, () -> CompactedLog.scan(dir, (s, e, r) -> { }));
+        assertTrue(cut.getMessage().contains("ends inside a record"), cut.getMessage());
+
+        Files.write(chunk, good);
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
+        Files.delete(first.chunk().file());
+        LogCorruptException gap = assertThrows(LogCorruptException.class, () -> CompactedLog.end(dir));
+        assertTrue(gap.getMessage().contains("expected one starting at offset 0"), gap.getMessage());
+    }
+}

@@ -17,7 +17,10 @@ import java.util.function.Consumer;
  * {@code log.written} (a record is wholly written, not yet forced), {@code log.force} (before an fsync),
  * {@code log.forced} (after an fsync, before its records are acknowledged), {@code checkpoint.write}
  * (before the temporary file), {@code checkpoint.rename} (written and forced, before the rename),
- * {@code checkpoint.renamed} (renamed, before the folder is forced), {@code publish} (a version is durable,
+ * {@code checkpoint.renamed} (renamed, before the folder is forced), {@code compact.write} (a compacted
+ * chunk written, before it is forced), {@code compact.rename} (forced, before the rename),
+ * {@code compact.renamed} (renamed and the folder forced, before the hole is punched), {@code compact.punched}
+ * (after it), {@code publish} (a version is durable,
  * before it becomes visible) and {@code ack} (an update is durable, before the worker is told).
  */
 public final class Failpoints {

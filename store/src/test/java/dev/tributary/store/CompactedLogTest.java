@@ -68,14 +68,6 @@ class CompactedLogTest {
         return ends.get(1 + i + i / 3);
     }
 
-    /** Bytes the file takes on disk (its allocated blocks), as {@code stat} reports them. */
-    static long allocated(Path file) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
-        String[] out = new String(p.getInputStream().readAllBytes()).strip().split(" ");
-        assertEquals(0, p.waitFor(), String.join(" ", out));
-        return Long.parseLong(out[0]) * Long.parseLong(out[1]);
-    }
-
     static byte[] bytes(Path file) throws IOException {
         return Files.readAllBytes(file);
     }
@@ -84,7 +76,7 @@ class CompactedLogTest {
     void aCompactionKeepsEveryIdAndConfigurationAndGivesTheDeltasBlocksBack() throws Exception {
         Path log = writeLog(8);
         long size = Files.size(log);
-        long before = allocated(log);
+        long before = DiskUsage.allocated(log);
         long upTo = endOfUpdate(4);
 
         CompactedLog.Compacted c = CompactedLog.compact(dir, upTo, 1);
@@ -120,7 +112,7 @@ class CompactedLogTest {
         assertEquals(ids.subList(5, 8), after);
         assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
         if (c.punched()) {
-            long freed = before - allocated(log);
+            long freed = before - DiskUsage.allocated(log);
             assertTrue(freed >= upTo - 2 * CompactedLog.BLOCK, "freed " + freed + " of " + upTo + " compacted bytes");
             byte[] zeros = new byte[(int) (upTo / CompactedLog.BLOCK * CompactedLog.BLOCK)];
             byte[] head = new byte[zeros.length];

@@ -80,7 +80,7 @@ final class LogCommand implements Callable<Integer> {
             }
             Optional<Checkpoints.Loaded> ck = new Checkpoints(state, Integer.MAX_VALUE).newestValid(w -> { });
             long position = ck.map(Checkpoints.Loaded::logPosition).orElse(0L);
-            List<LogSalvage.Dropped> dropped = LogSalvage.salvage(log, dev.tributary.store.CompactedLog.end(state));
+            List<LogSalvage.Dropped> dropped = LogSalvage.salvage(log, dev.tributary.store.CompactedLog.end(log));
             if (dropped.isEmpty()) {
                 out.println("log " + log + " is intact: nothing changed");
                 return;

@@ -1,6 +1,7 @@
 package dev.tributary.replay;
 
 import dev.tributary.store.Checkpoints;
+import dev.tributary.store.CompactedLog;
 import dev.tributary.store.Durables;
 import dev.tributary.store.ExperienceInserted;
 import dev.tributary.store.ExperienceRemoved;
@@ -75,6 +76,11 @@ public final class Table implements AutoCloseable {
     /** The checkpoints' {@code strategy} field: marks a table's checkpoint. */
     static final String KIND = "replay-table";
     private static final int KEEP = 2;
+    /**
+     * The least a compaction of the log gives back: on disk the log holds what follows the older of the two
+     * checkpoints plus less than this.
+     */
+    static final long COMPACT_LOG_BYTES = 64L << 20;
     private static final int IDS_PER_RECORD = 4096;
     private static final long FOREVER_NANOS = TimeUnit.DAYS.toNanos(365 * 100);
 
@@ -93,6 +99,7 @@ public final class Table implements AutoCloseable {
     private final Object checkpointing = new Object();
     private CompletableFuture<Void> lastAppend = CompletableFuture.completedFuture(null);
     private long checkpointNumber;
+    private boolean toldNoHoles;
     private boolean closed;
 
     private Table(Path dir, TableConfig config, Consumer<String> warn, FileChannel lockChannel, Checkpoints checkpoints,
@@ -419,6 +426,27 @@ public final class Table implements AutoCloseable {
                 TensorMap table = TableImage.encode(items, counters, callerState.metadata(), arena);
                 checkpoints.write(ModelImage.of(number, callerState), callerState, position, counters.inserted(), KIND, table);
             }
+            compactLog();
+        }
+    }
+
+    /**
+     * Compacts the log behind every checkpoint on disk once {@link #COMPACT_LOG_BYTES} can go: the payloads
+     * of items inserted before it go, their ids stay ({@link CompactedLog}). A failure is reported and leaves
+     * the log as it was.
+     */
+    private void compactLog() {
+        try {
+            long upTo = checkpoints.oldestLogPosition();
+            if (upTo > 0) {
+                CompactedLog.Compacted c = CompactedLog.compact(dir.resolve(LOG), upTo, COMPACT_LOG_BYTES);
+                if (c != null && !c.punched() && !toldNoHoles) {
+                    toldNoHoles = true;
+                    warn.accept("table " + dir + ": the file system cannot punch holes, so compacted payloads stay on disk");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            warn.accept("table " + dir + ": log compaction failed, the log keeps its payloads: " + e.getMessage());
         }
     }
 
@@ -526,11 +554,14 @@ public final class Table implements AutoCloseable {
      */
     public static List<String> insertedIds(Path dir) throws IOException {
         List<String> ids = new ArrayList<>();
-        LogScan.scan(dir.resolve(LOG), (start, end, r) -> {
+        Path log = dir.resolve(LOG);
+        LogScan.Visitor collect = (start, end, r) -> {
             if (r instanceof ExperienceInserted x) {
                 ids.add(x.id());
             }
-        });
+        };
+        CompactedLog.scan(log, collect);
+        LogScan.scan(log, CompactedLog.end(log), Long.MAX_VALUE, collect);
         return ids;
     }
 

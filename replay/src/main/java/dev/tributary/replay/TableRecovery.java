@@ -1,6 +1,7 @@
 package dev.tributary.replay;
 
 import dev.tributary.store.Checkpoints;
+import dev.tributary.store.CompactedLog;
 import dev.tributary.store.ExperienceInserted;
 import dev.tributary.store.ExperienceRecord;
 import dev.tributary.store.ExperienceRemoved;
@@ -20,7 +21,8 @@ import java.util.function.Consumer;
 /**
  * Rebuilds a table from its folder: the newest checkpoint that loads and verifies (older ones next, each
  * skip reported), then every log record after the checkpoint's position, applied as it was logged. The
- * whole log is scanned and checked: ids before the position are remembered (a retried insert is
+ * whole log is scanned and checked (its compacted part from its chunks, see {@link CompactedLog}): ids
+ * before the position are remembered (a retried insert is
  * recognized), and anything damaged, or a log that contradicts itself or the checkpoint, stops recovery
  * with the reason; nothing is dropped silently. After an explicit salvage (damaged records replaced by
  * {@link Salvaged} ones, each listed by the salvage), what the replaced records held is missing: a later
@@ -44,7 +46,15 @@ final class TableRecovery {
         long[] index = {0};
         long[] before = {0};
         boolean[] salvaged = {false};
-        LogScan.Result scan = LogScan.scan(file, (start, end, rec) -> {
+        CompactedLog.removeLeftovers(file);
+        long compacted = CompactedLog.end(file);
+        if (compacted > position) {
+            throw new IOException(file + ": the log is compacted up to offset " + compacted + ", but "
+                    + ck.map(c -> "the newest valid checkpoint, " + c.file().getFileName() + ", covers only up to " + position)
+                            .orElse("no valid checkpoint is left")
+                    + ": the items in between are gone; restore a checkpoint at or after that offset");
+        }
+        LogScan.Visitor visit = (start, end, rec) -> {
             long k = index[0]++;
             if (rec instanceof Salvaged) {
                 warn.accept(file + ": offset " + start + ": a salvaged record (damaged bytes replaced) is skipped");
@@ -74,7 +84,9 @@ final class TableRecovery {
                 warn.accept(file + ": offset " + start + ": removal of " + missing + " skipped: not in the table (a salvaged"
                         + " record held them)");
             }
-        });
+        };
+        CompactedLog.scan(file, visit);
+        LogScan.Result scan = LogScan.scan(file, compacted, Long.MAX_VALUE, visit);
         if (scan.validEnd() < position) {
             throw new IOException(file + ": the log ends at offset " + scan.validEnd() + ", before the position " + position
                     + " the checkpoint " + ck.get().file().getFileName() + " covers: the log was cut or replaced");

@@ -16,12 +16,13 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Keeps the update log's disk use bounded. Once every checkpoint on disk lies past a prefix of the log,
+ * Keeps a log's disk use bounded (a coordinator's update log, an experience table's log). Once every checkpoint on disk lies past a prefix of the log,
  * the deltas in that prefix are never read again: recovery starts from a checkpoint and replays only what
  * follows it. What the prefix still has to answer for is which updates were accepted (a retried id is
  * acknowledged, not applied again; {@code tributary log} lists every id) and the strategy configuration in
- * force. So a compaction writes the prefix's accepted updates without their deltas, and its configuration
- * records, to a chunk file {@code updates.compacted-FROM-TO.log} (the log's record format, every record
+ * force. So a compaction writes the prefix's accepted updates without their deltas (inserted experience
+ * items without their payloads), and its configuration records, to a chunk file beside the log,
+ * {@code updates.compacted-FROM-TO.log} for {@code updates.log} (the log's record format, every record
  * checksummed; written to a temporary file, forced, renamed, folder forced), and only then gives the
  * prefix's disk blocks back to the file system ({@link HolePunch}): the log keeps its size and every
  * offset, so checkpoints' log positions stay valid, and reads of the prefix give zeros.
@@ -31,9 +32,7 @@ import java.util.stream.Stream;
  * punches them. A missing, damaged or out-of-order chunk is reported and nothing starts.
  */
 public final class CompactedLog {
-    /** File name prefix of the chunks, beside the log. */
-    public static final String PREFIX = "updates.compacted-";
-    private static final Pattern NAME = Pattern.compile(Pattern.quote(PREFIX) + "(\\d{16})-(\\d{16})\\.log");
+    private static final String INFIX = ".compacted-";
     /** The granularity holes are punched at; a partial block before the compacted end stays on disk. */
     static final long BLOCK = 4096;
 
@@ -42,19 +41,31 @@ public final class CompactedLog {
     /** One chunk: the log's records in {@code [from, to)} without their deltas. */
     public record Chunk(Path file, long from, long to) {}
 
+    /** File name prefix of {@code log}'s chunks: its name without {@code .log}, then {@code .compacted-}. */
+    static String prefix(Path log) {
+        String n = log.getFileName().toString();
+        return (n.endsWith(".log") ? n.substring(0, n.length() - 4) : n) + INFIX;
+    }
+
+    private static Path dir(Path log) {
+        return log.toAbsolutePath().getParent();
+    }
+
     /**
-     * The chunks of the log in {@code dir}, in order.
+     * The chunks of {@code log}, in order.
      *
      * @throws LogCorruptException when they do not cover {@code [0, end)} without a gap or an overlap
      */
-    public static List<Chunk> chunks(Path dir) throws IOException {
+    public static List<Chunk> chunks(Path log) throws IOException {
         List<Chunk> out = new ArrayList<>();
+        Path dir = dir(log);
         if (!Files.isDirectory(dir)) {
             return out;
         }
+        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})\\.log");
         try (Stream<Path> s = Files.list(dir)) {
             s.forEach(p -> {
-                Matcher m = NAME.matcher(p.getFileName().toString());
+                Matcher m = name.matcher(p.getFileName().toString());
                 if (m.matches()) {
                     out.add(new Chunk(p, Long.parseLong(m.group(1)), Long.parseLong(m.group(2))));
                 }
@@ -72,9 +83,9 @@ public final class CompactedLog {
         return out;
     }
 
-    /** Where the compacted part of the log in {@code dir} ends: the log is read from here on; 0 when none is. */
-    public static long end(Path dir) throws IOException {
-        List<Chunk> all = chunks(dir);
+    /** Where the compacted part of {@code log} ends: the log is read from here on; 0 when none is. */
+    public static long end(Path log) throws IOException {
+        List<Chunk> all = chunks(log);
         return all.isEmpty() ? 0 : all.getLast().to();
     }
 
@@ -83,8 +94,8 @@ public final class CompactedLog {
      *
      * @throws LogCorruptException when a chunk is damaged or cut short (chunks are written whole)
      */
-    public static void scan(Path dir, LogScan.Visitor visitor) throws IOException {
-        for (Chunk c : chunks(dir)) {
+    public static void scan(Path log, LogScan.Visitor visitor) throws IOException {
+        for (Chunk c : chunks(log)) {
             LogScan.Result r = LogScan.scan(c.file(), 0, Long.MAX_VALUE, (start, end, rec) -> visitor.record(c.from(), c.to(), rec));
             if (r.tornReason() != null) {
                 throw new LogCorruptException(c.file(), r.validEnd(), r.records(), "a compacted chunk ends inside a record: "
@@ -97,20 +108,20 @@ public final class CompactedLog {
     public record Compacted(Chunk chunk, long records, boolean punched) {}
 
     /**
-     * Compacts the log in {@code dir} up to {@code upTo} (a record boundary before which nothing is read
-     * again: the smallest log position of the checkpoints on disk). Does nothing (and returns null) unless
-     * at least {@code minBytes} would be compacted.
+     * Compacts {@code log} up to {@code upTo} (a record boundary before which nothing is read again: the
+     * smallest log position of the checkpoints on disk). Does nothing (and returns null) unless at least
+     * {@code minBytes} would be compacted.
      *
      * @return what was done; {@link Compacted#punched} is false where the file system cannot punch holes
      *     (the chunk is written all the same, so the next compaction continues after it)
      */
-    public static Compacted compact(Path dir, long upTo, long minBytes) throws IOException {
-        Path log = StateDirectory.log(dir);
-        long from = end(dir);
+    public static Compacted compact(Path log, long upTo, long minBytes) throws IOException {
+        Path dir = dir(log);
+        long from = end(log);
         if (upTo - from < Math.max(1, minBytes)) {
             return null;
         }
-        Chunk chunk = new Chunk(dir.resolve(String.format("%s%016d-%016d.log", PREFIX, from, upTo)), from, upTo);
+        Chunk chunk = new Chunk(dir.resolve(String.format("%s%016d-%016d.log", prefix(log), from, upTo)), from, upTo);
         Path tmp = dir.resolve(chunk.file().getFileName() + ".tmp");
         long[] records = {0};
         try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -120,7 +131,9 @@ public final class CompactedLog {
                     case AcceptedUpdate a -> new AcceptedUpdate(a.updateId(), a.workerId(), a.baseVersion(), a.examples(),
                             a.localSteps(), a.metrics(), a.version(), a.staleness(), MemorySegment.NULL);
                     case StrategyConfig c -> c;
-                    default -> null; // deadlines and salvaged bytes mean nothing before a checkpoint
+                    case ExperienceInserted x -> new ExperienceInserted(x.id(), x.policyVersion(), x.priority(),
+                            MemorySegment.NULL);
+                    default -> null; // deadlines, samples, removals and salvaged bytes mean nothing before a checkpoint
                 };
                 if (kept != null) {
                     ByteBuffer b = LogCodec.encode(kept).seal().head();
@@ -149,15 +162,16 @@ public final class CompactedLog {
         return new Compacted(chunk, records[0], punched);
     }
 
-    /** Removes a temporary chunk a crash left behind (it was never renamed, so nothing refers to it). */
-    public static void removeLeftovers(Path dir) throws IOException {
+    /** Removes a temporary chunk of {@code log} a crash left behind (never renamed, so nothing refers to it). */
+    public static void removeLeftovers(Path log) throws IOException {
+        Path dir = dir(log);
         if (!Files.isDirectory(dir)) {
             return;
         }
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
                 String n = p.getFileName().toString();
-                if (n.startsWith(PREFIX) && n.endsWith(".log.tmp")) {
+                if (n.startsWith(prefix(log)) && n.endsWith(".log.tmp")) {
                     Files.deleteIfExists(p);
                 }
             }

@@ -61,8 +61,8 @@ public final class StateDirectory {
                 ids.add(a.updateId());
             }
         };
-        CompactedLog.scan(dir, collect);
-        LogScan.scan(log(dir), CompactedLog.end(dir), Long.MAX_VALUE, collect);
+        CompactedLog.scan(log(dir), collect);
+        LogScan.scan(log(dir), CompactedLog.end(log(dir)), Long.MAX_VALUE, collect);
         return ids;
     }
 }

@@ -79,15 +79,15 @@ class CompactedLogTest {
         long before = DiskUsage.allocated(log);
         long upTo = endOfUpdate(4);
 
-        CompactedLog.Compacted c = CompactedLog.compact(dir, upTo, 1);
+        CompactedLog.Compacted c = CompactedLog.compact(StateDirectory.log(dir), upTo, 1);
 
         assertEquals(0, c.chunk().from());
         assertEquals(upTo, c.chunk().to());
         assertEquals(6, c.records(), "the configuration and 5 accepted updates; deadlines are dropped");
-        assertEquals(upTo, CompactedLog.end(dir));
+        assertEquals(upTo, CompactedLog.end(StateDirectory.log(dir)));
         assertEquals(size, Files.size(log), "the log keeps its size, so every offset stays where it was");
         List<LogRecord> kept = new ArrayList<>();
-        CompactedLog.scan(dir, (start, end, rec) -> {
+        CompactedLog.scan(StateDirectory.log(dir), (start, end, rec) -> {
             assertEquals(0, start);
             assertEquals(upTo, end);
             kept.add(rec);
@@ -102,7 +102,7 @@ class CompactedLogTest {
         }
         // What follows is read from the log as it was, deltas intact.
         List<String> after = new ArrayList<>();
-        LogScan.scan(log, CompactedLog.end(dir), Long.MAX_VALUE, (start, end, rec) -> {
+        LogScan.scan(log, CompactedLog.end(StateDirectory.log(dir)), Long.MAX_VALUE, (start, end, rec) -> {
             if (rec instanceof AcceptedUpdate a) {
                 int i = ids.indexOf(a.updateId());
                 assertArrayEquals(deltas.get(i), a.delta().toArray(ValueLayout.JAVA_BYTE));
@@ -126,19 +126,19 @@ class CompactedLogTest {
     @Test
     void aLaterCompactionContinuesWhereTheLastEndedAndNeverRewritesIt() throws Exception {
         Path log = writeLog(8);
-        CompactedLog.Compacted first = CompactedLog.compact(dir, endOfUpdate(2), 1);
+        CompactedLog.Compacted first = CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(2), 1);
         byte[] firstChunk = bytes(first.chunk().file());
-        CompactedLog.Compacted second = CompactedLog.compact(dir, endOfUpdate(6), 1);
+        CompactedLog.Compacted second = CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(6), 1);
 
         assertEquals(endOfUpdate(2), second.chunk().from());
         assertEquals(endOfUpdate(6), second.chunk().to());
         assertEquals(4, second.records(), "updates 3 to 6");
         assertArrayEquals(firstChunk, bytes(first.chunk().file()));
-        assertEquals(List.of(first.chunk(), second.chunk()), CompactedLog.chunks(dir));
+        assertEquals(List.of(first.chunk(), second.chunk()), CompactedLog.chunks(StateDirectory.log(dir)));
         assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
-        assertNull(CompactedLog.compact(dir, endOfUpdate(6), 1), "nothing left before that offset");
-        assertNull(CompactedLog.compact(dir, endOfUpdate(7), 2L * DELTA_BYTES), "less than the least size is left as it is");
-        assertEquals(2, CompactedLog.chunks(dir).size());
+        assertNull(CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(6), 1), "nothing left before that offset");
+        assertNull(CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(7), 2L * DELTA_BYTES), "less than the least size is left as it is");
+        assertEquals(2, CompactedLog.chunks(StateDirectory.log(dir)).size());
         assertTrue(Files.size(log) > endOfUpdate(7));
     }
 
@@ -147,10 +147,10 @@ class CompactedLogTest {
         Path log = writeLog(4);
         byte[] was = bytes(log);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CompactedLog.compact(dir, endOfUpdate(1) + 100, 1));
+                () -> CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(1) + 100, 1));
         assertTrue(e.getMessage().contains("runs across offset " + (endOfUpdate(1) + 100)), e.getMessage());
         assertArrayEquals(was, bytes(log));
-        assertEquals(List.of(), CompactedLog.chunks(dir));
+        assertEquals(List.of(), CompactedLog.chunks(StateDirectory.log(dir)));
         try (var s = Files.list(dir)) {
             assertFalse(s.anyMatch(p -> p.getFileName().toString().endsWith(".tmp")), "the temporary chunk is removed");
         }
@@ -172,15 +172,15 @@ class CompactedLogTest {
                     throw new IllegalStateException("crash at " + point);
                 }
             });
-            assertThrows(IllegalStateException.class, () -> CompactedLog.compact(state, endOfUpdate(2), 1), point);
+            assertThrows(IllegalStateException.class, () -> CompactedLog.compact(StateDirectory.log(state), endOfUpdate(2), 1), point);
             Failpoints.install(null);
             // What a restart finds: a leftover temporary file at most, which it removes.
-            CompactedLog.removeLeftovers(state);
-            long end = CompactedLog.end(state);
+            CompactedLog.removeLeftovers(StateDirectory.log(state));
+            long end = CompactedLog.end(StateDirectory.log(state));
             assertTrue(end == 0 || end == endOfUpdate(2), point + ": compacted end " + end);
             assertEquals(ids, StateDirectory.acceptedUpdateIds(state), point);
-            CompactedLog.Compacted next = CompactedLog.compact(state, endOfUpdate(4), 1);
-            assertEquals(endOfUpdate(4), CompactedLog.end(state), point);
+            CompactedLog.Compacted next = CompactedLog.compact(StateDirectory.log(state), endOfUpdate(4), 1);
+            assertEquals(endOfUpdate(4), CompactedLog.end(StateDirectory.log(state)), point);
             assertEquals(end, next.chunk().from(), point);
             assertEquals(ids, StateDirectory.acceptedUpdateIds(state), point);
             try (var s = Files.list(state)) {
@@ -192,8 +192,8 @@ class CompactedLogTest {
     @Test
     void aDamagedCutOrMissingChunkIsReportedNeverSkipped() throws Exception {
         writeLog(8);
-        CompactedLog.Compacted first = CompactedLog.compact(dir, endOfUpdate(2), 1);
-        CompactedLog.Compacted second = CompactedLog.compact(dir, endOfUpdate(5), 1);
+        CompactedLog.Compacted first = CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(2), 1);
+        CompactedLog.Compacted second = CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(5), 1);
         Path chunk = second.chunk().file();
         byte[] good = bytes(chunk);
 
@@ -207,13 +207,13 @@ class CompactedLogTest {
             ch.write(ByteBuffer.wrap(good), 0);
             ch.truncate(good.length - 5);
         }
-        LogCorruptException cut = assertThrows(LogCorruptException.class, () -> CompactedLog.scan(dir, (s, e, r) -> { }));
+        LogCorruptException cut = assertThrows(LogCorruptException.class, () -> CompactedLog.scan(StateDirectory.log(dir), (s, e, r) -> { }));
         assertTrue(cut.getMessage().contains("ends inside a record"), cut.getMessage());
 
         Files.write(chunk, good);
         assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
         Files.delete(first.chunk().file());
-        LogCorruptException gap = assertThrows(LogCorruptException.class, () -> CompactedLog.end(dir));
+        LogCorruptException gap = assertThrows(LogCorruptException.class, () -> CompactedLog.end(StateDirectory.log(dir)));
         assertTrue(gap.getMessage().contains("expected one starting at offset 0"), gap.getMessage());
     }
 }

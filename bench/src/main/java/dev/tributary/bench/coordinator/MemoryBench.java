@@ -304,7 +304,9 @@ public final class MemoryBench {
     }
 
     private static void soak(Path dir, int pushers, int seconds, Path out) throws Exception {
-        try (Child c = start(dir, "soak", "# strategy fedbuff\nstrategy:\n  buffer_size: 4\ncheckpoint_every: 1000000\n")) {
+        // The coordinator's defaults otherwise: a checkpoint every 20 publishes, the log compacted behind them.
+        try (Child c = start(dir, "soak", "# strategy fedbuff\nstrategy:\n  buffer_size: 4\n")) {
+            Path log = dir.resolve("state-soak").resolve(dev.tributary.store.StateDirectory.LOG);
             long baseline = c.rss();
             List<Pusher> ps = new ArrayList<>();
             AtomicBoolean running = new AtomicBoolean(true);
@@ -322,9 +324,11 @@ public final class MemoryBench {
             List<Double> t = new ArrayList<>();
             List<Double> rss = new ArrayList<>();
             List<Double> committed = new ArrayList<>();
+            List<Double> logGiB = new ArrayList<>();
+            List<Double> logDiskGiB = new ArrayList<>();
             long t0 = System.nanoTime();
             try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(csv))) {
-                w.println("seconds,rss_mib,committed_mib,pooled_mib,acks,busy");
+                w.println("seconds,rss_mib,committed_mib,pooled_mib,acks,busy,log_mib,log_on_disk_mib");
                 for (int s = 0; s <= seconds; s++) {
                     long next = t0 + s * 1_000_000_000L;
                     Thread.sleep(Math.max(0, (next - System.nanoTime()) / 1_000_000));
@@ -333,9 +337,13 @@ public final class MemoryBench {
                     double cm = m.getOrDefault("tributary_receive_memory_committed_bytes", 0.0) / 1048576.0;
                     long acks = ps.stream().mapToLong(p -> p.acks.get()).sum();
                     long busy = ps.stream().mapToLong(p -> p.busy.get()).sum();
-                    w.printf(Locale.ROOT, "%d,%.1f,%.1f,%.1f,%d,%d%n", s, r, cm,
-                            m.getOrDefault("tributary_receive_memory_pooled_bytes", 0.0) / 1048576.0, acks, busy);
+                    long[] logBytes = logSize(log);
+                    w.printf(Locale.ROOT, "%d,%.1f,%.1f,%.1f,%d,%d,%.1f,%.1f%n", s, r, cm,
+                            m.getOrDefault("tributary_receive_memory_pooled_bytes", 0.0) / 1048576.0, acks, busy,
+                            logBytes[0] / 1048576.0, logBytes[1] / 1048576.0);
                     w.flush();
+                    logGiB.add(logBytes[0] / (double) (1L << 30));
+                    logDiskGiB.add(logBytes[1] / (double) (1L << 30));
                     t.add((double) s);
                     rss.add(r);
                     committed.add(cm);
@@ -366,9 +374,30 @@ public final class MemoryBench {
             List<Double> bound = Collections.nCopies(t.size(), (baseline + c.budget()) / 1048576.0);
             chart.addSeries("baseline + budget", t, bound);
             BitmapEncoder.saveBitmap(chart, out.resolve("memory-soak.png").toString(), BitmapEncoder.BitmapFormat.PNG);
-            System.out.println("soak: wrote " + csv + " and " + out.resolve("memory-soak.png"));
+            XYChart disk = new XYChartBuilder().width(900).height(500)
+                    .title(String.format(Locale.ROOT, "update log, fedbuff, %d pushers of %.0f MB updates", pushers, deltaBytes / 1e6))
+                    .xAxisTitle("seconds").yAxisTitle("GiB").build();
+            disk.addSeries("log written (file size)", t, logGiB);
+            disk.addSeries("log on disk (allocated blocks)", t, logDiskGiB);
+            BitmapEncoder.saveBitmap(disk, out.resolve("memory-soak-log.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+            System.out.printf(Locale.ROOT, "soak: update log written %.1f GiB, on disk at most %.2f GiB (at the end %.2f)%n",
+                    logGiB.getLast(), logDiskGiB.stream().mapToDouble(x -> x).max().orElse(0), logDiskGiB.getLast());
+            System.out.println("soak: wrote " + csv + ", " + out.resolve("memory-soak.png") + " and " + out.resolve("memory-soak-log.png"));
             ps.forEach(Pusher::close);
         }
+    }
+
+    /** The file's size and the bytes of its allocated blocks ({@code stat}); zeros while it does not exist. */
+    private static long[] logSize(Path file) throws IOException, InterruptedException {
+        if (!Files.exists(file)) {
+            return new long[2];
+        }
+        Process p = new ProcessBuilder("stat", "-c", "%s %b %B", file.toString()).redirectErrorStream(true).start();
+        String[] f = new String(p.getInputStream().readAllBytes()).strip().split(" ");
+        if (p.waitFor() != 0 || f.length != 3) {
+            return new long[2];
+        }
+        return new long[] {Long.parseLong(f[0]), Long.parseLong(f[1]) * Long.parseLong(f[2])};
     }
 
     /** An honest worker: pushes the delta file again and again, waiting out busy answers. */

@@ -39,7 +39,7 @@ final class LogCompactor implements Runnable {
             if (upTo <= 0) {
                 return;
             }
-            CompactedLog.Compacted c = CompactedLog.compact(stateDir, upTo, minBytes);
+            CompactedLog.Compacted c = CompactedLog.compact(dev.tributary.store.StateDirectory.log(stateDir), upTo, minBytes);
             if (c == null) {
                 return;
             }

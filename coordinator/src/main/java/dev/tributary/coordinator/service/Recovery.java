@@ -198,16 +198,15 @@ final class Recovery {
                     + " run; refusing to continue it with " + name);
         }
         Replay replay = new Replay(name, config, initialModel, ck);
-        Path dir = logFile.toAbsolutePath().getParent();
-        CompactedLog.removeLeftovers(dir);
-        long compacted = CompactedLog.end(dir);
+        CompactedLog.removeLeftovers(logFile);
+        long compacted = CompactedLog.end(logFile);
         if (compacted > replay.checkpointPosition) {
             throw new Unrecoverable("log " + logFile + " is compacted up to offset " + compacted + ", but "
                     + ck.map(c -> "the newest valid checkpoint, " + c.file().getFileName() + ", starts at " + c.logPosition())
                             .orElse("no valid checkpoint is left")
                     + ": the updates in between are gone from the log; restore a checkpoint at or after that offset");
         }
-        CompactedLog.scan(dir, replay::record);
+        CompactedLog.scan(logFile, replay::record);
         LogScan.Result scan = LogScan.scan(logFile, compacted, Long.MAX_VALUE, replay::record);
         if (compacted > 0 && scan.fileSize() < compacted) {
             throw new Unrecoverable("log " + logFile + " holds " + scan.fileSize() + " bytes, fewer than its compacted part ("

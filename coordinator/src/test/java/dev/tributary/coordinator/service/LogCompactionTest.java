@@ -88,7 +88,7 @@ class LogCompactionTest {
         }
         String expected = reference.modelSha256();
         reference.close();
-        assertEquals(List.of(), CompactedLog.chunks(dir.resolve("reference")), "compact_log_bytes 0 never compacts");
+        assertEquals(List.of(), CompactedLog.chunks(StateDirectory.log(dir.resolve("reference"))), "compact_log_bytes 0 never compacts");
 
         Path state = dir.resolve("state");
         Assembly a = open(state, COMPACT_BYTES);
@@ -97,10 +97,10 @@ class LogCompactionTest {
         }
         a.close(); // waits for the last checkpoint and the compaction after it
         Path log = StateDirectory.log(state);
-        long compacted = CompactedLog.end(state);
+        long compacted = CompactedLog.end(StateDirectory.log(state));
         long oldest = new Checkpoints(state, KEEP).oldestLogPosition();
         assertTrue(compacted > 0 && compacted <= oldest, "compacted up to " + compacted + ", oldest checkpoint at " + oldest);
-        assertTrue(CompactedLog.chunks(state).size() >= 2, CompactedLog.chunks(state).toString());
+        assertTrue(CompactedLog.chunks(StateDirectory.log(state)).size() >= 2, CompactedLog.chunks(StateDirectory.log(state)).toString());
 
         Assembly back = open(state, COMPACT_BYTES);
         assertEquals(pushes - 10, back.accepted());
@@ -118,7 +118,7 @@ class LogCompactionTest {
         // one compaction's worth; the compacted part takes no blocks.
         long record = Files.size(log) / pushes;
         long bound = (KEEP + 1L) * CHECKPOINT_EVERY * BUFFER * record + COMPACT_BYTES;
-        long uncompacted = Files.size(log) - CompactedLog.end(state);
+        long uncompacted = Files.size(log) - CompactedLog.end(StateDirectory.log(state));
         assertTrue(uncompacted <= bound, uncompacted + " bytes after the compacted end, bound " + bound);
         assertTrue(Files.size(log) > 3 * bound, "the run wrote well past the bound: " + Files.size(log));
         if (DiskUsage.allocated(log) < Files.size(log)) {
@@ -153,7 +153,7 @@ class LogCompactionTest {
         assertTrue(once.get(), "the failpoint was reached");
         assertTrue(warnings.stream().anyMatch(w -> w.startsWith("log compaction failed") && w.contains("compact.renamed")),
                 warnings.toString());
-        assertTrue(CompactedLog.chunks(state).size() >= 2, "later compactions went on: " + CompactedLog.chunks(state));
+        assertTrue(CompactedLog.chunks(StateDirectory.log(state)).size() >= 2, "later compactions went on: " + CompactedLog.chunks(StateDirectory.log(state)));
         Assembly back = open(state, COMPACT_BYTES);
         assertEquals(40, back.accepted());
         assertEquals(expected, back.modelSha256());
@@ -168,7 +168,7 @@ class LogCompactionTest {
             push(a, i);
         }
         a.close();
-        long compacted = CompactedLog.end(state);
+        long compacted = CompactedLog.end(StateDirectory.log(state));
         assertTrue(compacted > 0);
         for (Path p : new Checkpoints(state, KEEP).list()) {
             Files.delete(p);
@@ -178,6 +178,6 @@ class LogCompactionTest {
         assertTrue(e.getMessage().contains("compacted up to offset " + compacted) && e.getMessage().contains("no valid checkpoint"),
                 e.getMessage());
         assertEquals(size, Files.size(StateDirectory.log(state)));
-        assertEquals(compacted, CompactedLog.end(state));
+        assertEquals(compacted, CompactedLog.end(StateDirectory.log(state)));
     }
 }

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * itself at a failpoint of the write path (before and after a log write, an fsync, a checkpoint's rename,
  * a publish, an acknowledgment), while three workers push, and is restarted over the same state each time.
  * Afterwards every update id any worker recorded as acknowledged is in the coordinator's log exactly once,
- * versions never went back, and the model equals a replay of the whole log from scratch.
+ * versions never went back, and the model equals a replay of the whole log from scratch. Then again with the
+ * log compacted after every checkpoint and the compaction's failpoints armed.
  */
 class CoordinatorCrashTest {
     static final String TOKEN = "crash-test-token-0123456789";
@@ -122,8 +123,25 @@ class CoordinatorCrashTest {
     @ParameterizedTest
     @ValueSource(strings = {"fedasync", "fedbuff", "fedavg", "diloco"})
     void everyAcknowledgedUpdateSurvivesKillsAndFailpointsExactlyOnce(String strategy) throws Exception {
+        crashAndCheck(strategy, false);
+    }
+
+    /**
+     * The same with the log compacted behind the checkpoints after every checkpoint ({@code compact_log_bytes:
+     * 1}), the compaction's own failpoints among those armed: every acknowledged id is still listed exactly once,
+     * the compacted ids included, and the coordinator recovers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"fedasync", "fedbuff"})
+    void everyAcknowledgedUpdateSurvivesKillsAndFailpointsWhileTheLogIsCompacted(String strategy) throws Exception {
+        crashAndCheck(strategy, true);
+    }
+
+    private void crashAndCheck(String strategy, boolean compact) throws Exception {
+        List<String> failpoints = compact ? List.of("log.append", "log.force", "log.forced", "checkpoint.rename", "compact.write",
+                "compact.rename", "compact.renamed", "compact.punched", "publish", "ack") : FAILPOINTS;
         Files.writeString(dir.resolve("tokens"), TOKEN + "\n");
-        Files.writeString(dir.resolve("config.yaml"), config(strategy));
+        Files.writeString(dir.resolve("config.yaml"), config(strategy) + (compact ? "compact_log_bytes: 1\n" : ""));
         Path init = dir.resolve("init.safetensors");
         assertEquals(0, Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()),
                 "init", "--task", "synthetic-logreg", "--out", init.toString(), "--seed", "1"));
@@ -152,7 +170,7 @@ class CoordinatorCrashTest {
             } else {
                 // Restarted with a failpoint armed: it halts itself there (or is killed if the run never gets there).
                 coordinator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                String fp = FAILPOINTS.get(random.nextInt(FAILPOINTS.size())) + "@" + (1 + random.nextInt(4));
+                String fp = failpoints.get(random.nextInt(failpoints.size())) + "@" + (1 + random.nextInt(compact ? 2 : 4));
                 coordinator = serve(strategy, state, init, port, httpPort, fp);
                 awaitStatus(httpPort, coordinator);
                 if (coordinator.waitFor(8, TimeUnit.SECONDS)) {
@@ -196,6 +214,18 @@ class CoordinatorCrashTest {
         assertEquals(logged.size(), field(status, "accepted"), "updates in the model vs. the log: " + status);
         assertTrue(kills + halts >= 4, "killed " + kills + " times, halted " + halts);
         assertTrue(field(status, "version") >= lastVersion);
+        if (compact) {
+            Path log = state.resolve(dev.tributary.store.StateDirectory.LOG);
+            assertTrue(dev.tributary.store.CompactedLog.end(log) > 0, "the log was compacted");
+            dev.tributary.coordinator.CoordinatorConfig cc = dev.tributary.coordinator.CoordinatorConfig.fromYaml(strategy,
+                    dir.resolve("config.yaml"));
+            try (Assembly back = Assembly.open(state, dev.tributary.tensor.Safetensors.readAll(init), cc, new CoordinatorMetrics(),
+                    w -> { })) {
+                assertEquals(field(status, "version"), back.version());
+                assertEquals(logged.size(), back.accepted());
+            }
+            return;
+        }
         // The model equals a replay of the whole log from scratch, without any checkpoint.
         Path copy = dir.resolve("replay");
         Files.createDirectories(copy);

@@ -96,6 +96,56 @@ public final class LogScan {
     }
 
     /**
+     * Visits the records of {@code file} in {@code [from, to)}, a range that is durable and must hold whole,
+     * intact records only (what a compaction reads), mapping one record at a time: the memory this maps is at
+     * most one record, however long the range.
+     *
+     * @return the records visited
+     * @throws LogCorruptException at a damaged record, or when the file ends before {@code to}
+     * @throws IllegalArgumentException when a record runs across {@code to}
+     */
+    public static long scanRange(Path file, long from, long to, Visitor visitor) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            long at = from;
+            long n = 0;
+            java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(LogCodec.HEADER).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            while (at < to) {
+                if (size - at < LogCodec.HEADER) {
+                    throw new LogCorruptException(file, at, n, "the log ends at offset " + size + ", before offset " + to);
+                }
+                head.clear();
+                while (head.hasRemaining() && ch.read(head, at + head.position()) >= 0) {
+                    // read the whole header
+                }
+                long payload = head.getLong(4);
+                if (head.getInt(0) != LogCodec.MAGIC || payload < 1 || payload > size - at - LogCodec.HEADER) {
+                    throw new LogCorruptException(file, at, n, head.getInt(0) != LogCodec.MAGIC ? "no record magic"
+                            : "payload length " + payload + " with " + (size - at - LogCodec.HEADER) + " bytes left");
+                }
+                long recordSize = LogCodec.HEADER + payload;
+                if (at + recordSize > to) {
+                    throw new IllegalArgumentException(file + ": the record at offset " + at + " runs across offset " + to);
+                }
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment record = ch.map(FileChannel.MapMode.READ_ONLY, at, recordSize, arena);
+                    LogRecord r;
+                    try {
+                        LogCodec.verify(record, 0, recordSize);
+                        r = LogCodec.decode(record, 0, recordSize);
+                    } catch (LogCodec.Invalid e) {
+                        throw new LogCorruptException(file, at, n, e.getMessage());
+                    }
+                    visitor.record(at, at + recordSize, r);
+                }
+                at += recordSize;
+                n++;
+            }
+            return n;
+        }
+    }
+
+    /**
      * A torn tail: the invalid bytes at {@code at} are the beginning of a record the file ends inside of
      * (and no whole record starts anywhere after them), or nothing but zeros.
      */

@@ -157,6 +157,24 @@ class CompactedLogTest {
     }
 
     @Test
+    void damageInThePrefixStopsTheCompactionBeforeAnythingIsWrittenOrFreed() throws Exception {
+        Path log = writeLog(6);
+        long at = endOfUpdate(1) + 500; // inside update 2's delta
+        byte[] b = bytes(log);
+        b[(int) at] ^= 0x01;
+        Files.write(log, b);
+        LogCorruptException e = assertThrows(LogCorruptException.class,
+                () -> CompactedLog.compact(StateDirectory.log(dir), endOfUpdate(4), 1));
+        assertEquals(endOfUpdate(1), e.offset(), e.getMessage());
+        assertTrue(e.getMessage().contains("CRC32C"), e.getMessage());
+        assertEquals(List.of(), CompactedLog.chunks(StateDirectory.log(dir)));
+        assertArrayEquals(b, bytes(log), "nothing punched");
+        try (var s = Files.list(dir)) {
+            assertFalse(s.anyMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+        }
+    }
+
+    @Test
     void aCrashAtEveryPointOfACompactionLosesNoIdAndTheNextCompactionFinishesTheJob() throws Exception {
         for (String point : List.of("compact.write", "compact.rename", "compact.renamed", "compact.punched")) {
             Path state = dir.resolve(point);

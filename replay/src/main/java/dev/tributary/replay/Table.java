@@ -7,7 +7,6 @@ import dev.tributary.store.ExperienceInserted;
 import dev.tributary.store.ExperienceRemoved;
 import dev.tributary.store.ExperienceSampled;
 import dev.tributary.store.Failpoints;
-import dev.tributary.store.LogScan;
 import dev.tributary.store.ModelImage;
 import dev.tributary.store.Prepared;
 import dev.tributary.store.StateDirectory;
@@ -554,14 +553,11 @@ public final class Table implements AutoCloseable {
      */
     public static List<String> insertedIds(Path dir) throws IOException {
         List<String> ids = new ArrayList<>();
-        Path log = dir.resolve(LOG);
-        LogScan.Visitor collect = (start, end, r) -> {
+        CompactedLog.scanAll(dir.resolve(LOG), ids::clear, (start, end, r) -> {
             if (r instanceof ExperienceInserted x) {
                 ids.add(x.id());
             }
-        };
-        CompactedLog.scan(log, collect);
-        LogScan.scan(log, CompactedLog.end(log), Long.MAX_VALUE, collect);
+        });
         return ids;
     }
 

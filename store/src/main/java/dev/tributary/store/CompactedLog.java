@@ -96,10 +96,41 @@ public final class CompactedLog {
      */
     public static void scan(Path log, LogScan.Visitor visitor) throws IOException {
         for (Chunk c : chunks(log)) {
-            LogScan.Result r = LogScan.scan(c.file(), 0, Long.MAX_VALUE, (start, end, rec) -> visitor.record(c.from(), c.to(), rec));
-            if (r.tornReason() != null) {
-                throw new LogCorruptException(c.file(), r.validEnd(), r.records(), "a compacted chunk ends inside a record: "
-                        + r.tornReason());
+            scan(c, visitor);
+        }
+    }
+
+    private static void scan(Chunk c, LogScan.Visitor visitor) throws IOException {
+        LogScan.Result r = LogScan.scan(c.file(), 0, Long.MAX_VALUE, (start, end, rec) -> visitor.record(c.from(), c.to(), rec));
+        if (r.tornReason() != null) {
+            throw new LogCorruptException(c.file(), r.validEnd(), r.records(), "a compacted chunk ends inside a record: "
+                    + r.tornReason());
+        }
+    }
+
+    /**
+     * Visits every record of {@code log} in order: its compacted part from the chunks, then the log after them.
+     * Safe while the log's owner runs and compacts: a compaction that gives back blocks this read was about to
+     * read makes it start again ({@code restart} is told, to forget what it collected), up to a few times.
+     *
+     * @throws LogCorruptException when a record is damaged
+     */
+    public static void scanAll(Path log, Runnable restart, LogScan.Visitor visitor) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            long end = end(log);
+            try {
+                for (Chunk c : chunks(log)) {
+                    if (c.to() <= end) {
+                        scan(c, visitor);
+                    }
+                }
+                LogScan.scan(log, end, Long.MAX_VALUE, visitor);
+                return;
+            } catch (LogCorruptException e) {
+                if (attempt >= 4 || end(log) == end) {
+                    throw e;
+                }
+                restart.run();
             }
         }
     }

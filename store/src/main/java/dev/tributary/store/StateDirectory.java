@@ -50,19 +50,18 @@ public final class StateDirectory {
     }
 
     /**
-     * The ids of all accepted updates, in log order; a torn last record is not listed.
+     * The ids of all accepted updates, in log order; a torn last record is not listed. May run while the
+     * coordinator runs.
      *
      * @throws LogCorruptException when a record is damaged
      */
     public static List<String> acceptedUpdateIds(Path dir) throws IOException {
         List<String> ids = new ArrayList<>();
-        LogScan.Visitor collect = (start, end, r) -> {
+        CompactedLog.scanAll(log(dir), ids::clear, (start, end, r) -> {
             if (r instanceof AcceptedUpdate a) {
                 ids.add(a.updateId());
             }
-        };
-        CompactedLog.scan(log(dir), collect);
-        LogScan.scan(log(dir), CompactedLog.end(log(dir)), Long.MAX_VALUE, collect);
+        });
         return ids;
     }
 }

@@ -143,6 +143,31 @@ class CompactedLogTest {
     }
 
     @Test
+    void aReaderThatACompactionOvertakesStartsAgainAndListsEveryIdOnce() throws Exception {
+        Path log = writeLog(8);
+        CompactedLog.compact(log, endOfUpdate(1), 1);
+        boolean[] compacted = {false};
+        int[] restarts = {0};
+        List<String> seen = new ArrayList<>();
+        CompactedLog.scanAll(log, () -> {
+            restarts[0]++;
+            seen.clear();
+        }, (start, end, rec) -> {
+            if (rec instanceof AcceptedUpdate a) {
+                seen.add(a.updateId());
+            }
+            if (start == endOfUpdate(1) && !compacted[0]) {
+                compacted[0] = true; // the owner compacts past what this reader is about to read
+                assertTrue(CompactedLog.compact(log, endOfUpdate(5), 1).punched() || !HolePunch.available());
+            }
+        });
+        assertEquals(ids, seen);
+        if (HolePunch.available()) {
+            assertEquals(1, restarts[0], "the punched records read as zeros once, then the read started again");
+        }
+    }
+
+    @Test
     void anOffsetInsideARecordIsRefusedAndNothingChanges() throws Exception {
         Path log = writeLog(4);
         byte[] was = bytes(log);

@@ -10,7 +10,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * How a coordinator runs. In a YAML file every key is optional:
+ * How a coordinator runs. In a YAML file every key is optional ({@code examples/serve.yaml} lists them all,
+ * each at its default):
  *
  * <pre>
  * strategy:            # handed to the strategy as is, e.g. alpha, max_staleness, buffer_size
@@ -95,6 +96,11 @@ public record CoordinatorConfig(String strategy, Map<String, Object> strategyCon
         if (compactLogBytes < 0) {
             throw new IllegalArgumentException("compact_log_bytes: must be 0 (never compact) or more, got " + compactLogBytes);
         }
+    }
+
+    /** Every key a coordinator's YAML file may set (examples/serve.yaml sets each at its default). */
+    static Set<String> keys() {
+        return KEYS;
     }
 
     /** A configuration that compacts the log by the default rule. */

@@ -11,7 +11,7 @@ import java.util.TreeSet;
  * How updates and models travel on the wire. Keys in the coordinator's YAML file, with their defaults:
  *
  * <pre>
- * codecs: [f16, bf16, int8, int4, fp8, topk, lossless]   # push codecs accepted (safetensors always is)
+ * codecs: [f16, bf16, int8, int4, fp8, fp4, topk, lossless]   # push codecs accepted (safetensors always is)
  * pull_delta_versions: 4     # past versions kept to answer pulls with only what changed; 0: whole models only
  * pull_delta_max_bytes: 0    # bytes those versions may hold together; 0: no bound beyond the count
  * ef21_max_workers: 1024     # EF21 estimates kept (one per worker and tensor set), least recently used evicted

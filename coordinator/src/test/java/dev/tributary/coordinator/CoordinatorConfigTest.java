@@ -16,6 +16,18 @@ class CoordinatorConfigTest {
     @TempDir
     Path dir;
 
+    /** The shipped example lists every key at its default, so that it cannot drift from the code. */
+    @Test
+    void theExampleFileSetsEveryKeyAtItsDefault() throws IOException {
+        Path example = Path.of("..", "examples", "serve.yaml");
+        Map<String, Object> values = YamlSettings.read(example);
+        assertEquals(new java.util.TreeSet<>(CoordinatorConfig.keys()), new java.util.TreeSet<>(values.keySet()),
+                "every key, and only those");
+        for (String strategy : java.util.List.of("fedasync", "fedbuff", "fedavg", "diloco", "noloco")) {
+            assertEquals(CoordinatorConfig.defaults(strategy), CoordinatorConfig.fromYaml(strategy, example), strategy);
+        }
+    }
+
     @Test
     void readsEveryKeyOverTheDefaults() throws IOException {
         Path f = dir.resolve("c.yaml");

@@ -139,7 +139,7 @@ class CoordinatorCrashTest {
 
     private void crashAndCheck(String strategy, boolean compact) throws Exception {
         List<String> failpoints = compact ? List.of("log.append", "log.force", "log.forced", "checkpoint.rename", "compact.write",
-                "compact.rename", "compact.renamed", "compact.punched", "publish", "ack") : FAILPOINTS;
+                "compact.rename", "compact.renamed", "compact.punched", "compact.merged", "publish", "ack") : FAILPOINTS;
         Files.writeString(dir.resolve("tokens"), TOKEN + "\n");
         Files.writeString(dir.resolve("config.yaml"), config(strategy) + (compact ? "compact_log_bytes: 1\n" : ""));
         Path init = dir.resolve("init.safetensors");

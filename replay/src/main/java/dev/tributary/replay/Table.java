@@ -437,12 +437,10 @@ public final class Table implements AutoCloseable {
     private void compactLog() {
         try {
             long upTo = checkpoints.oldestLogPosition();
-            if (upTo > 0) {
-                CompactedLog.Compacted c = CompactedLog.compact(dir.resolve(LOG), upTo, COMPACT_LOG_BYTES);
-                if (c != null && !c.punched() && !toldNoHoles) {
-                    toldNoHoles = true;
-                    warn.accept("table " + dir + ": the file system cannot punch holes, so compacted payloads stay on disk");
-                }
+            CompactedLog.Progress p = CompactedLog.compactAll(dir.resolve(LOG), upTo, COMPACT_LOG_BYTES, () -> false);
+            if (p.steps() > 0 && !p.punched() && !toldNoHoles) {
+                toldNoHoles = true;
+                warn.accept("table " + dir + ": the file system cannot punch holes, so compacted payloads stay on disk");
             }
         } catch (IOException | RuntimeException e) {
             warn.accept("table " + dir + ": log compaction failed, the log keeps its payloads: " + e.getMessage());

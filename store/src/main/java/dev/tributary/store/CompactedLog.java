@@ -71,16 +71,38 @@ public final class CompactedLog {
                 }
             });
         }
-        out.sort(Comparator.comparingLong(Chunk::from));
+        // Widest first among those starting at one offset: a merged chunk comes before the ones it replaced,
+        // which a crash during the merge may have left behind; those lie inside it and are passed over.
+        out.sort(Comparator.comparingLong(Chunk::from).thenComparing(Comparator.comparingLong(Chunk::to).reversed()));
+        List<Chunk> chain = new ArrayList<>();
         long at = 0;
         for (Chunk c : out) {
+            if (c.to() <= at && c.from() < at) {
+                continue; // inside a merged chunk
+            }
             if (c.from() != at || c.to() <= c.from()) {
                 throw new LogCorruptException(c.file(), 0, 0, "the compacted log's chunks do not follow each other: expected"
                         + " one starting at offset " + at + ", found " + c.file().getFileName());
             }
+            chain.add(c);
             at = c.to();
         }
-        return out;
+        return chain;
+    }
+
+    /** Chunk files of {@code log} that a merged chunk replaced (left by a crash during the merge). */
+    private static List<Path> replaced(Path log) throws IOException {
+        List<Chunk> chain = chunks(log);
+        List<Path> stale = new ArrayList<>();
+        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})\\.log");
+        try (Stream<Path> s = Files.list(dir(log))) {
+            for (Path p : s.toList()) {
+                if (name.matcher(p.getFileName().toString()).matches() && chain.stream().noneMatch(c -> c.file().equals(p))) {
+                    stale.add(p);
+                }
+            }
+        }
+        return stale;
     }
 
     /** Where the compacted part of {@code log} ends: the log is read from here on; 0 when none is. */
@@ -138,13 +160,18 @@ public final class CompactedLog {
     /** What a compaction did. */
     public record Compacted(Chunk chunk, long records, boolean punched) {}
 
+    /** The most log bytes one compaction step reads (plus one record): a step's chunk covers about this much. */
+    public static final long STEP_BYTES = 1L << 30;
+
     /**
      * Compacts {@code log} up to {@code upTo} (a record boundary before which nothing is read again: the
-     * smallest log position of the checkpoints on disk). Does nothing (and returns null) unless at least
-     * {@code minBytes} would be compacted.
+     * smallest log position of the checkpoints on disk), in one step of about {@link #STEP_BYTES} at most: a
+     * long way to go takes several calls. Does nothing (and returns null) unless at least {@code minBytes}
+     * would be compacted.
      *
-     * @return what was done; {@link Compacted#punched} is false where the file system cannot punch holes
-     *     (the chunk is written all the same, so the next compaction continues after it)
+     * @return what was done (its chunk's end is {@code upTo} or short of it); {@link Compacted#punched} is false
+     *     where the file system cannot punch holes (the chunk is written all the same, so the next compaction
+     *     continues after it)
      */
     public static Compacted compact(Path log, long upTo, long minBytes) throws IOException {
         Path dir = dir(log);
@@ -152,12 +179,12 @@ public final class CompactedLog {
         if (upTo - from < Math.max(1, minBytes)) {
             return null;
         }
-        Chunk chunk = new Chunk(dir.resolve(String.format("%s%016d-%016d.log", prefix(log), from, upTo)), from, upTo);
-        Path tmp = dir.resolve(chunk.file().getFileName() + ".tmp");
+        Path tmp = dir.resolve(String.format("%s%016d.log.tmp", prefix(log), from));
         long[] records = {0};
+        long to;
         try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            LogScan.scanRange(log, from, upTo, (start, end, rec) -> {
+            to = LogScan.scanRange(log, from, upTo, from + STEP_BYTES, (start, end, rec) -> {
                 LogRecord kept = switch (rec) {
                     case AcceptedUpdate a -> new AcceptedUpdate(a.updateId(), a.workerId(), a.baseVersion(), a.examples(),
                             a.localSteps(), a.metrics(), a.version(), a.staleness(), MemorySegment.NULL);
@@ -180,16 +207,20 @@ public final class CompactedLog {
             Files.deleteIfExists(tmp);
             throw e;
         }
+        Chunk chunk = new Chunk(dir.resolve(String.format("%s%016d-%016d.log", prefix(log), from, to)), from, to);
         Failpoints.hit("compact.rename");
         Files.move(tmp, chunk.file(), StandardCopyOption.ATOMIC_MOVE);
         Durables.fsyncDirectory(dir);
         Failpoints.hit("compact.renamed");
-        boolean punched = HolePunch.punch(log, 0, upTo / BLOCK * BLOCK);
+        boolean punched = HolePunch.punch(log, 0, to / BLOCK * BLOCK);
         Failpoints.hit("compact.punched");
         return new Compacted(chunk, records[0], punched);
     }
 
-    /** Removes a temporary chunk of {@code log} a crash left behind (never renamed, so nothing refers to it). */
+    /**
+     * Removes what a crash left behind: a temporary chunk (never renamed, so nothing refers to it) and chunks
+     * a merged chunk already replaced.
+     */
     public static void removeLeftovers(Path log) throws IOException {
         Path dir = dir(log);
         if (!Files.isDirectory(dir)) {
@@ -203,5 +234,74 @@ public final class CompactedLog {
                 }
             }
         }
+        for (Path p : replaced(log)) {
+            Files.deleteIfExists(p);
+        }
+    }
+
+    /** What {@link #compactAll} did: steps taken, log bytes compacted, and whether every step punched its hole. */
+    public record Progress(int steps, long bytes, boolean punched) {}
+
+    /**
+     * Compacts {@code log} up to {@code upTo} in as many steps as it takes (once at least {@code minBytes} can
+     * go), checking {@code stopping} before each, then folds the chunks when there are too many ({@link #merge}).
+     */
+    public static Progress compactAll(Path log, long upTo, long minBytes, java.util.function.BooleanSupplier stopping)
+            throws IOException {
+        int steps = 0;
+        long bytes = 0;
+        boolean punched = true;
+        long min = minBytes;
+        for (Compacted c; upTo > 0 && !stopping.getAsBoolean() && (c = compact(log, upTo, min)) != null; ) {
+            steps++;
+            bytes += c.chunk().to() - c.chunk().from();
+            punched &= c.punched();
+            min = 1; // once started, the steps go on up to upTo
+        }
+        merge(log);
+        return new Progress(steps, bytes, punched);
+    }
+
+    /** Chunks kept before {@link #merge} folds them into one. */
+    public static final int MAX_CHUNKS = 16;
+
+    /**
+     * Folds the chunks of {@code log} into one when there are more than {@link #MAX_CHUNKS}, so that their
+     * number stays bounded: the merged chunk (every record of the chunks, checked, in order) is written
+     * atomically under the name of the whole range, then the chunks it replaces are deleted. A crash in
+     * between leaves both, and the merged one wins ({@link #chunks}).
+     *
+     * @return whether a merge was done
+     */
+    public static boolean merge(Path log) throws IOException {
+        List<Chunk> all = chunks(log);
+        if (all.size() <= MAX_CHUNKS) {
+            return false;
+        }
+        Path dir = dir(log);
+        long to = all.getLast().to();
+        Path target = dir.resolve(String.format("%s%016d-%016d.log", prefix(log), 0, to));
+        Path tmp = dir.resolve(String.format("%s%016d.log.tmp", prefix(log), 0));
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            scan(log, (start, end, rec) -> {
+                ByteBuffer b = LogCodec.encode(rec).seal().head();
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+            });
+            out.force(true);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        Durables.fsyncDirectory(dir);
+        Failpoints.hit("compact.merged");
+        for (Chunk c : all) {
+            Files.deleteIfExists(c.file());
+        }
+        Durables.fsyncDirectory(dir);
+        return true;
     }
 }

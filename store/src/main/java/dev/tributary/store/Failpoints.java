@@ -20,7 +20,7 @@ import java.util.function.Consumer;
  * {@code checkpoint.renamed} (renamed, before the folder is forced), {@code compact.write} (a compacted
  * chunk written, before it is forced), {@code compact.rename} (forced, before the rename),
  * {@code compact.renamed} (renamed and the folder forced, before the hole is punched), {@code compact.punched}
- * (after it), {@code publish} (a version is durable,
+ * (after it), {@code compact.merged} (chunks folded into one, before the old ones are deleted), {@code publish} (a version is durable,
  * before it becomes visible) and {@code ack} (an update is durable, before the worker is told).
  */
 public final class Failpoints {

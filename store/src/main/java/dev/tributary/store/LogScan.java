@@ -98,13 +98,14 @@ public final class LogScan {
     /**
      * Visits the records of {@code file} in {@code [from, to)}, a range that is durable and must hold whole,
      * intact records only (what a compaction reads), mapping one record at a time: the memory this maps is at
-     * most one record, however long the range.
+     * most one record, however long the range. Stops early at the end of the first record that reaches
+     * {@code stopAfter}.
      *
-     * @return the records visited
+     * @return where the records visited end: {@code to}, or earlier when {@code stopAfter} stopped it
      * @throws LogCorruptException at a damaged record, or when the file ends before {@code to}
      * @throws IllegalArgumentException when a record runs across {@code to}
      */
-    public static long scanRange(Path file, long from, long to, Visitor visitor) throws IOException {
+    public static long scanRange(Path file, long from, long to, long stopAfter, Visitor visitor) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             long at = from;
@@ -140,8 +141,11 @@ public final class LogScan {
                 }
                 at += recordSize;
                 n++;
+                if (at >= stopAfter) {
+                    break;
+                }
             }
-            return n;
+            return at;
         }
     }
 

@@ -168,6 +168,47 @@ class CompactedLogTest {
     }
 
     @Test
+    void moreThanSixteenChunksAreFoldedIntoOneAndACrashInTheFoldLosesNothing() throws Exception {
+        Path log = writeLog(CompactedLog.MAX_CHUNKS + 4);
+        for (int i = 0; i <= CompactedLog.MAX_CHUNKS; i++) {
+            CompactedLog.compact(log, endOfUpdate(i), 1);
+        }
+        assertEquals(CompactedLog.MAX_CHUNKS + 1, CompactedLog.chunks(log).size());
+        long end = CompactedLog.end(log);
+        Failpoints.install(name -> {
+            if (name.equals("compact.merged")) {
+                throw new IllegalStateException("crash at " + name);
+            }
+        });
+        assertThrows(IllegalStateException.class, () -> CompactedLog.merge(log));
+        Failpoints.install(null);
+        // Both the fold and the chunks it replaced are on disk: the fold wins, the rest is passed over, then removed.
+        assertEquals(List.of(new CompactedLog.Chunk(dir.resolve(CompactedLog.prefix(log) + String.format("%016d-%016d.log", 0, end)),
+                0, end)), CompactedLog.chunks(log));
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
+        CompactedLog.removeLeftovers(log);
+        try (var s = Files.list(dir)) {
+            assertEquals(1, s.filter(p -> p.getFileName().toString().startsWith(CompactedLog.prefix(log))).count());
+        }
+        CompactedLog.compact(log, endOfUpdate(CompactedLog.MAX_CHUNKS + 2), 1);
+        assertEquals(2, CompactedLog.chunks(log).size());
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
+        assertFalse(CompactedLog.merge(log), "two chunks are left as they are");
+    }
+
+    @Test
+    void aStepReadsAboutStepBytesAndTheNextStepsGoOnWhereItStopped() throws Exception {
+        Path log = writeLog(4);
+        // A step stops at the end of the first record reaching STEP_BYTES past its start; with 1 MiB records
+        // and STEP_BYTES 1 GiB all of these fit one step: checked through the chunk bounds.
+        assertEquals(endOfUpdate(3), LogScan.scanRange(log, 0, endOfUpdate(3), Long.MAX_VALUE, (s, e, r) -> { }));
+        assertEquals(endOfUpdate(1), LogScan.scanRange(log, endOfUpdate(0), endOfUpdate(3), endOfUpdate(0) + 10,
+                (s, e, r) -> { }), "stops after the record that reaches the step's end");
+        CompactedLog.Compacted c = CompactedLog.compact(log, endOfUpdate(3), 1);
+        assertEquals(endOfUpdate(3), c.chunk().to());
+    }
+
+    @Test
     void anOffsetInsideARecordIsRefusedAndNothingChanges() throws Exception {
         Path log = writeLog(4);
         byte[] was = bytes(log);

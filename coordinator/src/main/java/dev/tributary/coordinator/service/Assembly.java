@@ -50,7 +50,8 @@ public final class Assembly implements AutoCloseable {
         UpdateLog log = UpdateLog.open(logFile, r.scan().validEnd());
         Sequencer sequencer = new Sequencer(r, log, checkpoints, config.checkpointEvery(), metrics, warn, config.wire());
         if (config.compactLogBytes() > 0) {
-            sequencer.afterCheckpoint(new LogCompactor(stateDir, checkpoints, config.compactLogBytes(), metrics, warn));
+            sequencer.afterCheckpoint(new LogCompactor(stateDir, checkpoints, config.compactLogBytes(), metrics, warn,
+                    sequencer::closing));
         }
         if (r.configToLog() != null) {
             try {

@@ -506,6 +506,11 @@ final class Sequencer implements AutoCloseable {
         afterCheckpoint = r;
     }
 
+    /** Whether {@link #close} has begun. */
+    boolean closing() {
+        return closing;
+    }
+
     private CompletableFuture<Void> checkpoint() {
         publishesSinceCheckpoint = 0;
         CompletableFuture<ModelImage> img = currentImage();

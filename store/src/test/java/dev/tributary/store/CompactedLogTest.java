@@ -168,6 +168,31 @@ class CompactedLogTest {
     }
 
     @Test
+    void aReaderThatAFoldOvertakesStartsAgainAndMissesNoId() throws Exception {
+        Path log = writeLog(CompactedLog.MAX_CHUNKS + 4);
+        for (int i = 0; i <= CompactedLog.MAX_CHUNKS; i++) {
+            CompactedLog.compact(log, endOfUpdate(i), 1);
+        }
+        boolean[] folded = {false};
+        int[] restarts = {0};
+        List<String> seen = new ArrayList<>();
+        CompactedLog.scanAll(log, () -> {
+            restarts[0]++;
+            seen.clear();
+        }, (start, end, rec) -> {
+            if (rec instanceof AcceptedUpdate a) {
+                seen.add(a.updateId());
+            }
+            if (!folded[0]) {
+                folded[0] = true; // the owner folds the chunks (deleting them) while this reader is at the first
+                assertTrue(CompactedLog.merge(log));
+            }
+        });
+        assertEquals(ids, seen);
+        assertEquals(1, restarts[0], "the deleted chunks were read again from the fold");
+    }
+
+    @Test
     void moreThanSixteenChunksAreFoldedIntoOneAndACrashInTheFoldLosesNothing() throws Exception {
         Path log = writeLog(CompactedLog.MAX_CHUNKS + 4);
         for (int i = 0; i <= CompactedLog.MAX_CHUNKS; i++) {

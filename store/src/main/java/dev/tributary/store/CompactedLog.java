@@ -57,20 +57,7 @@ public final class CompactedLog {
      * @throws LogCorruptException when they do not cover {@code [0, end)} without a gap or an overlap
      */
     public static List<Chunk> chunks(Path log) throws IOException {
-        List<Chunk> out = new ArrayList<>();
-        Path dir = dir(log);
-        if (!Files.isDirectory(dir)) {
-            return out;
-        }
-        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})\\.log");
-        try (Stream<Path> s = Files.list(dir)) {
-            s.forEach(p -> {
-                Matcher m = name.matcher(p.getFileName().toString());
-                if (m.matches()) {
-                    out.add(new Chunk(p, Long.parseLong(m.group(1)), Long.parseLong(m.group(2))));
-                }
-            });
-        }
+        List<Chunk> out = listed(log);
         // Widest first among those starting at one offset: a merged chunk comes before the ones it replaced,
         // which a crash during the merge may have left behind; those lie inside it and are passed over.
         out.sort(Comparator.comparingLong(Chunk::from).thenComparing(Comparator.comparingLong(Chunk::to).reversed()));
@@ -90,19 +77,72 @@ public final class CompactedLog {
         return chain;
     }
 
+    /** Every chunk file of {@code log} in its folder, in no order. */
+    private static List<Chunk> listed(Path log) throws IOException {
+        List<Chunk> out = new ArrayList<>();
+        Path dir = dir(log);
+        if (!Files.isDirectory(dir)) {
+            return out;
+        }
+        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})\\.log");
+        try (Stream<Path> s = Files.list(dir)) {
+            s.forEach(p -> {
+                Matcher m = name.matcher(p.getFileName().toString());
+                if (m.matches()) {
+                    out.add(new Chunk(p, Long.parseLong(m.group(1)), Long.parseLong(m.group(2))));
+                }
+            });
+        }
+        return out;
+    }
+
+    /** The chunk of {@code log} covering {@code [from, to)}, named as {@link #listed} reads it. */
+    private static Chunk chunk(Path log, long from, long to) {
+        return new Chunk(dir(log).resolve(String.format("%s%016d-%016d.log", prefix(log), from, to)), from, to);
+    }
+
     /** Chunk files of {@code log} that a merged chunk replaced (left by a crash during the merge). */
     private static List<Path> replaced(Path log) throws IOException {
         List<Chunk> chain = chunks(log);
-        List<Path> stale = new ArrayList<>();
-        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})\\.log");
-        try (Stream<Path> s = Files.list(dir(log))) {
-            for (Path p : s.toList()) {
-                if (name.matcher(p.getFileName().toString()).matches() && chain.stream().noneMatch(c -> c.file().equals(p))) {
-                    stale.add(p);
+        return listed(log).stream().filter(c -> !chain.contains(c)).map(Chunk::file).toList();
+    }
+
+    /** Where a record goes in a chunk being written. */
+    @FunctionalInterface
+    private interface RecordSink {
+        void put(LogRecord r) throws IOException;
+    }
+
+    /** The records a chunk's body writes, and what the body returns. */
+    @FunctionalInterface
+    private interface ChunkBody<T> {
+        T write(RecordSink sink) throws IOException;
+    }
+
+    /**
+     * Writes the records {@code body} puts into the temporary chunk file {@code tmp} and forces it; the file is
+     * deleted when anything fails. Returns what the body returned.
+     */
+    private static <T> T writeForced(Path tmp, ChunkBody<T> body) throws IOException {
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            T result = body.write(r -> {
+                ByteBuffer b = LogCodec.encode(r).seal().head();
+                while (b.hasRemaining()) {
+                    out.write(b);
                 }
-            }
+            });
+            out.force(true);
+            return result;
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
         }
-        return stale;
+    }
+
+    /** The temporary file a chunk starting at {@code from} is written to before its rename. */
+    private static Path tmp(Path log, long from) {
+        return dir(log).resolve(String.format("%s%016d.log.tmp", prefix(log), from));
     }
 
     /** Where the compacted part of {@code log} ends: the log is read from here on; 0 when none is. */
@@ -182,12 +222,10 @@ public final class CompactedLog {
         if (upTo - from < Math.max(1, minBytes)) {
             return null;
         }
-        Path tmp = dir.resolve(String.format("%s%016d.log.tmp", prefix(log), from));
+        Path tmp = tmp(log, from);
         long[] records = {0};
-        long to;
-        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            to = LogScan.scanRange(log, from, upTo, from + STEP_BYTES, (start, end, rec) -> {
+        long to = writeForced(tmp, sink -> {
+            long reached = LogScan.scanRange(log, from, upTo, from + STEP_BYTES, (start, end, rec) -> {
                 LogRecord kept = switch (rec) {
                     case AcceptedUpdate a -> new AcceptedUpdate(a.updateId(), a.workerId(), a.baseVersion(), a.examples(),
                             a.localSteps(), a.metrics(), a.version(), a.staleness(), MemorySegment.NULL);
@@ -197,20 +235,14 @@ public final class CompactedLog {
                     default -> null; // deadlines, samples, removals and salvaged bytes mean nothing before a checkpoint
                 };
                 if (kept != null) {
-                    ByteBuffer b = LogCodec.encode(kept).seal().head();
-                    while (b.hasRemaining()) {
-                        out.write(b);
-                    }
+                    sink.put(kept);
                     records[0]++;
                 }
             });
             Failpoints.hit("compact.write");
-            out.force(true);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-        Chunk chunk = new Chunk(dir.resolve(String.format("%s%016d-%016d.log", prefix(log), from, to)), from, to);
+            return reached;
+        });
+        Chunk chunk = chunk(log, from, to);
         Failpoints.hit("compact.rename");
         Files.move(tmp, chunk.file(), StandardCopyOption.ATOMIC_MOVE);
         Durables.fsyncDirectory(dir);
@@ -282,22 +314,12 @@ public final class CompactedLog {
             return false;
         }
         Path dir = dir(log);
-        long to = all.getLast().to();
-        Path target = dir.resolve(String.format("%s%016d-%016d.log", prefix(log), 0, to));
-        Path tmp = dir.resolve(String.format("%s%016d.log.tmp", prefix(log), 0));
-        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            scan(log, (start, end, rec) -> {
-                ByteBuffer b = LogCodec.encode(rec).seal().head();
-                while (b.hasRemaining()) {
-                    out.write(b);
-                }
-            });
-            out.force(true);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
+        Path target = chunk(log, 0, all.getLast().to()).file();
+        Path tmp = tmp(log, 0);
+        writeForced(tmp, sink -> {
+            scan(log, (start, end, rec) -> sink.put(rec));
+            return null;
+        });
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         Durables.fsyncDirectory(dir);
         Failpoints.hit("compact.merged");

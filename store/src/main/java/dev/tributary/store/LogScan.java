@@ -110,36 +110,26 @@ public final class LogScan {
             long size = ch.size();
             long at = from;
             long n = 0;
-            java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(LogCodec.HEADER).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             while (at < to) {
-                if (size - at < LogCodec.HEADER) {
-                    throw new LogCorruptException(file, at, n, "the log ends at offset " + size + ", before offset " + to);
-                }
-                head.clear();
-                while (head.hasRemaining() && ch.read(head, at + head.position()) >= 0) {
-                    // read the whole header
-                }
-                long payload = head.getLong(4);
-                if (head.getInt(0) != LogCodec.MAGIC || payload < 1 || payload > size - at - LogCodec.HEADER) {
-                    throw new LogCorruptException(file, at, n, head.getInt(0) != LogCodec.MAGIC ? "no record magic"
-                            : "payload length " + payload + " with " + (size - at - LogCodec.HEADER) + " bytes left");
-                }
-                long recordSize = LogCodec.HEADER + payload;
-                if (at + recordSize > to) {
-                    throw new IllegalArgumentException(file + ": the record at offset " + at + " runs across offset " + to);
-                }
+                // The rest of the file is mapped for each record alone: only the pages of that record are
+                // touched, and they are let go when its arena closes.
                 try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment record = ch.map(FileChannel.MapMode.READ_ONLY, at, recordSize, arena);
+                    MemorySegment rest = ch.map(FileChannel.MapMode.READ_ONLY, at, size - at, arena);
+                    long recordSize;
                     LogRecord r;
                     try {
-                        LogCodec.verify(record, 0, recordSize);
-                        r = LogCodec.decode(record, 0, recordSize);
+                        recordSize = LogCodec.recordSize(rest, 0);
+                        if (at + recordSize > to) {
+                            throw new IllegalArgumentException(file + ": the record at offset " + at + " runs across offset " + to);
+                        }
+                        LogCodec.verify(rest, 0, recordSize);
+                        r = LogCodec.decode(rest, 0, recordSize);
                     } catch (LogCodec.Invalid e) {
                         throw new LogCorruptException(file, at, n, e.getMessage());
                     }
                     visitor.record(at, at + recordSize, r);
+                    at += recordSize;
                 }
-                at += recordSize;
                 n++;
                 if (at >= stopAfter) {
                     break;

@@ -142,12 +142,18 @@ class CompactedLogTest {
         assertTrue(Files.size(log) > endOfUpdate(7));
     }
 
-    @Test
-    void aReaderThatACompactionOvertakesStartsAgainAndListsEveryIdOnce() throws Exception {
-        Path log = writeLog(8);
-        CompactedLog.compact(log, endOfUpdate(1), 1);
-        boolean[] compacted = {false};
-        int[] restarts = {0};
+    /** What the log's owner does while a reader reads. */
+    @FunctionalInterface
+    interface OwnerStep {
+        void run() throws IOException;
+    }
+
+    /**
+     * The ids a reader of the whole {@code log} lists when {@code owner} runs once, inside the read, at the
+     * first record visited from offset {@code at} on; {@code restarts[0]} counts how often the read started again.
+     */
+    static List<String> readWhile(Path log, long at, OwnerStep owner, int[] restarts) throws IOException {
+        boolean[] done = {false};
         List<String> seen = new ArrayList<>();
         CompactedLog.scanAll(log, () -> {
             restarts[0]++;
@@ -156,11 +162,29 @@ class CompactedLogTest {
             if (rec instanceof AcceptedUpdate a) {
                 seen.add(a.updateId());
             }
-            if (start == endOfUpdate(1) && !compacted[0]) {
-                compacted[0] = true; // the owner compacts past what this reader is about to read
-                assertTrue(CompactedLog.compact(log, endOfUpdate(5), 1).punched() || !HolePunch.available());
+            if (start >= at && !done[0]) {
+                done[0] = true;
+                owner.run();
             }
         });
+        return seen;
+    }
+
+    /** Compacts {@code log} one update at a time up to update {@code last}: one chunk each. */
+    void compactEachUpTo(Path log, int last) throws IOException {
+        for (int i = 0; i <= last; i++) {
+            CompactedLog.compact(log, endOfUpdate(i), 1);
+        }
+    }
+
+    @Test
+    void aReaderThatACompactionOvertakesStartsAgainAndListsEveryIdOnce() throws Exception {
+        Path log = writeLog(8);
+        CompactedLog.compact(log, endOfUpdate(1), 1);
+        int[] restarts = {0};
+        // The owner compacts past what this reader is about to read.
+        List<String> seen = readWhile(log, endOfUpdate(1),
+                () -> assertTrue(CompactedLog.compact(log, endOfUpdate(5), 1).punched() || !HolePunch.available()), restarts);
         assertEquals(ids, seen);
         if (HolePunch.available()) {
             assertEquals(1, restarts[0], "the punched records read as zeros once, then the read started again");
@@ -170,24 +194,10 @@ class CompactedLogTest {
     @Test
     void aReaderThatAFoldOvertakesStartsAgainAndMissesNoId() throws Exception {
         Path log = writeLog(CompactedLog.MAX_CHUNKS + 4);
-        for (int i = 0; i <= CompactedLog.MAX_CHUNKS; i++) {
-            CompactedLog.compact(log, endOfUpdate(i), 1);
-        }
-        boolean[] folded = {false};
+        compactEachUpTo(log, CompactedLog.MAX_CHUNKS);
         int[] restarts = {0};
-        List<String> seen = new ArrayList<>();
-        CompactedLog.scanAll(log, () -> {
-            restarts[0]++;
-            seen.clear();
-        }, (start, end, rec) -> {
-            if (rec instanceof AcceptedUpdate a) {
-                seen.add(a.updateId());
-            }
-            if (!folded[0]) {
-                folded[0] = true; // the owner folds the chunks (deleting them) while this reader is at the first
-                assertTrue(CompactedLog.merge(log));
-            }
-        });
+        // The owner folds the chunks (deleting them) while this reader is at the first.
+        List<String> seen = readWhile(log, 0, () -> assertTrue(CompactedLog.merge(log)), restarts);
         assertEquals(ids, seen);
         assertEquals(1, restarts[0], "the deleted chunks were read again from the fold");
     }
@@ -195,9 +205,7 @@ class CompactedLogTest {
     @Test
     void moreThanSixteenChunksAreFoldedIntoOneAndACrashInTheFoldLosesNothing() throws Exception {
         Path log = writeLog(CompactedLog.MAX_CHUNKS + 4);
-        for (int i = 0; i <= CompactedLog.MAX_CHUNKS; i++) {
-            CompactedLog.compact(log, endOfUpdate(i), 1);
-        }
+        compactEachUpTo(log, CompactedLog.MAX_CHUNKS);
         assertEquals(CompactedLog.MAX_CHUNKS + 1, CompactedLog.chunks(log).size());
         long end = CompactedLog.end(log);
         Failpoints.install(name -> {

@@ -121,7 +121,9 @@ class PartitionerProperties {
         double skewed = meanTopClassShare(labels, Partitioner.dirichlet(0.1).split(labels, 20, seed));
         double mild = meanTopClassShare(labels, Partitioner.dirichlet(100).split(labels, 20, seed));
         double iid = meanTopClassShare(labels, Partitioner.iid().split(labels, 20, seed));
-        assertTrue(skewed > 0.5, "dirichlet(0.1) top-class share " + skewed);
+        // Dir(0.1) over 10 classes puts most of a client's data in one or two classes: its mean top-class share
+        // ranges about 0.45-0.7 over seeds (0.486 at one seed), against about 0.1-0.2 for iid shards.
+        assertTrue(skewed > 0.4 && skewed > 2.5 * iid, "dirichlet(0.1) top-class share " + skewed + ", iid " + iid);
         assertTrue(mild < 0.2 && iid < 0.2, "dirichlet(100) " + mild + ", iid " + iid);
     }
 

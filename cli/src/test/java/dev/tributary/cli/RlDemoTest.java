@@ -101,7 +101,8 @@ class RlDemoTest {
                 s = a.run();
             }
             long until = System.nanoTime() + 30_000_000_000L;
-            while (learner.trainSteps() < 3 && System.nanoTime() < until) {
+            // the version is published after the training step is counted (and checkpointed): wait for it
+            while (learner.version() < 3 && System.nanoTime() < until) {
                 Thread.sleep(50);
             }
             RlDemoMonitor.Sample now = monitor.sample(12.5);

@@ -1,6 +1,9 @@
 package dev.tributary.cli;
 
+import dev.tributary.replay.Table;
+import dev.tributary.rl.learner.DurableBuffer;
 import dev.tributary.store.Checkpoints;
+import dev.tributary.store.CompactedLog;
 import dev.tributary.store.LogSalvage;
 import dev.tributary.store.StateDirectory;
 import java.io.IOException;
@@ -26,15 +29,15 @@ import picocli.CommandLine.Spec;
                 + "in a learner's), one per line, in order.",
             "Every record is checked: a torn last record (a write cut short by a crash, never acknowledged) is not "
                     + "listed; a damaged record anywhere else is an error naming its offset, and nothing is listed.",
-            "With --salvage, damaged records are copied aside and replaced so that the coordinator can start again; "
-                    + "every change, and what it drops, is printed."})
+            "With --salvage, damaged records are copied aside and replaced, and missing compacted chunks written again, "
+                    + "so that the coordinator (or learner) can start again; every change, and what it drops, is printed."})
 final class LogCommand implements Callable<Integer> {
 
-    @Option(names = "--state", required = true, paramLabel = "DIR", description = "the coordinator's --state folder")
+    @Option(names = "--state", required = true, paramLabel = "DIR", description = "the coordinator's --state folder (or a learner's)")
     Path state;
 
     @Option(names = "--salvage", description = "replace damaged records (their bytes are kept beside the log) and "
-            + "cut a torn tail; the coordinator must not be running")
+            + "cut a torn tail, in the log and its compacted chunks; the coordinator (or learner) must not be running")
     boolean salvage;
 
     @Spec
@@ -46,20 +49,24 @@ final class LogCommand implements Callable<Integer> {
             throw new UserException("--state " + state + ": not a folder");
         }
         Path log = StateDirectory.log(state);
-        Path experience = state.resolve(dev.tributary.rl.learner.DurableBuffer.DIR);
-        if (!Files.isRegularFile(log) && Files.isDirectory(experience) && !salvage) {
-            // A learner's state: the ids of every experience item it accepted.
-            PrintWriter out = spec.commandLine().getOut();
-            for (String id : dev.tributary.rl.learner.DurableBuffer.insertedIds(state)) {
-                out.println(id);
+        PrintWriter out = spec.commandLine().getOut();
+        Path table = tableDir();
+        if (!Files.isRegularFile(log) && table != null) {
+            // A learner's state (or its experience folder): every experience item it accepted.
+            if (salvage) {
+                salvageTable(table, out);
+            } else {
+                for (String id : Table.insertedIds(table)) {
+                    out.println(id);
+                }
             }
             out.flush();
             return 0;
         }
         if (!Files.isRegularFile(log)) {
-            throw new UserException("no update log in " + state + " (expected " + StateDirectory.LOG + ")");
+            throw new UserException("no update log in " + state + " (expected " + StateDirectory.LOG + ", or a learner's "
+                    + DurableBuffer.DIR + "/" + Table.LOG + ")");
         }
-        PrintWriter out = spec.commandLine().getOut();
         if (salvage) {
             salvage(log, out);
         } else {
@@ -71,6 +78,15 @@ final class LogCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The experience table's folder when {@code --state} is a learner's state or that folder itself, else null. */
+    private Path tableDir() {
+        if (Files.isRegularFile(state.resolve(Table.LOG))) {
+            return state;
+        }
+        Path inner = state.resolve(DurableBuffer.DIR);
+        return Files.isDirectory(inner) ? inner : null;
+    }
+
     private void salvage(Path log, PrintWriter out) throws IOException {
         try (FileChannel lock = FileChannel.open(state.resolve(StateDirectory.LOCK), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
@@ -80,17 +96,49 @@ final class LogCommand implements Callable<Integer> {
             }
             Optional<Checkpoints.Loaded> ck = new Checkpoints(state, Integer.MAX_VALUE).newestValid(w -> { });
             long position = ck.map(Checkpoints.Loaded::logPosition).orElse(0L);
-            List<LogSalvage.Dropped> dropped = LogSalvage.salvage(log, dev.tributary.store.CompactedLog.end(log));
-            if (dropped.isEmpty()) {
-                out.println("log " + log + " is intact: nothing changed");
-                return;
-            }
-            for (LogSalvage.Dropped d : dropped) {
-                boolean inCheckpoint = d.offset() + d.length() <= position;
-                out.println(d.describe() + (inCheckpoint
-                        ? "; before the newest checkpoint, so the model still holds it, but a retry of its id would be applied again"
-                        : d.updateId() != null || !d.cut() ? "; after the newest checkpoint: what it held is lost from the model" : ""));
-            }
+            report(LogSalvage.salvageAll(log), log, position, out, "update", "the model");
+        }
+    }
+
+    private void salvageTable(Path dir, PrintWriter out) throws IOException {
+        FileChannel lock;
+        try {
+            lock = StateDirectory.lock(dir, "table");
+        } catch (IllegalStateException e) {
+            throw new UserException("state " + dir + " is in use by a running learner: stop it first");
+        }
+        try (lock) {
+            Optional<Checkpoints.Loaded> ck = new Checkpoints(dir, Integer.MAX_VALUE).newestValid(w -> { });
+            long position = ck.map(Checkpoints.Loaded::logPosition).orElse(0L);
+            Path log = dir.resolve(Table.LOG);
+            report(LogSalvage.salvageAll(log), log, position, out, "item", "the table");
+        }
+    }
+
+    /** One line per change the repair made, and what it costs. */
+    private static void report(LogSalvage.Repair repair, Path log, long position, PrintWriter out, String what,
+            String holder) {
+        if (repair.intact()) {
+            out.println("log " + log + " is intact: nothing changed");
+            return;
+        }
+        String retry = "a retry of " + (what.equals("update") ? "an update" : "an item") + " accepted there would be"
+                + " accepted again";
+        for (CompactedLog.Restored r : repair.restored()) {
+            CompactedLog.Chunk c = r.chunk();
+            out.println(r.fromLog()
+                    ? "wrote the missing chunk " + c.file().getFileName() + " again from the log's bytes (" + r.records()
+                            + " records of offsets " + c.from() + ".." + c.to() + ")"
+                    : "the chunk for offsets " + c.from() + ".." + c.to() + " was missing and its bytes are gone from the log:"
+                            + " wrote " + c.file().getFileName() + " marking it salvaged; the ids accepted there are lost ("
+                            + retry + ")");
+        }
+        for (LogSalvage.Dropped d : repair.dropped()) {
+            boolean chunk = !d.file().equals(log);
+            boolean inCheckpoint = chunk || d.offset() + d.length() <= position;
+            out.println((chunk ? d.file().getFileName() + ": " : "") + d.describe(what) + (inCheckpoint
+                    ? "; before the newest checkpoint, so " + holder + " still holds it, but " + retry
+                    : d.updateId() != null || !d.cut() ? "; after the newest checkpoint: what it held is lost from " + holder : ""));
         }
     }
 }

@@ -57,24 +57,84 @@ public final class CompactedLog {
      * @throws LogCorruptException when they do not cover {@code [0, end)} without a gap or an overlap
      */
     public static List<Chunk> chunks(Path log) throws IOException {
+        Chain chain = chain(log);
+        if (!chain.gaps().isEmpty()) {
+            Gap g = chain.gaps().getFirst();
+            throw new LogCorruptException(g.next(), 0, 0, "the compacted log's chunks do not follow each other: expected"
+                    + " one starting at offset " + g.from() + ", found " + g.next().getFileName());
+        }
+        return chain.chunks();
+    }
+
+    /** Log offsets {@code [from, to)} that no chunk covers, before the chunk file {@code next}. */
+    private record Gap(long from, long to, Path next) {}
+
+    /** The chunks in order, and the gaps between them (a chunk file lost or deleted). */
+    private record Chain(List<Chunk> chunks, List<Gap> gaps) {}
+
+    private static Chain chain(Path log) throws IOException {
         List<Chunk> out = listed(log);
         // Widest first among those starting at one offset: a merged chunk comes before the ones it replaced,
         // which a crash during the merge may have left behind; those lie inside it and are passed over.
         out.sort(Comparator.comparingLong(Chunk::from).thenComparing(Comparator.comparingLong(Chunk::to).reversed()));
         List<Chunk> chain = new ArrayList<>();
+        List<Gap> gaps = new ArrayList<>();
         long at = 0;
         for (Chunk c : out) {
             if (c.to() <= at && c.from() < at) {
                 continue; // inside a merged chunk
             }
-            if (c.from() != at || c.to() <= c.from()) {
-                throw new LogCorruptException(c.file(), 0, 0, "the compacted log's chunks do not follow each other: expected"
-                        + " one starting at offset " + at + ", found " + c.file().getFileName());
+            if (c.from() < at || c.to() <= c.from()) {
+                throw new LogCorruptException(c.file(), 0, 0, "the compacted log's chunks overlap: expected one starting at"
+                        + " offset " + at + ", found " + c.file().getFileName());
+            }
+            if (c.from() > at) {
+                gaps.add(new Gap(at, c.from(), c.file()));
             }
             chain.add(c);
             at = c.to();
         }
-        return chain;
+        return new Chain(chain, gaps);
+    }
+
+    /** What {@link #restoreGaps} wrote in place of a missing chunk. */
+    public record Restored(Chunk chunk, long records, boolean fromLog) {}
+
+    /**
+     * The explicit repair of missing chunks (a chunk file deleted or lost), never run by itself: each range of
+     * the log that no chunk covers gets its chunk again, compacted once more from the log's own bytes where
+     * they are still there (the crash came before the punch, or the file system cannot punch holes), else as a
+     * chunk holding one {@link Salvaged} record: what the lost chunk held (accepted ids, configurations) is
+     * gone, and recovery, told by that record, does not expect it.
+     */
+    public static List<Restored> restoreGaps(Path log) throws IOException {
+        List<Restored> out = new ArrayList<>();
+        for (Gap g : chain(log).gaps()) {
+            long at = g.from();
+            while (at < g.to()) {
+                Compacted c;
+                try {
+                    c = compactFrom(log, at, g.to());
+                } catch (LogCorruptException | IllegalArgumentException e) {
+                    c = null; // zeros where the blocks were given back, or bytes that are not whole records
+                }
+                if (c == null) {
+                    Chunk lost = chunk(log, at, g.to());
+                    Path tmp = tmp(log, at);
+                    writeForced(tmp, sink -> {
+                        sink.put(new Salvaged(LogCodec.HEADER + 1));
+                        return null;
+                    });
+                    Files.move(tmp, lost.file(), StandardCopyOption.ATOMIC_MOVE);
+                    Durables.fsyncDirectory(dir(log));
+                    out.add(new Restored(lost, 0, false));
+                    break;
+                }
+                out.add(new Restored(c.chunk(), c.records(), true));
+                at = c.chunk().to();
+            }
+        }
+        return out;
     }
 
     /** Every chunk file of {@code log} in its folder, in no order. */
@@ -217,11 +277,16 @@ public final class CompactedLog {
      *     continues after it)
      */
     public static Compacted compact(Path log, long upTo, long minBytes) throws IOException {
-        Path dir = dir(log);
         long from = end(log);
         if (upTo - from < Math.max(1, minBytes)) {
             return null;
         }
+        return compactFrom(log, from, upTo);
+    }
+
+    /** One compaction step of {@code [from, upTo)}: the chunk from {@code from}, then the hole up to its end. */
+    private static Compacted compactFrom(Path log, long from, long upTo) throws IOException {
+        Path dir = dir(log);
         Path tmp = tmp(log, from);
         long[] records = {0};
         long to = writeForced(tmp, sink -> {

@@ -22,12 +22,52 @@ public final class LogSalvage {
     private LogSalvage() {}
 
     /** One region of the log that the salvage replaced or cut. */
-    public record Dropped(long offset, long length, boolean cut, String reason, String updateId, Path savedTo) {
+    public record Dropped(Path file, long offset, long length, boolean cut, String reason, String updateId, Path savedTo) {
         /** One line: where, how much, what it held. */
         public String describe() {
-            return (cut ? "cut " : "replaced ") + length + " bytes at offset " + offset + " (" + reason + ")"
-                    + (updateId == null ? "" : ", holding update " + updateId) + "; original bytes in " + savedTo.getFileName();
+            return describe("update");
         }
+
+        /** One line, naming what the log holds ({@code update}, {@code item}). */
+        public String describe(String what) {
+            return (cut ? "cut " : "replaced ") + length + " bytes at offset " + offset + " (" + reason + ")"
+                    + (updateId == null ? "" : ", holding " + what + " " + updateId) + "; original bytes in " + savedTo.getFileName();
+        }
+    }
+
+    /** What {@link #salvageAll} did: chunks written in place of missing ones, then the damage dropped. */
+    public record Repair(List<CompactedLog.Restored> restored, List<Dropped> dropped) {
+        /** Whether nothing needed repair (nothing was changed). */
+        public boolean intact() {
+            return restored.isEmpty() && dropped.isEmpty();
+        }
+    }
+
+    /**
+     * Repairs {@code log} and its {@link CompactedLog} chunks: missing chunks are written again
+     * ({@link CompactedLog#restoreGaps}), damaged records in every chunk are replaced (a chunk cut short is cut
+     * at its last whole record), then the log after the chunks is repaired as {@link #salvage(Path, long)} does.
+     */
+    public static Repair salvageAll(Path log) throws IOException {
+        List<CompactedLog.Restored> restored = CompactedLog.restoreGaps(log);
+        CompactedLog.removeLeftovers(log);
+        List<Dropped> dropped = new ArrayList<>();
+        for (CompactedLog.Chunk c : CompactedLog.chunks(log)) {
+            List<Dropped> d = salvage(c.file(), 0);
+            if (d.stream().anyMatch(Dropped::cut)) {
+                // A chunk's offsets mean nothing, but recovery must know that records are missing from it.
+                try (FileChannel ch = FileChannel.open(c.file(), StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+                    ByteBuffer b = LogCodec.encode(new Salvaged(LogCodec.HEADER + 1)).seal().head();
+                    while (b.hasRemaining()) {
+                        ch.write(b);
+                    }
+                    ch.force(true);
+                }
+            }
+            dropped.addAll(d);
+        }
+        dropped.addAll(salvage(log, CompactedLog.end(log)));
+        return new Repair(restored, dropped);
     }
 
     /** Repairs {@code file}; an intact log is left untouched and gives an empty list. */
@@ -64,7 +104,7 @@ public final class LogSalvage {
                     Path saved = file.resolveSibling(file.getFileName() + ".salvaged-" + at);
                     Files.write(saved, log.asSlice(at, end - at).toArray(ValueLayout.JAVA_BYTE));
                     Durables.fsyncFile(saved);
-                    plan.add(new Dropped(at, end - at, next < 0, e.getMessage(), id, saved));
+                    plan.add(new Dropped(file, at, end - at, next < 0, e.getMessage(), id, saved));
                     if (next < 0) {
                         cutAt = at;
                         break;

@@ -333,4 +333,84 @@ class CompactedLogTest {
         LogCorruptException gap = assertThrows(LogCorruptException.class, () -> CompactedLog.end(StateDirectory.log(dir)));
         assertTrue(gap.getMessage().contains("expected one starting at offset 0"), gap.getMessage());
     }
+
+    /** Every record of every chunk, in order. */
+    static List<LogRecord> chunkRecords(Path log) throws IOException {
+        List<LogRecord> out = new ArrayList<>();
+        CompactedLog.scan(log, (start, end, rec) -> out.add(rec));
+        return out;
+    }
+
+    static long salvagedRecords(Path log) throws IOException {
+        return chunkRecords(log).stream().filter(r -> r instanceof Salvaged).count();
+    }
+
+    @Test
+    void theExplicitSalvageRepairsADamagedOrCutChunkAndWritesAMissingOneAgain() throws Exception {
+        Path log = writeLog(9);
+        byte[] original = bytes(log);
+        CompactedLog.Compacted first = CompactedLog.compact(log, endOfUpdate(2), 1);
+        CompactedLog.Compacted second = CompactedLog.compact(log, endOfUpdate(5), 1);
+        CompactedLog.Compacted third = CompactedLog.compact(log, endOfUpdate(7), 1);
+        assertTrue(LogSalvage.salvageAll(log).intact(), "nothing to repair in an intact log");
+        List<String> expected = new ArrayList<>(ids);
+
+        // One record damaged in the middle chunk (updates 3, 4 and 5, records of one size): update 4 alone goes.
+        Path middle = second.chunk().file();
+        byte[] good = bytes(middle);
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x40;
+        Files.write(middle, flipped);
+        LogSalvage.Repair r = LogSalvage.salvageAll(log);
+        assertEquals(List.of(), r.restored());
+        assertEquals(1, r.dropped().size(), r.dropped().toString());
+        LogSalvage.Dropped d = r.dropped().getFirst();
+        assertEquals(middle, d.file());
+        assertEquals("update-4", d.updateId());
+        assertFalse(d.cut());
+        assertTrue(Files.exists(d.savedTo()), "the damaged bytes are kept");
+        expected.remove("update-4");
+        assertEquals(expected, StateDirectory.acceptedUpdateIds(dir));
+        assertEquals(1, salvagedRecords(log));
+        assertEquals(good.length, Files.size(middle), "the record is replaced in place");
+
+        // The last chunk cut inside its last record (update 7): cut there, and marked as salvaged.
+        Path last = third.chunk().file();
+        try (FileChannel ch = FileChannel.open(last, StandardOpenOption.WRITE)) {
+            ch.truncate(Files.size(last) - 5);
+        }
+        r = LogSalvage.salvageAll(log);
+        assertEquals(1, r.dropped().size(), r.dropped().toString());
+        assertTrue(r.dropped().getFirst().cut());
+        expected.remove("update-7");
+        assertEquals(expected, StateDirectory.acceptedUpdateIds(dir));
+        assertEquals(2, salvagedRecords(log), "recovery must see that the cut chunk misses records");
+
+        // The first chunk deleted: written again from the log's bytes where they are still there, else marked lost.
+        Files.delete(first.chunk().file());
+        r = LogSalvage.salvageAll(log);
+        assertEquals(1, r.restored().size());
+        CompactedLog.Restored restored = r.restored().getFirst();
+        assertEquals(new CompactedLog.Chunk(first.chunk().file(), 0, endOfUpdate(2)), restored.chunk());
+        assertEquals(!first.punched(), restored.fromLog(), "only unpunched bytes can be compacted again");
+        if (first.punched()) {
+            List<String> lost = new ArrayList<>(expected);
+            lost.removeAll(List.of("update-0", "update-1", "update-2"));
+            assertEquals(lost, StateDirectory.acceptedUpdateIds(dir));
+            assertEquals(3, salvagedRecords(log));
+            // The log's bytes back (as if never punched), the chunk lost again: now its records come back.
+            try (FileChannel ch = FileChannel.open(log, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(original, 0, (int) endOfUpdate(2)), 0);
+            }
+            Files.delete(first.chunk().file());
+            r = LogSalvage.salvageAll(log);
+            restored = r.restored().getFirst();
+            assertTrue(restored.fromLog());
+        }
+        assertEquals(4, restored.records(), "the configuration and updates 0, 1 and 2");
+        assertEquals(expected, StateDirectory.acceptedUpdateIds(dir));
+        assertEquals(new StrategyConfig("fedasync", "alpha: 0.5\n"), chunkRecords(log).getFirst());
+        assertEquals(endOfUpdate(7), CompactedLog.end(log));
+        assertTrue(LogSalvage.salvageAll(log).intact(), "a repaired log needs no second repair");
+    }
 }

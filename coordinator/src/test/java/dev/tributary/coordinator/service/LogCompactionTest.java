@@ -1,5 +1,6 @@
 package dev.tributary.coordinator.service;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -77,6 +78,17 @@ class LogCompactionTest {
         MemorySegment img = Safetensors.encode(tensor(100 + i, 0.01f), Map.of(), Arena.ofAuto());
         return a.sequencer().submit("w", RecoveryTest.id(i), a.version(), 5 + i, 1, Map.of(), img,
                 ModelImage.tensors(img, "delta"), () -> { }).join();
+    }
+
+    /** A compacting coordinator in {@code state} given updates 0 to n - 1, then closed; the SHA-256 of its model. */
+    String pushAndClose(Path state, int n) throws IOException {
+        Assembly a = open(state, COMPACT_BYTES);
+        for (int i = 0; i < n; i++) {
+            push(a, i);
+        }
+        String sha = a.modelSha256();
+        a.close();
+        return sha;
     }
 
     @Test
@@ -163,11 +175,7 @@ class LogCompactionTest {
     @Test
     void withNoCheckpointLeftForTheCompactedPartTheStartIsRefusedAndNothingIsTouched() throws Exception {
         Path state = dir.resolve("state");
-        Assembly a = open(state, COMPACT_BYTES);
-        for (int i = 0; i < 40; i++) {
-            push(a, i);
-        }
-        a.close();
+        pushAndClose(state, 40);
         long compacted = CompactedLog.end(StateDirectory.log(state));
         assertTrue(compacted > 0);
         for (Path p : new Checkpoints(state, KEEP).list()) {
@@ -179,5 +187,43 @@ class LogCompactionTest {
                 e.getMessage());
         assertEquals(size, Files.size(StateDirectory.log(state)));
         assertEquals(compacted, CompactedLog.end(StateDirectory.log(state)));
+    }
+
+    @Test
+    void aDamagedOrMissingChunkStopsTheStartAndAfterTheSalvageTheSameModelComesBack() throws Exception {
+        Path state = dir.resolve("state");
+        String expected = pushAndClose(state, 40);
+        Path log = StateDirectory.log(state);
+        CompactedLog.Chunk first = CompactedLog.chunks(log).getFirst();
+        byte[] good = Files.readAllBytes(first.file());
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x10;
+        Files.write(first.file(), flipped);
+
+        dev.tributary.store.LogCorruptException e = assertThrows(dev.tributary.store.LogCorruptException.class,
+                () -> open(state, COMPACT_BYTES));
+        assertEquals(first.file(), e.file());
+        assertTrue(e.getMessage().contains("--salvage"), e.getMessage());
+        assertArrayEquals(flipped, Files.readAllBytes(first.file()), "a refused start changes nothing");
+
+        dev.tributary.store.LogSalvage.Repair repair = dev.tributary.store.LogSalvage.salvageAll(log);
+        assertEquals(1, repair.dropped().size(), repair.dropped().toString());
+        String lost = repair.dropped().getFirst().updateId();
+        int lostIndex = IntStream.range(0, 40).filter(i -> RecoveryTest.id(i).equals(lost)).findFirst().orElseThrow();
+        Assembly back = open(state, COMPACT_BYTES);
+        assertEquals(expected, back.modelSha256(), "the model comes from the checkpoint: the salvage took nothing from it");
+        assertTrue(push(back, lostIndex == 0 ? 1 : 0).duplicate(), "the other compacted ids are still known");
+        back.close();
+        List<String> ids = new ArrayList<>(IntStream.range(0, 40).mapToObj(RecoveryTest::id).toList());
+        ids.remove(lost);
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(state));
+
+        Files.delete(first.file());
+        assertThrows(dev.tributary.store.LogCorruptException.class, () -> open(state, COMPACT_BYTES));
+        repair = dev.tributary.store.LogSalvage.salvageAll(log);
+        assertEquals(1, repair.restored().size());
+        Assembly again = open(state, COMPACT_BYTES);
+        assertEquals(expected, again.modelSha256());
+        again.close();
     }
 }

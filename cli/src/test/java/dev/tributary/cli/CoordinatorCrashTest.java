@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -71,9 +72,19 @@ class CoordinatorCrashTest {
         return p;
     }
 
+    /** Ports handed out in this JVM: the system may offer a just-closed port again before a child binds it. */
+    private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
+
+    /** How long a child JVM may take to answer its first request on a loaded machine. */
+    static final long START_SECONDS = 180;
+
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+        while (true) {
+            try (ServerSocket s = new ServerSocket(0)) {
+                if (HANDED_OUT.add(s.getLocalPort())) {
+                    return s.getLocalPort();
+                }
+            }
         }
     }
 
@@ -103,15 +114,27 @@ class CoordinatorCrashTest {
     }
 
     static String awaitStatus(int port, Process coordinator) throws InterruptedException {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < until && coordinator.isAlive()) {
+        String status = awaitStatusOrExit(port, coordinator);
+        if (status == null) {
+            throw new AssertionError("the coordinator exited with status " + coordinator.exitValue() + " before it came up");
+        }
+        return status;
+    }
+
+    /** The coordinator's first {@code /status}, or null when it exits first (one armed with a failpoint may). */
+    static String awaitStatusOrExit(int port, Process coordinator) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
+        while (System.nanoTime() < until) {
+            if (!coordinator.isAlive()) {
+                return null;
+            }
             try {
                 return get(port, "/status");
             } catch (IOException e) {
                 Thread.sleep(100);
             }
         }
-        throw new AssertionError("the coordinator did not come up");
+        throw new AssertionError("the coordinator did not come up in " + START_SECONDS + " s");
     }
 
     static long field(String json, String name) {
@@ -172,7 +195,7 @@ class CoordinatorCrashTest {
                 coordinator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 String fp = failpoints.get(random.nextInt(failpoints.size())) + "@" + (1 + random.nextInt(compact ? 2 : 4));
                 coordinator = serve(strategy, state, init, port, httpPort, fp);
-                awaitStatus(httpPort, coordinator);
+                awaitStatusOrExit(httpPort, coordinator);
                 if (coordinator.waitFor(8, TimeUnit.SECONDS)) {
                     assertEquals(Failpoints.EXIT, coordinator.exitValue(), "halted at " + fp);
                     halts++;

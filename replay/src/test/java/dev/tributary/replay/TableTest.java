@@ -227,14 +227,19 @@ class TableTest {
     @Test
     void closeWakesAWaitingSampleAndRefusesWhatComesAfter() throws Exception {
         Table t = TestItems.open(dir, TableConfig.fifoQueue(10));
-        CompletableFuture<List<Item>> waiting = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<List<Item>> waiting = new CompletableFuture<>();
+        Thread sampler = Thread.ofPlatform().start(() -> {
             try {
-                return t.sample(1, Duration.ofSeconds(30));
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
+                waiting.complete(t.sample(1, Duration.ofSeconds(30)));
+            } catch (Throwable e) {
+                waiting.completeExceptionally(e);
             }
         });
-        Thread.sleep(100);
+        // Close only once the sample is really waiting.
+        while (sampler.getState() != Thread.State.TIMED_WAITING) {
+            assertTrue(sampler.isAlive(), "the sample returned before it waited");
+            Thread.sleep(5);
+        }
         t.close();
         assertEquals(List.of(), waiting.get(10, TimeUnit.SECONDS));
         assertThrows(IllegalStateException.class, () -> TestItems.insert(t, "a", 1));

@@ -159,7 +159,17 @@ public final class Learner implements AutoCloseable {
      */
     public String statusJson() {
         double mean = meanReturn();
-        return "{\"version\":" + version()
+        // Version, training steps and optimizer steps as of one moment: read again until neither the version
+        // nor the step count moved while they were read (the training thread changes them together).
+        long version;
+        long trained;
+        long optimizer;
+        do {
+            version = version();
+            trained = trainSteps();
+            optimizer = optimizerSteps();
+        } while (version != version() || trained != trainSteps());
+        return "{\"version\":" + version
                 + ",\"env_steps\":" + envSteps()
                 + ",\"episodes\":" + episodes()
                 + ",\"mean_return\":" + (Double.isNaN(mean) ? "null" : String.format(Locale.ROOT, "%.3f", mean))
@@ -168,8 +178,8 @@ public final class Learner implements AutoCloseable {
                 + ",\"rejected\":" + rejected()
                 + ",\"actors\":" + actors()
                 + ",\"algo\":\"" + algo() + "\""
-                + ",\"train_steps\":" + trainSteps()
-                + ",\"optimizer_steps\":" + optimizerSteps()
+                + ",\"train_steps\":" + trained
+                + ",\"optimizer_steps\":" + optimizer
                 + ",\"dropped\":" + metrics.droppedTotal()
                 + ",\"busy\":" + metrics.busyTotal() + "}";
     }

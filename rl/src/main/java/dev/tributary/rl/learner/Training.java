@@ -32,7 +32,7 @@ final class Training implements AutoCloseable {
     private final PpoUpdate ppo;
     private final ImpalaUpdate impala;
     private long consumedSteps;
-    private long steps;
+    private volatile long steps;
 
     /** What one step did. */
     record Step(int rows, double learningRate, double policyLoss, double valueLoss, double entropy) {}

@@ -29,7 +29,7 @@ public final class Adam {
     private final double eps;
     private final NDArray[] first;
     private final NDArray[] second;
-    private long steps;
+    private volatile long steps;
 
     /** Adam with the given β₁, β₂ and ε (CleanRL's PPO: 0.9, 0.999, 1e-5). */
     public Adam(ActorCritic policy, double beta1, double beta2, double eps) {

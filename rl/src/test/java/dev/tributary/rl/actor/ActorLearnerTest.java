@@ -73,7 +73,7 @@ class ActorLearnerTest {
 
     /**
      * Two actors of 4 environments each and a PPO learner: the mean return of the last 100 episodes goes far
-     * beyond a random policy's (about 22) within a minute, every step records the policy version it was taken
+     * beyond a random policy's (about 22) within 150k steps, every step records the policy version it was taken
      * with, and the actors pick up many versions on the way.
      */
     @Test
@@ -81,7 +81,9 @@ class ActorLearnerTest {
         learner = startLearner(LearnerConfig.of("ppo", Map.of("total_steps", 150_000)), MemoryBuffer.inMemory(64));
         startActor(ActorOptions.of("a", "CartPole-v1", 1));
         startActor(ActorOptions.of("b", "CartPole-v1", 2).withSlowdown(1.5));
-        boolean reached = waitFor(Duration.ofSeconds(60), () -> learner.episodes() >= 100 && learner.meanReturn() >= 150);
+        // Bounded by the step budget, not by the clock: a loaded machine takes longer for the same steps.
+        boolean reached = waitFor(Duration.ofMinutes(8), () -> learner.episodes() >= 100 && learner.meanReturn() >= 150
+                || learner.envSteps() >= 150_000);
         String status = learner.statusJson();
         assertTrue(learner.meanReturn() >= 100, "mean return " + learner.meanReturn() + " (reached 150: " + reached
                 + "): " + status + " " + log);
@@ -113,13 +115,14 @@ class ActorLearnerTest {
         assertTrue(best[0] >= 475, "best mean return " + best[0] + ": " + learner.statusJson());
     }
 
-    /** IMPALA (V-trace, ρ̄ = c̄ = 1) with two actors also goes clearly beyond random within a minute. */
+    /** IMPALA (V-trace, ρ̄ = c̄ = 1) with two actors also goes clearly beyond random within 150k steps. */
     @Test
     void impalaWithTwoActorsImproves() throws Exception {
         learner = startLearner(LearnerConfig.of("impala", Map.of("total_steps", 150_000)), MemoryBuffer.inMemory(64));
         startActor(ActorOptions.of("a", "CartPole-v1", 3));
         startActor(ActorOptions.of("b", "CartPole-v1", 4));
-        waitFor(Duration.ofSeconds(60), () -> learner.episodes() >= 100 && learner.meanReturn() >= 80);
+        waitFor(Duration.ofMinutes(8), () -> learner.episodes() >= 100 && learner.meanReturn() >= 80
+                || learner.envSteps() >= 150_000);
         assertTrue(learner.meanReturn() >= 50, "mean return " + learner.meanReturn() + ": " + learner.statusJson());
     }
 
@@ -139,7 +142,9 @@ class ActorLearnerTest {
         assertTrue(waitFor(Duration.ofSeconds(30), () -> learner.version() >= 2), learner.statusJson());
         learner.close();
         long before = buffer.lastCallerState().map(s -> Long.parseLong(s.metadata().get("version"))).orElseThrow();
-        Thread.sleep(500);
+        // The learner stays down until the actor has found it so (and backs off), then comes back.
+        assertTrue(waitFor(Duration.ofSeconds(60), () -> log.stream().anyMatch(l -> l.startsWith("learner unavailable"))),
+                log.toString());
         learner = startLearner(config, buffer);
         assertTrue(learner.version() >= before);
         long acked = actors.getFirst().acknowledged();
@@ -150,7 +155,6 @@ class ActorLearnerTest {
         assertEquals(ids.size(), new HashSet<>(ids).size(), "no id acknowledged twice");
         assertTrue(new HashSet<>(buffer.insertedIds()).containsAll(ids), "every acknowledged id is in the buffer");
         assertEquals(buffer.insertedIds().size(), new HashSet<>(buffer.insertedIds()).size());
-        assertTrue(log.stream().anyMatch(l -> l.startsWith("learner unavailable")), log.toString());
     }
 
     /**

@@ -153,7 +153,8 @@ class CliErrorsTest {
         CliRunner r = fails(1, work("--coordinator", "nosuchhost.invalid:1", "--give-up-after", "1s"),
                 "error: coordinator nosuchhost.invalid:1: no answer for ", "gave up after --give-up-after 1s");
         long millis = (System.nanoTime() - t0) / 1_000_000;
-        assertTrue(millis >= 1000 && millis < 20_000, millis + " ms");
+        // The upper bound is roomy: a resolver without network may take its time to say the name is unknown.
+        assertTrue(millis >= 1000 && millis < 60_000, millis + " ms");
         assertTrue(r.err().startsWith("coordinator nosuchhost.invalid:1 unavailable (UNAVAILABLE: "), "says which address while it "
                 + "retries: " + r.err());
     }

@@ -67,6 +67,18 @@ class TableCrashTest {
         return p;
     }
 
+    /** Waits for a run armed with {@code fp}: true when it halted there, false when it was killed instead. */
+    static boolean halted(Process p, String fp, List<String> history) throws InterruptedException {
+        if (p.waitFor(30, TimeUnit.SECONDS)) {
+            assertEquals(Failpoints.EXIT, p.exitValue(), fp + ": exit status");
+            return true;
+        }
+        p.destroyForcibly();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        history.add("(" + fp + " not reached: killed)");
+        return false;
+    }
+
     static int acknowledged(Path acks) throws IOException {
         int n = 0;
         for (int w = 0; w < WRITERS; w++) {
@@ -112,19 +124,21 @@ class TableCrashTest {
                 assertTrue(p.waitFor(10, TimeUnit.SECONDS));
                 history.add("killed");
             } else {
-                String fp = failpoints.get(k - k / 4 - 1);
-                fp += "@" + (1 + random.nextInt(fp.startsWith("checkpoint") ? 3 : 60));
+                String name = failpoints.get(k - k / 4 - 1);
+                String fp = name + "@" + (1 + random.nextInt(name.startsWith("checkpoint") ? 3 : 60));
                 p = start(table, acks, fp, QUOTA);
                 history.add(fp);
-                if (p.waitFor(20, TimeUnit.SECONDS)) {
-                    assertEquals(Failpoints.EXIT, p.exitValue(), fp + ": exit status");
+                if (!halted(p, fp, history)) {
+                    // A run whose writers met their quota with mostly retried ids may write fewer records than
+                    // N: it was killed instead, at a moment as random as any other, and the failpoint is armed
+                    // again at its first pass.
+                    fp = name + "@1";
+                    p = start(table, acks, fp, QUOTA);
+                    history.add(fp);
+                    halted(p, fp, history);
+                }
+                if (p.exitValue() == Failpoints.EXIT) {
                     halts++;
-                } else {
-                    // A run whose writers met their quota with mostly retried ids may write fewer records
-                    // than N: then it is killed instead, at a moment as random as any other.
-                    p.destroyForcibly();
-                    assertTrue(p.waitFor(10, TimeUnit.SECONDS));
-                    history.add("(" + fp + " not reached: killed)");
                 }
             }
             history.add("exit " + p.exitValue() + " after " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began) + " ms, "

@@ -22,8 +22,10 @@ import java.util.stream.Stream;
  * acknowledged, not applied again; {@code tributary log} lists every id) and the strategy configuration in
  * force. So a compaction writes the prefix's accepted updates without their deltas (inserted experience
  * items without their payloads), and its configuration records, to a chunk file beside the log,
- * {@code updates.compacted-FROM-TO.log} for {@code updates.log} (the log's record format, every record
- * checksummed; written to a temporary file, forced, renamed, folder forced), and only then gives the
+ * {@code updates.compacted-FROM-TO-N.log} for {@code updates.log}, N its number of records (the log's record
+ * format, every record checksummed; written to a temporary file, forced, renamed, folder forced: a chunk
+ * that holds other than N whole records was cut or changed since, even at a record boundary, where the
+ * records' own checksums cannot tell), and only then gives the
  * prefix's disk blocks back to the file system ({@link HolePunch}): the log keeps its size and every
  * offset, so checkpoints' log positions stay valid, and reads of the prefix give zeros.
  *
@@ -38,8 +40,11 @@ public final class CompactedLog {
 
     private CompactedLog() {}
 
-    /** One chunk: the log's records in {@code [from, to)} without their deltas. */
-    public record Chunk(Path file, long from, long to) {}
+    /**
+     * One chunk: the log's records in {@code [from, to)} without their deltas, {@code records} of them (−1 for a
+     * chunk named without its count, as the first release of compaction wrote them: not checked).
+     */
+    public record Chunk(Path file, long from, long to, long records) {}
 
     /** File name prefix of {@code log}'s chunks: its name without {@code .log}, then {@code .compacted-}. */
     static String prefix(Path log) {
@@ -119,7 +124,7 @@ public final class CompactedLog {
                     c = null; // zeros where the blocks were given back, or bytes that are not whole records
                 }
                 if (c == null) {
-                    Chunk lost = chunk(log, at, g.to());
+                    Chunk lost = chunk(log, at, g.to(), 1);
                     Path tmp = tmp(log, at);
                     writeForced(tmp, sink -> {
                         sink.put(new Salvaged(LogCodec.HEADER + 1));
@@ -144,21 +149,36 @@ public final class CompactedLog {
         if (!Files.isDirectory(dir)) {
             return out;
         }
-        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})\\.log");
+        Pattern name = Pattern.compile(Pattern.quote(prefix(log)) + "(\\d{16})-(\\d{16})(?:-(\\d{1,18}))?\\.log");
         try (Stream<Path> s = Files.list(dir)) {
             s.forEach(p -> {
                 Matcher m = name.matcher(p.getFileName().toString());
                 if (m.matches()) {
-                    out.add(new Chunk(p, Long.parseLong(m.group(1)), Long.parseLong(m.group(2))));
+                    out.add(new Chunk(p, Long.parseLong(m.group(1)), Long.parseLong(m.group(2)),
+                            m.group(3) == null ? -1 : Long.parseLong(m.group(3))));
                 }
             });
         }
         return out;
     }
 
-    /** The chunk of {@code log} covering {@code [from, to)}, named as {@link #listed} reads it. */
-    private static Chunk chunk(Path log, long from, long to) {
-        return new Chunk(dir(log).resolve(String.format("%s%016d-%016d.log", prefix(log), from, to)), from, to);
+    /** The chunk of {@code log} covering {@code [from, to)} with {@code records} records, named as {@link #listed} reads it. */
+    private static Chunk chunk(Path log, long from, long to, long records) {
+        return new Chunk(dir(log).resolve(String.format("%s%016d-%016d-%d.log", prefix(log), from, to, records)), from, to,
+                records);
+    }
+
+    /**
+     * Renames chunk {@code c} after the number of records it now holds (the salvage changed them), atomically;
+     * the folder is forced.
+     */
+    static Chunk recount(Chunk c, Path log, long records) throws IOException {
+        Chunk renamed = chunk(log, c.from(), c.to(), records);
+        if (!renamed.equals(c)) {
+            Files.move(c.file(), renamed.file(), StandardCopyOption.ATOMIC_MOVE);
+            Durables.fsyncDirectory(dir(log));
+        }
+        return renamed;
     }
 
     /** Chunk files of {@code log} that a merged chunk replaced (left by a crash during the merge). */
@@ -230,6 +250,10 @@ public final class CompactedLog {
         if (r.tornReason() != null) {
             throw new LogCorruptException(c.file(), r.validEnd(), r.records(), "a compacted chunk ends inside a record: "
                     + r.tornReason());
+        }
+        if (c.records() >= 0 && r.records() != c.records()) {
+            throw new LogCorruptException(c.file(), r.validEnd(), r.records(), "a compacted chunk holds " + r.records()
+                    + " records where its name says " + c.records() + ": it was cut short or changed");
         }
     }
 
@@ -307,7 +331,7 @@ public final class CompactedLog {
             Failpoints.hit("compact.write");
             return reached;
         });
-        Chunk chunk = chunk(log, from, to);
+        Chunk chunk = chunk(log, from, to, records[0]);
         Failpoints.hit("compact.rename");
         Files.move(tmp, chunk.file(), StandardCopyOption.ATOMIC_MOVE);
         Durables.fsyncDirectory(dir);
@@ -379,12 +403,16 @@ public final class CompactedLog {
             return false;
         }
         Path dir = dir(log);
-        Path target = chunk(log, 0, all.getLast().to()).file();
         Path tmp = tmp(log, 0);
-        writeForced(tmp, sink -> {
-            scan(log, (start, end, rec) -> sink.put(rec));
-            return null;
+        long records = writeForced(tmp, sink -> {
+            long[] n = {0};
+            scan(log, (start, end, rec) -> {
+                sink.put(rec);
+                n[0]++;
+            });
+            return n[0];
         });
+        Path target = chunk(log, 0, all.getLast().to(), records).file();
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         Durables.fsyncDirectory(dir);
         Failpoints.hit("compact.merged");

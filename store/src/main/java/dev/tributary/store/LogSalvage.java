@@ -21,7 +21,10 @@ import java.util.List;
 public final class LogSalvage {
     private LogSalvage() {}
 
-    /** One region of the log that the salvage replaced or cut. */
+    /**
+     * One region of the log that the salvage replaced or cut; {@code savedTo} is null when there were no bytes
+     * to keep (records missing from a compacted chunk's end).
+     */
     public record Dropped(Path file, long offset, long length, boolean cut, String reason, String updateId, Path savedTo) {
         /** One line: where, how much, what it held. */
         public String describe() {
@@ -30,6 +33,9 @@ public final class LogSalvage {
 
         /** One line, naming what the log holds ({@code update}, {@code item}). */
         public String describe(String what) {
+            if (savedTo == null) {
+                return "at offset " + offset + ": " + reason;
+            }
             return (cut ? "cut " : "replaced ") + length + " bytes at offset " + offset + " (" + reason + ")"
                     + (updateId == null ? "" : ", holding " + what + " " + updateId) + "; original bytes in " + savedTo.getFileName();
         }
@@ -53,7 +59,16 @@ public final class LogSalvage {
         CompactedLog.removeLeftovers(log);
         List<Dropped> dropped = new ArrayList<>();
         for (CompactedLog.Chunk c : CompactedLog.chunks(log)) {
-            List<Dropped> d = salvage(c.file(), 0);
+            List<Dropped> d = new ArrayList<>(salvage(c.file(), 0));
+            long held = LogScan.scan(c.file(), 0, Long.MAX_VALUE, (start, end, rec) -> { }).records();
+            if (d.isEmpty() && c.records() >= 0 && held < c.records()) {
+                // Whole records gone from its end: their checksums cannot tell, its name's count does.
+                d.add(new Dropped(c.file(), Files.size(c.file()), 0, true, "the chunk holds " + held
+                        + " records where its name says " + c.records() + ": the rest are lost", null, null));
+            } else if (d.isEmpty() && c.records() >= 0 && held > c.records()) {
+                d.add(new Dropped(c.file(), 0, 0, false, "the chunk holds " + held + " whole records where its name says "
+                        + c.records() + ": renamed after what it holds", null, null));
+            }
             if (d.stream().anyMatch(Dropped::cut)) {
                 // A chunk's offsets mean nothing, but recovery must know that records are missing from it.
                 try (FileChannel ch = FileChannel.open(c.file(), StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
@@ -63,6 +78,10 @@ public final class LogSalvage {
                     }
                     ch.force(true);
                 }
+                held++;
+            }
+            if (c.records() >= 0 || !d.isEmpty()) {
+                CompactedLog.recount(c, log, held);
             }
             dropped.addAll(d);
         }

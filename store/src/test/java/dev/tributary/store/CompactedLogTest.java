@@ -42,12 +42,17 @@ class CompactedLogTest {
 
     /** A config record, then {@code n} accepted updates of 1 MiB each with a deadline record after every third. */
     Path writeLog(int n) throws IOException {
+        return writeLog(n, DELTA_BYTES);
+    }
+
+    /** A config record, then {@code n} accepted updates of {@code deltaBytes} each with a deadline record after every third. */
+    Path writeLog(int n, int deltaBytes) throws IOException {
         Path log = StateDirectory.log(dir);
         Random r = new Random(7);
         try (UpdateLog l = UpdateLog.open(log, 0)) {
             ends.add(l.append(new StrategyConfig("fedasync", "alpha: 0.5\n")).end());
             for (int i = 0; i < n; i++) {
-                byte[] d = new byte[DELTA_BYTES];
+                byte[] d = new byte[deltaBytes];
                 r.nextBytes(d);
                 String id = "update-" + i;
                 ids.add(id);
@@ -208,6 +213,7 @@ class CompactedLogTest {
         compactEachUpTo(log, CompactedLog.MAX_CHUNKS);
         assertEquals(CompactedLog.MAX_CHUNKS + 1, CompactedLog.chunks(log).size());
         long end = CompactedLog.end(log);
+        long records = CompactedLog.chunks(log).stream().mapToLong(CompactedLog.Chunk::records).sum();
         Failpoints.install(name -> {
             if (name.equals("compact.merged")) {
                 throw new IllegalStateException("crash at " + name);
@@ -216,8 +222,8 @@ class CompactedLogTest {
         assertThrows(IllegalStateException.class, () -> CompactedLog.merge(log));
         Failpoints.install(null);
         // Both the fold and the chunks it replaced are on disk: the fold wins, the rest is passed over, then removed.
-        assertEquals(List.of(new CompactedLog.Chunk(dir.resolve(CompactedLog.prefix(log) + String.format("%016d-%016d.log", 0, end)),
-                0, end)), CompactedLog.chunks(log));
+        assertEquals(List.of(new CompactedLog.Chunk(dir.resolve(CompactedLog.prefix(log) + String.format("%016d-%016d-%d.log", 0, end,
+                records)), 0, end, records)), CompactedLog.chunks(log));
         assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
         CompactedLog.removeLeftovers(log);
         try (var s = Files.list(dir)) {
@@ -391,7 +397,9 @@ class CompactedLogTest {
         r = LogSalvage.salvageAll(log);
         assertEquals(1, r.restored().size());
         CompactedLog.Restored restored = r.restored().getFirst();
-        assertEquals(new CompactedLog.Chunk(first.chunk().file(), 0, endOfUpdate(2)), restored.chunk());
+        assertEquals(0, restored.chunk().from());
+        assertEquals(endOfUpdate(2), restored.chunk().to());
+        assertEquals(first.punched() ? 1 : 4, restored.chunk().records(), "a Salvaged record, or what the chunk held");
         assertEquals(!first.punched(), restored.fromLog(), "only unpunched bytes can be compacted again");
         if (first.punched()) {
             List<String> lost = new ArrayList<>(expected);
@@ -402,15 +410,81 @@ class CompactedLogTest {
             try (FileChannel ch = FileChannel.open(log, StandardOpenOption.WRITE)) {
                 ch.write(ByteBuffer.wrap(original, 0, (int) endOfUpdate(2)), 0);
             }
-            Files.delete(first.chunk().file());
+            Files.delete(restored.chunk().file());
             r = LogSalvage.salvageAll(log);
             restored = r.restored().getFirst();
             assertTrue(restored.fromLog());
+            assertEquals(first.chunk(), restored.chunk(), "the same chunk, under the same name");
         }
         assertEquals(4, restored.records(), "the configuration and updates 0, 1 and 2");
         assertEquals(expected, StateDirectory.acceptedUpdateIds(dir));
         assertEquals(new StrategyConfig("fedasync", "alpha: 0.5\n"), chunkRecords(log).getFirst());
         assertEquals(endOfUpdate(7), CompactedLog.end(log));
         assertTrue(LogSalvage.salvageAll(log).intact(), "a repaired log needs no second repair");
+    }
+
+    /** Ends of the records in {@code file}, in order. */
+    static List<Long> recordEnds(Path file) throws IOException {
+        List<Long> out = new ArrayList<>();
+        LogScan.scan(file, (start, end, rec) -> out.add(end));
+        return out;
+    }
+
+    @Test
+    void aChunkCutAtARecordBoundaryIsCaughtByTheCountInItsNameAndSalvaged() throws Exception {
+        Path log = writeLog(8);
+        CompactedLog.compact(log, endOfUpdate(2), 1);
+        CompactedLog.Compacted second = CompactedLog.compact(log, endOfUpdate(5), 1);
+        Path chunk = second.chunk().file();
+        assertEquals(3, second.chunk().records(), "updates 3, 4 and 5");
+        assertTrue(chunk.getFileName().toString().endsWith("-3.log"), chunk.toString());
+        List<Long> recordEnds = recordEnds(chunk);
+        assertEquals(3, recordEnds.size());
+
+        // Its last whole record gone: every record left is intact, only the count can tell.
+        try (FileChannel ch = FileChannel.open(chunk, StandardOpenOption.WRITE)) {
+            ch.truncate(recordEnds.get(1));
+        }
+        LogCorruptException e = assertThrows(LogCorruptException.class, () -> StateDirectory.acceptedUpdateIds(dir));
+        assertEquals(chunk, e.file());
+        assertTrue(e.getMessage().contains("holds 2 records where its name says 3"), e.getMessage());
+
+        LogSalvage.Repair r = LogSalvage.salvageAll(log);
+        assertEquals(1, r.dropped().size(), r.dropped().toString());
+        LogSalvage.Dropped d = r.dropped().getFirst();
+        assertTrue(d.cut());
+        assertNull(d.savedTo(), "no bytes were left to keep");
+        assertTrue(d.describe().contains("the chunk holds 2 records where its name says 3: the rest are lost"), d.describe());
+        List<String> expected = new ArrayList<>(ids);
+        expected.remove("update-5");
+        assertEquals(expected, StateDirectory.acceptedUpdateIds(dir));
+        assertEquals(1, salvagedRecords(log), "recovery must see that the chunk misses records");
+        assertEquals(second.chunk(), CompactedLog.chunks(log).get(1), "two updates and the Salvaged record: 3 again");
+        assertTrue(LogSalvage.salvageAll(log).intact(), "a repaired log needs no second repair");
+
+        // Emptied altogether: caught the same way.
+        Files.write(chunk, new byte[0]);
+        e = assertThrows(LogCorruptException.class, () -> StateDirectory.acceptedUpdateIds(dir));
+        assertTrue(e.getMessage().contains("holds 0 records where its name says 3"), e.getMessage());
+    }
+
+    @Test
+    void aChunkNamedWithoutItsCountIsReadAsBeforeAndNamedWithItOnceSalvaged() throws Exception {
+        Path log = writeLog(8);
+        CompactedLog.Compacted c = CompactedLog.compact(log, endOfUpdate(4), 1);
+        Path legacy = c.chunk().file().resolveSibling(c.chunk().file().getFileName().toString().replaceFirst("-\\d+\\.log$", ".log"));
+        Files.move(c.chunk().file(), legacy);
+        assertEquals(new CompactedLog.Chunk(legacy, 0, endOfUpdate(4), -1), CompactedLog.chunks(log).getFirst());
+        assertEquals(ids, StateDirectory.acceptedUpdateIds(dir));
+        assertTrue(LogSalvage.salvageAll(log).intact(), "an intact chunk keeps its name");
+        assertTrue(Files.exists(legacy));
+
+        byte[] bad = bytes(legacy);
+        bad[bad.length / 2] ^= 0x40;
+        Files.write(legacy, bad);
+        LogSalvage.Repair r = LogSalvage.salvageAll(log);
+        assertEquals(1, r.dropped().size(), r.dropped().toString());
+        assertEquals(6, CompactedLog.chunks(log).getFirst().records(), "the configuration, four updates and a Salvaged record");
+        assertFalse(Files.exists(legacy));
     }
 }

@@ -7,6 +7,7 @@ import dev.tributary.store.ExperienceInserted;
 import dev.tributary.store.ExperienceRemoved;
 import dev.tributary.store.ExperienceSampled;
 import dev.tributary.store.Failpoints;
+import dev.tributary.store.LogCompaction;
 import dev.tributary.store.ModelImage;
 import dev.tributary.store.Prepared;
 import dev.tributary.store.StateDirectory;
@@ -98,7 +99,7 @@ public final class Table implements AutoCloseable {
     private final Object checkpointing = new Object();
     private CompletableFuture<Void> lastAppend = CompletableFuture.completedFuture(null);
     private long checkpointNumber;
-    private boolean toldNoHoles;
+    private final LogCompaction compaction;
     private boolean closed;
 
     private Table(Path dir, TableConfig config, Consumer<String> warn, FileChannel lockChannel, Checkpoints checkpoints,
@@ -109,6 +110,9 @@ public final class Table implements AutoCloseable {
         this.lockChannel = lockChannel;
         this.checkpoints = checkpoints;
         this.log = log;
+        this.compaction = new LogCompaction(dir.resolve(LOG), checkpoints, COMPACT_LOG_BYTES, warn, "table " + dir
+                + ": the file system cannot punch holes, so compacted payloads stay on disk", "table " + dir
+                + ": log compaction failed, the log keeps its payloads");
         this.state = r.state();
         this.checkpointNumber = r.checkpointNumber();
         this.lastCallerState = r.callerState();
@@ -435,16 +439,7 @@ public final class Table implements AutoCloseable {
      * the log as it was.
      */
     private void compactLog() {
-        try {
-            long upTo = checkpoints.oldestLogPosition();
-            CompactedLog.Progress p = CompactedLog.compactAll(dir.resolve(LOG), upTo, COMPACT_LOG_BYTES, () -> false);
-            if (p.steps() > 0 && !p.punched() && !toldNoHoles) {
-                toldNoHoles = true;
-                warn.accept("table " + dir + ": the file system cannot punch holes, so compacted payloads stay on disk");
-            }
-        } catch (IOException | RuntimeException e) {
-            warn.accept("table " + dir + ": log compaction failed, the log keeps its payloads: " + e.getMessage());
-        }
+        compaction.run(() -> false);
     }
 
     /** The caller's state of the checkpoint {@link #open} restored (tensors and metadata); empty when none. */

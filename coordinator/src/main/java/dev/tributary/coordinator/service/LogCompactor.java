@@ -3,8 +3,8 @@ package dev.tributary.coordinator.service;
 import dev.tributary.coordinator.CoordinatorMetrics;
 import dev.tributary.store.Checkpoints;
 import dev.tributary.store.CompactedLog;
+import dev.tributary.store.LogCompaction;
 import io.micrometer.core.instrument.Counter;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 
@@ -16,42 +16,26 @@ import java.util.function.Consumer;
  * only keeps more on disk.
  */
 final class LogCompactor implements Runnable {
-    private final Path stateDir;
-    private final Checkpoints checkpoints;
-    private final long minBytes;
-    private final Consumer<String> warn;
+    private final LogCompaction compaction;
     private final Counter compactions;
     private final Counter bytes;
     private final java.util.function.BooleanSupplier stopping;
-    private boolean toldNoHoles;
 
     /** @param stopping whether the coordinator is closing: the steps left wait for the next start */
     LogCompactor(Path stateDir, Checkpoints checkpoints, long minBytes, CoordinatorMetrics metrics, Consumer<String> warn,
             java.util.function.BooleanSupplier stopping) {
         this.stopping = stopping;
-        this.stateDir = stateDir;
-        this.checkpoints = checkpoints;
-        this.minBytes = minBytes;
-        this.warn = warn;
+        this.compaction = new LogCompaction(dev.tributary.store.StateDirectory.log(stateDir), checkpoints, minBytes, warn,
+                "log compaction: the file system under " + stateDir + " cannot punch holes, so the compacted deltas stay on"
+                        + " disk (ids are compacted all the same)", "log compaction failed, the log keeps its deltas");
         this.compactions = metrics.counter("tributary.log.compactions", null, "compaction steps of the update log behind the checkpoints");
         this.bytes = metrics.counter("tributary.log.compacted", "bytes", "update log bytes compacted (deltas no checkpoint needs)");
     }
 
     @Override
     public void run() {
-        try {
-            long upTo = checkpoints.oldestLogPosition();
-            CompactedLog.Progress p = CompactedLog.compactAll(dev.tributary.store.StateDirectory.log(stateDir), upTo, minBytes,
-                    stopping);
-            compactions.increment(p.steps());
-            bytes.increment(p.bytes());
-            if (p.steps() > 0 && !p.punched() && !toldNoHoles) {
-                toldNoHoles = true;
-                warn.accept("log compaction: the file system under " + stateDir + " cannot punch holes, so the compacted"
-                        + " deltas stay on disk (ids are compacted all the same)");
-            }
-        } catch (IOException | RuntimeException e) {
-            warn.accept("log compaction failed, the log keeps its deltas: " + e.getMessage());
-        }
+        CompactedLog.Progress p = compaction.run(stopping);
+        compactions.increment(p.steps());
+        bytes.increment(p.bytes());
     }
 }

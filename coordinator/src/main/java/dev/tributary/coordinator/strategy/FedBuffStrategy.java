@@ -19,8 +19,18 @@ import java.util.function.Supplier;
  * the observed concurrency Ĉ ({@link ConcurrencyEstimate}) and the aggregate is scaled by K/Ĉ before the
  * server optimizer, so that Ĉ updates (one round of every client in training) move the model about as far
  * as one FedAvg round over them. Both follow the updates merged only, and are recomputed at each publish.
+ *
+ * <p>With {@code examples_floor} φ > 0 (0.5 with {@code buffer_size: auto}, 0 with a fixed one) the examples
+ * weights also count across buffers, not only within one: a buffer whose updates hold on average m examples
+ * (staleness-weighted) steps min(1, m / (φ·r)) as far, r the examples-weighted mean size of the updates merged
+ * so far (Σn²/Σn). A client with a handful of examples finishes its epochs at once and can fill whole buffers
+ * alone; the weighted mean inside such a buffer would give its delta a full step each time, many times a
+ * second (docs/ASYNC.md).
  */
 final class FedBuffStrategy extends BaseStrategy {
+    private static final String EXAMPLES_SUM = "examples/sum";
+    private static final String EXAMPLES_SQUARES = "examples/sum_squares";
+
     /**
      * How the buffer and the step are sized.
      *
@@ -58,14 +68,20 @@ final class FedBuffStrategy extends BaseStrategy {
     private final Aggregator aggregator;
     private final Supplier<ServerOptimizer> optimizerFactory;
     private ServerOptimizer optimizer;
+    private final double examplesFloor;
+    /** Σn and Σn² over the updates merged so far (exported with the state: a replay reaches the same r). */
+    private double examplesSum;
+    private double examplesSquares;
     private final List<Update> pending = new ArrayList<>();
     private final List<Aggregator.Input> inputs = new ArrayList<>();
     private final Set<String> pendingIds = new HashSet<>();
 
+    /** @param examplesFloor φ of the buffer's examples factor (0: off; it needs {@code weightByExamples}) */
     FedBuffStrategy(TensorMap initialModel, long maxStaleness, Sizing sizing, StalenessFunction staleness,
-            boolean weightByExamples, Aggregator aggregator, Supplier<ServerOptimizer> optimizer) {
+            boolean weightByExamples, double examplesFloor, Aggregator aggregator, Supplier<ServerOptimizer> optimizer) {
         super("fedbuff", initialModel, maxStaleness);
         this.sizing = sizing;
+        this.examplesFloor = weightByExamples ? examplesFloor : 0;
         this.bufferSize = sizing.buffer(Double.NaN);
         this.staleness = staleness;
         this.weightByExamples = weightByExamples;
@@ -96,9 +112,18 @@ final class FedBuffStrategy extends BaseStrategy {
         }
         TensorMap saved = optimizer.exportState();
         TensorMap delta = aggregator.aggregate(model(), inputs);
-        if (sizing.scaleStep()) {
-            float scale = (float) sizing.step(bufferSize, concurrency.value());
-            delta = TensorOps.weightedSum(delta, List.of(delta), new float[] {scale});
+        double sum = examplesSum;
+        double squares = examplesSquares;
+        for (Update p : pending) {
+            sum += p.examples();
+            squares += (double) p.examples() * p.examples();
+        }
+        double scale = sizing.scaleStep() ? sizing.step(bufferSize, concurrency.value()) : 1;
+        if (examplesFloor > 0) {
+            scale *= examplesFactor(sum, squares);
+        }
+        if (scale != 1) {
+            delta = TensorOps.weightedSum(delta, List.of(delta), new float[] {(float) scale});
         }
         TensorMap next = optimizer.step(model(), delta);
         Refused overflow = nonFinite("update " + u.id(), next);
@@ -111,6 +136,8 @@ final class FedBuffStrategy extends BaseStrategy {
             return overflow;
         }
         List<Update> merged = List.copyOf(pending);
+        examplesSum = sum;
+        examplesSquares = squares;
         concurrency.published(merged, version());
         bufferSize = sizing.buffer(concurrency.value());
         publish(next);
@@ -118,6 +145,26 @@ final class FedBuffStrategy extends BaseStrategy {
         inputs.clear();
         pendingIds.clear();
         return new Published(version(), ids(merged), averageMetrics(merged));
+    }
+
+    /**
+     * min(1, m / (φ·r)): m the buffer's mean examples per update, weighted as its updates are weighted for
+     * staleness (weight / examples), r = Σn²/Σn over the updates merged so far and this buffer's.
+     */
+    private double examplesFactor(double sum, double squares) {
+        double weights = 0;
+        double staleness = 0;
+        for (int j = 0; j < inputs.size(); j++) {
+            long n = pending.get(j).examples();
+            if (n > 0) { // an update of no examples (adopted from an older state) tells nothing of sizes
+                weights += inputs.get(j).weight();
+                staleness += inputs.get(j).weight() / n;
+            }
+        }
+        if (!(staleness > 0) || !(sum > 0)) {
+            return 1;
+        }
+        return Math.min(1, weights / staleness / (examplesFloor * squares / sum));
     }
 
     @Override
@@ -149,6 +196,8 @@ final class FedBuffStrategy extends BaseStrategy {
     void writeState(TensorMap state) {
         nest("optimizer/", optimizer.exportState(), state);
         concurrency.write(state);
+        state.putMetadata(EXAMPLES_SUM, Double.toString(examplesSum)).putMetadata(EXAMPLES_SQUARES,
+                Double.toString(examplesSquares));
     }
 
     /** The observed concurrency (NaN before the first publish). */
@@ -161,6 +210,15 @@ final class FedBuffStrategy extends BaseStrategy {
         ServerOptimizer restored = optimizerFactory.get();
         restored.restoreState(unnest("optimizer/", state));
         concurrency.read(state, version);
+        String sum = state.metadata().get(EXAMPLES_SUM);
+        String squares = state.metadata().get(EXAMPLES_SQUARES);
+        try {
+            // A state written before the examples factor existed starts its sums afresh.
+            examplesSum = sum == null ? 0 : Double.parseDouble(sum);
+            examplesSquares = squares == null ? 0 : Double.parseDouble(squares);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("fedbuff state: examples sums \"" + sum + "\", \"" + squares + "\" are not numbers");
+        }
         bufferSize = sizing.buffer(concurrency.value());
         optimizer = restored;
         pending.clear();

@@ -25,8 +25,9 @@ import java.util.function.Supplier;
  *       0.5; {@code initial_buffer_size} 10; {@code max_buffer_size} 1000; {@code step_scale} auto (the
  *       aggregate times K/Ĉ, at most 1; the default with buffer_size auto) or none (the default with a fixed
  *       buffer_size, FedBuff's and FLSim's formulas as published); {@code staleness} polynomial a 0.5 (1/√(1+τ));
- *       {@code weighting} examples; {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1. See
- *       docs/ASYNC.md.</li>
+ *       {@code weighting} examples; {@code examples_floor} 0.5 with buffer_size auto, else 0 (a buffer whose
+ *       updates hold fewer examples than that share of the mean update's steps proportionally less);
+ *       {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1. See docs/ASYNC.md.</li>
  *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
  *       workers and {@code round_deadline_s} as for fedavg; {@code fragments} 1 (Streaming DiLoCo when more);
  *       {@code fragment_split} elements (fragments of about equal elements, cut inside tensors where needed)
@@ -200,6 +201,14 @@ public final class Strategies {
         FedBuffStrategy.Sizing sizing = new FedBuffStrategy.Sizing(bufferSize, fraction, initial, max, scaleStep);
         StalenessFunction staleness = Settings.staleness(c, "polynomial", 0.5);
         boolean byExamples = Settings.weightByExamples(c, "examples");
+        double examplesFloor = c.number("examples_floor", auto && byExamples ? 0.5 : 0);
+        if (!(examplesFloor >= 0 && examplesFloor <= 1)) {
+            throw new IllegalArgumentException(c.path("examples_floor") + ": must be in [0, 1], got " + examplesFloor);
+        }
+        if (c.has("examples_floor") && examplesFloor > 0 && !byExamples) {
+            throw new IllegalArgumentException(c.path("examples_floor") + ": " + examplesFloor
+                    + " weighs buffers by their examples: it needs weighting: examples");
+        }
         String aggregatorName = c.text("aggregator", "mean");
         if (auto && !aggregatorName.equals("mean") && !aggregatorName.equals("sum")) {
             throw new IllegalArgumentException(c.path("aggregator") + ": " + aggregatorName
@@ -208,7 +217,7 @@ public final class Strategies {
         Aggregator aggregator = Settings.aggregator(c, "mean", auto ? new int[] {initial} : new int[] {bufferSize});
         Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, Map.of("name", "sgd", "lr", 1.0));
         long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
-        return new FedBuffStrategy(model, maxStaleness, sizing, staleness, byExamples, aggregator, optimizer);
+        return new FedBuffStrategy(model, maxStaleness, sizing, staleness, byExamples, examplesFloor, aggregator, optimizer);
     }
 
     private static Strategy fedasync(Config c, TensorMap model) {

@@ -66,4 +66,45 @@ class FedBuffStrategyTest {
         assertEquals(3, s.version());
         assertInstanceOf(Published.class, s.onUpdate(update("ok", 2, 1, scalar(1))));
     }
+
+    /**
+     * A buffer of updates with few examples steps as far as its examples are worth against the typical
+     * update (r = Σn²/Σn), not a full step; buffers of typical updates are untouched.
+     */
+    @Test
+    void theExamplesFloorScalesABufferOfTinyUpdatesAndLeavesTypicalOnesAlone() {
+        Map<String, Object> cfg = Map.of("buffer_size", 2, "examples_floor", 0.5);
+        Strategy s = Strategies.create("fedbuff", cfg, scalar(0));
+        Strategy off = Strategies.create("fedbuff", Map.of("buffer_size", 2), scalar(0));
+        for (Strategy x : List.of(s, off)) {
+            x.onUpdate(update("a", 0, 100, scalar(1)));
+            x.onUpdate(update("b", 0, 100, scalar(1)));
+        }
+        assertEquals(1, value(s.model()), 1e-6, "two typical updates: the full mean");
+        for (Strategy x : List.of(s, off)) {
+            x.onUpdate(update("c", 1, 1, scalar(1)));
+            x.onUpdate(update("d", 1, 1, scalar(1)));
+        }
+        double r = (100.0 * 100 * 2 + 2) / 202;
+        assertEquals(1 + 1 / (0.5 * r), value(s.model()), 1e-6, "two updates of one example each: 1/(φ·r) of a step");
+        assertEquals(2, value(off.model()), 1e-6, "without the floor they take a full step");
+        // One tiny and one typical update: m = Σw / Σ(w/n) = 101 / 2 > φ·r, so the plain weighted mean.
+        double before = value(s.model());
+        s.onUpdate(update("e", 2, 1, scalar(1)));
+        s.onUpdate(update("f", 2, 100, scalar(-1)));
+        assertEquals(before + (1 - 100) / 101.0, value(s.model()), 1e-6);
+    }
+
+    @Test
+    void theExamplesFloorIsChecked() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Strategies.create("fedbuff", Map.of("examples_floor", 2), scalar(0)));
+        assertEquals("fedbuff.examples_floor: must be in [0, 1], got 2.0", e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Strategies.create("fedbuff", Map.of("examples_floor", 0.5, "weighting", "uniform"), scalar(0)));
+        assertEquals("fedbuff.examples_floor: 0.5 weighs buffers by their examples: it needs weighting: examples",
+                e.getMessage());
+        // Uniform weighting with the auto buffer: the floor is off by default, not an error.
+        assertInstanceOf(Strategy.class, Strategies.create("fedbuff", Map.of("weighting", "uniform"), scalar(0)));
+    }
 }

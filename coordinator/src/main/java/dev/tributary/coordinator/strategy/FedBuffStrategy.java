@@ -21,9 +21,9 @@ import java.util.function.Supplier;
  * as one FedAvg round over them. Both follow the updates merged only, and are recomputed at each publish.
  *
  * <p>With {@code examples_floor} φ > 0 (0.5 with {@code buffer_size: auto}, 0 with a fixed one) the examples
- * weights also count across buffers, not only within one: a buffer whose updates hold on average m examples
- * (staleness-weighted) steps min(1, m / (φ·r)) as far, r the examples-weighted mean size of the updates merged
- * so far (Σn²/Σn). A client with a handful of examples finishes its epochs at once and can fill whole buffers
+ * weights also count across buffers, not only within one: a buffer steps min(1, m / (φ·r)) as far, m = Σwₖnₖ/Σwₖ
+ * its weight-averaged update size and r = Σn²/Σn the examples-weighted mean size of the updates merged so
+ * far. A client with a handful of examples finishes its epochs at once and can fill whole buffers
  * alone; the weighted mean inside such a buffer would give its delta a full step each time, many times a
  * second (docs/ASYNC.md).
  */
@@ -148,23 +148,21 @@ final class FedBuffStrategy extends BaseStrategy {
     }
 
     /**
-     * min(1, m / (φ·r)): m the buffer's mean examples per update, weighted as its updates are weighted for
-     * staleness (weight / examples), r = Σn²/Σn over the updates merged so far and this buffer's.
+     * min(1, m / (φ·r)): m = Σwₖnₖ/Σwₖ, the examples of the update an average unit of the buffer's weight sits
+     * in (so a typical update that dominates the mean keeps m typical however many tiny ones share its
+     * buffer), r = Σn²/Σn the same over the updates merged so far and this buffer's.
      */
     private double examplesFactor(double sum, double squares) {
         double weights = 0;
-        double staleness = 0;
+        double weighted = 0;
         for (int j = 0; j < inputs.size(); j++) {
-            long n = pending.get(j).examples();
-            if (n > 0) { // an update of no examples (adopted from an older state) tells nothing of sizes
-                weights += inputs.get(j).weight();
-                staleness += inputs.get(j).weight() / n;
-            }
+            weights += inputs.get(j).weight();
+            weighted += inputs.get(j).weight() * pending.get(j).examples();
         }
-        if (!(staleness > 0) || !(sum > 0)) {
+        if (!(weights > 0) || !(sum > 0) || !(squares > 0)) {
             return 1;
         }
-        return Math.min(1, weights / staleness / (examplesFloor * squares / sum));
+        return Math.min(1, weighted / weights / (examplesFloor * squares / sum));
     }
 
     @Override

@@ -23,9 +23,10 @@ import java.util.function.Supplier;
  * <p>With {@code examples_floor} φ > 0 (0.5 with {@code buffer_size: auto}, 0 with a fixed one) the examples
  * weights also count across buffers, not only within one: a buffer steps min(1, m / (φ·r)) as far, m = Σwₖnₖ/Σwₖ
  * its weight-averaged update size and r = Σn²/Σn the examples-weighted mean size of the updates merged so
- * far. A client with a handful of examples finishes its epochs at once and can fill whole buffers
- * alone; the weighted mean inside such a buffer would give its delta a full step each time, many times a
- * second (docs/ASYNC.md).
+ * far; and the buffer fills when its updates count K, each counting min(1, n/(φ·r)) (at most max(K,
+ * max_buffer_size) updates are held). A client with a handful of examples finishes its epochs at once: it
+ * would fill whole buffers alone, the weighted mean inside such a buffer giving its delta a full step many
+ * times a second, and crowd the other clients' updates out of the rest (docs/ASYNC.md).
  */
 final class FedBuffStrategy extends BaseStrategy {
     private static final String EXAMPLES_SUM = "examples/sum";
@@ -107,17 +108,17 @@ final class FedBuffStrategy extends BaseStrategy {
         }
         pending.add(u);
         inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
-        if (pending.size() < bufferSize) {
-            return new Buffered(pending.size(), bufferSize);
-        }
-        TensorMap saved = optimizer.exportState();
-        TensorMap delta = aggregator.aggregate(model(), inputs);
         double sum = examplesSum;
         double squares = examplesSquares;
         for (Update p : pending) {
             sum += p.examples();
             squares += (double) p.examples() * p.examples();
         }
+        if (filled(sum, squares) < bufferSize && pending.size() < Math.max(bufferSize, sizing.maxBuffer())) {
+            return new Buffered(pending.size(), bufferSize);
+        }
+        TensorMap saved = optimizer.exportState();
+        TensorMap delta = aggregator.aggregate(model(), inputs);
         double scale = sizing.scaleStep() ? sizing.step(bufferSize, concurrency.value()) : 1;
         if (examplesFloor > 0) {
             scale *= examplesFactor(sum, squares);
@@ -145,6 +146,23 @@ final class FedBuffStrategy extends BaseStrategy {
         inputs.clear();
         pendingIds.clear();
         return new Published(version(), ids(merged), averageMetrics(merged));
+    }
+
+    /**
+     * How full the buffer is, in updates: each counts min(1, n / (φ·r)) under the examples floor (a client with
+     * a handful of examples can push hundreds of updates while the others push one: K counts the updates
+     * that carry the buffer's weight, so that they are not crowded out), 1 without it.
+     */
+    private double filled(double sum, double squares) {
+        if (examplesFloor <= 0 || !(squares > 0)) {
+            return pending.size();
+        }
+        double floor = examplesFloor * squares / sum;
+        double n = 0;
+        for (Update p : pending) {
+            n += Math.min(1, p.examples() / floor);
+        }
+        return n;
     }
 
     /**

@@ -73,9 +73,12 @@ class FedBuffStrategyTest {
      */
     @Test
     void theExamplesFloorScalesABufferOfTinyUpdatesAndLeavesTypicalOnesAlone() {
-        Map<String, Object> cfg = Map.of("buffer_size", 2, "examples_floor", 0.5);
+        // At most two updates held, so that two tiny ones publish (they would not fill a larger buffer).
+        Map<String, Object> cfg = Map.of("initial_buffer_size", 2, "max_buffer_size", 2, "step_scale", "none");
         Strategy s = Strategies.create("fedbuff", cfg, scalar(0));
-        Strategy off = Strategies.create("fedbuff", Map.of("buffer_size", 2), scalar(0));
+        Map<String, Object> noFloor = new java.util.HashMap<>(cfg);
+        noFloor.put("examples_floor", 0);
+        Strategy off = Strategies.create("fedbuff", noFloor, scalar(0));
         for (Strategy x : List.of(s, off)) {
             x.onUpdate(update("a", 0, 100, scalar(1)));
             x.onUpdate(update("b", 0, 100, scalar(1)));
@@ -87,7 +90,8 @@ class FedBuffStrategyTest {
         }
         double r = (100.0 * 100 * 2 + 2) / 202;
         assertEquals(1 + 1 / (0.5 * r), value(s.model()), 1e-6, "two updates of one example each: 1/(φ·r) of a step");
-        assertEquals(2, value(off.model()), 1e-6, "without the floor they take a full step");
+        // Without the floor (K is 1 after the first publish here) each fills a buffer alone and takes a full step.
+        assertEquals(3, value(off.model()), 1e-6, "without the floor they take full steps");
         // One tiny and one typical update: m = Σw / Σ(w/n) = 101 / 2 > φ·r, so the plain weighted mean.
         double before = value(s.model());
         s.onUpdate(update("e", 2, 1, scalar(1)));
@@ -106,5 +110,42 @@ class FedBuffStrategyTest {
                 e.getMessage());
         // Uniform weighting with the auto buffer: the floor is off by default, not an error.
         assertInstanceOf(Strategy.class, Strategies.create("fedbuff", Map.of("weighting", "uniform"), scalar(0)));
+    }
+
+    /** Under the floor an update counts towards K as far as its examples go: tiny ones cannot fill a buffer. */
+    @Test
+    void tinyUpdatesCountTowardsTheBufferAsFarAsTheirExamplesGo() {
+        Strategy s = Strategies.create("fedbuff", Map.of("buffer_size", 2, "examples_floor", 0.5), scalar(0));
+        s.onUpdate(update("a", 0, 100, scalar(1)));
+        s.onUpdate(update("b", 0, 100, scalar(1)));
+        assertEquals(1, s.version());
+        // r = (2·100² + n²…)/(200 + …) stays near 100: each one-example update counts about 1/50 of a place.
+        for (int i = 0; i < 40; i++) {
+            assertInstanceOf(Buffered.class, s.onUpdate(update("tiny" + i, 1, 1, scalar(1))), "tiny update " + i);
+        }
+        assertEquals(1, s.version());
+        assertInstanceOf(Buffered.class, s.onUpdate(update("c", 1, 100, scalar(1))));
+        assertInstanceOf(Published.class, s.onUpdate(update("d", 1, 100, scalar(1))), "two typical updates fill it");
+        assertEquals(2, s.version());
+        // The aggregate is the examples-weighted mean of all 42, a full step (m is typical).
+        assertEquals(2, value(s.model()), 1e-5);
+        // Without the floor the tiny updates fill buffers by themselves.
+        Strategy off = Strategies.create("fedbuff", Map.of("buffer_size", 2), scalar(0));
+        off.onUpdate(update("a", 0, 100, scalar(1)));
+        off.onUpdate(update("b", 0, 100, scalar(1)));
+        off.onUpdate(update("t1", 1, 1, scalar(1)));
+        assertInstanceOf(Published.class, off.onUpdate(update("t2", 1, 1, scalar(1))));
+    }
+
+    @Test
+    void theBufferHoldsAtMostMaxBufferSizeUpdates() {
+        Strategy s = Strategies.create("fedbuff", Map.of("initial_buffer_size", 2, "max_buffer_size", 5), scalar(0));
+        s.onUpdate(update("a", 0, 1000, scalar(1)));
+        s.onUpdate(update("b", 0, 1000, scalar(1)));
+        long v = s.version();
+        for (int i = 0; i < 4; i++) {
+            assertInstanceOf(Buffered.class, s.onUpdate(update("tiny" + i, v, 1, scalar(1))));
+        }
+        assertInstanceOf(Published.class, s.onUpdate(update("tiny4", v, 1, scalar(1))), "the fifth held update publishes");
     }
 }

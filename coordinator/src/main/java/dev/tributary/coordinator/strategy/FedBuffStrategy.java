@@ -20,7 +20,7 @@ import java.util.function.Supplier;
  * server optimizer, so that Ĉ updates (one round of every client in training) move the model about as far
  * as one FedAvg round over them. Both follow the updates merged only, and are recomputed at each publish.
  *
- * <p>With {@code examples_floor} φ > 0 (0.5 with {@code buffer_size: auto}, 0 with a fixed one) the examples
+ * <p>With {@code examples_floor} φ > 0 (0.1 with {@code buffer_size: auto}, 0 with a fixed one) the examples
  * weights also count across buffers, not only within one: a buffer steps min(1, m / (φ·r)) as far, m = Σwₖnₖ/Σwₖ
  * its weight-averaged update size and r = Σn²/Σn the examples-weighted mean size of the updates merged so
  * far; and the buffer fills when its updates count K, each counting min(1, n/(φ·r)) (at most max(K,

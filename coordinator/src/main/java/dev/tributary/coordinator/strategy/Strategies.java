@@ -25,7 +25,7 @@ import java.util.function.Supplier;
  *       0.5; {@code initial_buffer_size} 10; {@code max_buffer_size} 1000; {@code step_scale} auto (the
  *       aggregate times K/Ĉ, at most 1; the default with buffer_size auto) or none (the default with a fixed
  *       buffer_size, FedBuff's and FLSim's formulas as published); {@code staleness} polynomial a 0.5 (1/√(1+τ));
- *       {@code weighting} examples; {@code examples_floor} 0.5 with buffer_size auto, else 0 (a buffer whose
+ *       {@code weighting} examples; {@code examples_floor} 0.1 with buffer_size auto, else 0 (a buffer whose
  *       updates hold fewer examples than that share of the mean update's steps proportionally less);
  *       {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1. See docs/ASYNC.md.</li>
  *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
@@ -201,7 +201,7 @@ public final class Strategies {
         FedBuffStrategy.Sizing sizing = new FedBuffStrategy.Sizing(bufferSize, fraction, initial, max, scaleStep);
         StalenessFunction staleness = Settings.staleness(c, "polynomial", 0.5);
         boolean byExamples = Settings.weightByExamples(c, "examples");
-        double examplesFloor = c.number("examples_floor", auto && byExamples ? 0.5 : 0);
+        double examplesFloor = c.number("examples_floor", auto && byExamples ? 0.1 : 0);
         if (!(examplesFloor >= 0 && examplesFloor <= 1)) {
             throw new IllegalArgumentException(c.path("examples_floor") + ": must be in [0, 1], got " + examplesFloor);
         }

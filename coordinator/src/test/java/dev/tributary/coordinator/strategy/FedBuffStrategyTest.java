@@ -74,7 +74,8 @@ class FedBuffStrategyTest {
     @Test
     void theExamplesFloorScalesABufferOfTinyUpdatesAndLeavesTypicalOnesAlone() {
         // At most two updates held, so that two tiny ones publish (they would not fill a larger buffer).
-        Map<String, Object> cfg = Map.of("initial_buffer_size", 2, "max_buffer_size", 2, "step_scale", "none");
+        Map<String, Object> cfg = Map.of("initial_buffer_size", 2, "max_buffer_size", 2, "step_scale", "none",
+                "examples_floor", 0.5);
         Strategy s = Strategies.create("fedbuff", cfg, scalar(0));
         Map<String, Object> noFloor = new java.util.HashMap<>(cfg);
         noFloor.put("examples_floor", 0);

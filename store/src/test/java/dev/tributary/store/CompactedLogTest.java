@@ -423,13 +423,6 @@ class CompactedLogTest {
         assertTrue(LogSalvage.salvageAll(log).intact(), "a repaired log needs no second repair");
     }
 
-    /** Ends of the records in {@code file}, in order. */
-    static List<Long> recordEnds(Path file) throws IOException {
-        List<Long> out = new ArrayList<>();
-        LogScan.scan(file, (start, end, rec) -> out.add(end));
-        return out;
-    }
-
     @Test
     void aChunkCutAtARecordBoundaryIsCaughtByTheCountInItsNameAndSalvaged() throws Exception {
         Path log = writeLog(8);
@@ -438,7 +431,8 @@ class CompactedLogTest {
         Path chunk = second.chunk().file();
         assertEquals(3, second.chunk().records(), "updates 3, 4 and 5");
         assertTrue(chunk.getFileName().toString().endsWith("-3.log"), chunk.toString());
-        List<Long> recordEnds = recordEnds(chunk);
+        List<Long> recordEnds = new ArrayList<>();
+        LogScan.scan(chunk, (start, end, rec) -> recordEnds.add(end));
         assertEquals(3, recordEnds.size());
 
         // Its last whole record gone: every record left is intact, only the count can tell.

@@ -9,11 +9,8 @@ import dev.tributary.store.StateDirectory;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -88,30 +85,26 @@ final class LogCommand implements Callable<Integer> {
     }
 
     private void salvage(Path log, PrintWriter out) throws IOException {
-        try (FileChannel lock = FileChannel.open(state.resolve(StateDirectory.LOCK), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE);
-                FileLock held = lock.tryLock()) {
-            if (held == null) {
-                throw new UserException("state " + state + " is in use by a running coordinator: stop it first");
-            }
-            Optional<Checkpoints.Loaded> ck = new Checkpoints(state, Integer.MAX_VALUE).newestValid(w -> { });
-            long position = ck.map(Checkpoints.Loaded::logPosition).orElse(0L);
-            report(LogSalvage.salvageAll(log), log, position, out, "update", "the model");
-        }
+        salvageLocked(state, log, "coordinator", out, "update", "the model");
     }
 
     private void salvageTable(Path dir, PrintWriter out) throws IOException {
+        salvageLocked(dir, dir.resolve(Table.LOG), "learner", out, "item", "the table");
+    }
+
+    /** Repairs {@code log} under its folder's lock (its {@code owner} must not be running) and reports it. */
+    private static void salvageLocked(Path dir, Path log, String owner, PrintWriter out, String what, String holder)
+            throws IOException {
         FileChannel lock;
         try {
-            lock = StateDirectory.lock(dir, "table");
+            lock = StateDirectory.lock(dir, owner);
         } catch (IllegalStateException e) {
-            throw new UserException("state " + dir + " is in use by a running learner: stop it first");
+            throw new UserException("state " + dir + " is in use by a running " + owner + ": stop it first");
         }
         try (lock) {
             Optional<Checkpoints.Loaded> ck = new Checkpoints(dir, Integer.MAX_VALUE).newestValid(w -> { });
             long position = ck.map(Checkpoints.Loaded::logPosition).orElse(0L);
-            Path log = dir.resolve(Table.LOG);
-            report(LogSalvage.salvageAll(log), log, position, out, "item", "the table");
+            report(LogSalvage.salvageAll(log), log, position, out, what, holder);
         }
     }
 

@@ -154,10 +154,10 @@ final class FedBuffStrategy extends BaseStrategy {
      * that carry the buffer's weight, so that they are not crowded out), 1 without it.
      */
     private double filled(double sum, double squares) {
-        if (examplesFloor <= 0 || !(squares > 0)) {
+        double floor = floorExamples(sum, squares);
+        if (Double.isNaN(floor)) {
             return pending.size();
         }
-        double floor = examplesFloor * squares / sum;
         double n = 0;
         for (Update p : pending) {
             n += Math.min(1, p.examples() / floor);
@@ -177,10 +177,13 @@ final class FedBuffStrategy extends BaseStrategy {
             weights += inputs.get(j).weight();
             weighted += inputs.get(j).weight() * pending.get(j).examples();
         }
-        if (!(weights > 0) || !(sum > 0) || !(squares > 0)) {
-            return 1;
-        }
-        return Math.min(1, weighted / weights / (examplesFloor * squares / sum));
+        double floor = floorExamples(sum, squares);
+        return weights > 0 && !Double.isNaN(floor) ? Math.min(1, weighted / weights / floor) : 1;
+    }
+
+    /** φ·r, r = Σn²/Σn; NaN when the floor is off or no update held an example yet. */
+    private double floorExamples(double sum, double squares) {
+        return examplesFloor > 0 && sum > 0 && squares > 0 ? examplesFloor * squares / sum : Double.NaN;
     }
 
     @Override

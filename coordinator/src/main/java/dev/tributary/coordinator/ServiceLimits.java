@@ -11,7 +11,7 @@ import java.util.Set;
  * hold, and how many workers may be registered. Keys in the coordinator's YAML file, with their defaults:
  *
  * <pre>
- * memory_budget_bytes: 0            # 0: (updates the strategy holds + 2) × max_update_bytes, at least 64 MiB
+ * memory_budget_bytes: 0            # 0: (deltas the strategy holds + 2) × max_update_bytes, at least 64 MiB
  * push_idle_timeout_seconds: 30     # a push stream that sends no message for this long is cut
  * push_timeout_seconds: 60          # a push must end within this plus delta_bytes / push_min_bytes_per_second
  * push_min_bytes_per_second: 1048576

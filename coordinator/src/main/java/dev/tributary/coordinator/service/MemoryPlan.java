@@ -5,9 +5,11 @@ import dev.tributary.coordinator.ServiceLimits;
 import java.util.Map;
 
 /**
- * The receive memory a configuration needs: the strategy holds the deltas of up to {@link #held} updates
- * until it publishes (their buffers go back only then), and one more update must be able to arrive, or
- * no publish ever comes. The default budget leaves room for two arriving at once.
+ * The receive memory a configuration needs: a strategy that keeps deltas ({@code Strategy.keepsDeltas})
+ * holds those of up to {@link #held} updates until it publishes (their buffers go back only then), and one
+ * more update must be able to arrive, or no publish ever comes. The default budget leaves room for two
+ * arriving at once. FedBuff with the mean or sum aggregator keeps none: however large its buffer, only the
+ * updates arriving need receive memory.
  *
  * @param budget      bytes all receive buffers may commit
  * @param tokenShare  bytes the open streams of one token may hold
@@ -49,12 +51,18 @@ record MemoryPlan(long budget, long tokenShare, long workerShare) {
     /** Updates the strategy may hold before a publish lets them go (see {@code Strategies} for the keys). */
     static int held(String strategy, Map<String, Object> c) {
         return switch (strategy) {
-            case "fedbuff" -> count(c, "buffer_size", 10);
+            // With the mean or sum aggregator FedBuff folds each delta in as it comes (it keeps none).
+            case "fedbuff" -> streamed(c) ? 0 : count(c, "buffer_size", 10);
             case "diloco" -> count(c, "workers", 2);
             case "fedavg" -> Math.max(count(c, "min_workers", 2),
                     (int) (number(c, "fraction", 1.0) * count(c, "workers", 0)));
             default -> 0;
         };
+    }
+
+    private static boolean streamed(Map<String, Object> c) {
+        Object aggregator = c.getOrDefault("aggregator", "mean");
+        return aggregator.equals("mean") || aggregator.equals("sum");
     }
 
     private static int count(Map<String, Object> c, String key, int dflt) {

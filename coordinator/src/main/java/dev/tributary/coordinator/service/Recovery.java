@@ -18,10 +18,13 @@ import dev.tributary.coordinator.strategy.Update;
 import dev.tributary.tensor.InvalidCheckpointException;
 import dev.tributary.tensor.TensorMap;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -76,8 +79,12 @@ final class Recovery {
         /** The strategy runs under the current configuration because the log named none before it. */
         boolean unlogged;
 
-        Replay(String name, Map<String, Object> wanted, TensorMap initialModel, Optional<Checkpoints.Loaded> ck) {
+        final Path logFile;
+
+        Replay(String name, Map<String, Object> wanted, TensorMap initialModel, Optional<Checkpoints.Loaded> ck,
+                Path logFile) {
             this.name = name;
+            this.logFile = logFile;
             this.wanted = wanted;
             this.initialModel = initialModel;
             this.checkpoint = ck;
@@ -117,7 +124,7 @@ final class Recovery {
                                 + start + ", this run is " + name);
                     }
                     if (!c.equals(inForce)) {
-                        strategy = reconfigure(s, c);
+                        strategy = reconfigure(s, c, held(start));
                         inForce = c;
                     }
                     unlogged = false;
@@ -128,7 +135,8 @@ final class Recovery {
             }
         }
 
-        private void apply(Strategy s, AcceptedUpdate rec, long end) {
+        /** An update of the log as the strategy takes it, its delta copied out of the log's mapping. */
+        private static Update update(AcceptedUpdate rec) {
             MemorySegment copy = Arena.ofAuto().allocate(rec.delta().byteSize(), 64);
             copy.copyFrom(rec.delta());
             TensorMap delta;
@@ -137,8 +145,30 @@ final class Recovery {
             } catch (InvalidCheckpointException e) {
                 throw new Unrecoverable("replay: update " + rec.updateId() + " has a malformed delta: " + e.problem());
             }
-            Decision d = s.onUpdate(new Update(rec.updateId(), rec.baseVersion(), rec.examples(), rec.localSteps(), delta,
-                    rec.metrics()));
+            return new Update(rec.updateId(), rec.baseVersion(), rec.examples(), rec.localSteps(), delta, rec.metrics());
+        }
+
+        /**
+         * The updates accepted since the last publish, up to offset {@code to}, read back from the log for a
+         * reconfigured strategy to adopt: the strategy that held them need not have kept their deltas.
+         */
+        List<Update> held(long to) {
+            List<Update> held = new ArrayList<>();
+            try {
+                LogScan.scan(logFile, publishEnd, to, (start, end, rec) -> {
+                    if (rec instanceof AcceptedUpdate a) {
+                        held.add(update(a));
+                    }
+                });
+            } catch (IOException e) {
+                throw new UncheckedIOException("replay: reading back the updates held at offset " + publishEnd + ": "
+                        + e.getMessage(), e);
+            }
+            return held;
+        }
+
+        private void apply(Strategy s, AcceptedUpdate rec, long end) {
+            Decision d = s.onUpdate(update(rec));
             if (d instanceof Refused r) {
                 throw new Unrecoverable("replay: acknowledged update " + rec.updateId() + " is refused on replay (" + r.reason()
                         + "): the log and this version of the coordinator disagree; nothing was changed");
@@ -180,9 +210,9 @@ final class Recovery {
             return s;
         }
 
-        static Strategy reconfigure(Strategy s, StrategyConfig c) {
+        static Strategy reconfigure(Strategy s, StrategyConfig c, List<Update> held) {
             try {
-                return Strategies.reconfigure(s, Strategies.parseCanonical(c.yaml()));
+                return Strategies.reconfigure(s, Strategies.parseCanonical(c.yaml()), held);
             } catch (IllegalArgumentException e) {
                 throw new Unrecoverable("the " + s.name() + " state cannot continue under configuration " + c.yaml()
                         + ": " + e.getMessage());
@@ -197,7 +227,7 @@ final class Recovery {
             throw new Unrecoverable("state " + ck.get().file().getParent() + " holds a " + ck.get().strategy()
                     + " run; refusing to continue it with " + name);
         }
-        Replay replay = new Replay(name, config, initialModel, ck);
+        Replay replay = new Replay(name, config, initialModel, ck, logFile);
         CompactedLog.removeLeftovers(logFile);
         long compacted = CompactedLog.end(logFile);
         if (compacted > replay.checkpointPosition) {
@@ -233,7 +263,7 @@ final class Recovery {
                 warn.accept("strategy configuration changed from " + replay.inForce.yaml() + " to " + wanted.yaml()
                         + ": it governs updates from now on; those accepted before stay as they were");
             }
-            strategy = Replay.reconfigure(strategy, wanted);
+            strategy = Replay.reconfigure(strategy, wanted, replay.held(scan.validEnd()));
             toLog = wanted;
         } else if (replay.unlogged) {
             toLog = wanted;

@@ -357,9 +357,13 @@ final class Sequencer implements AutoCloseable {
         record.version(after);
         UpdateLog.Appended a = append(record);
         accepted++;
-        CompletableFuture<Void> letGo = new CompletableFuture<>();
-        CompletableFuture.allOf(a.durable(), letGo).whenComplete((x, e) -> done.run());
-        retained.add(letGo);
+        if (strategy.keepsDeltas()) {
+            CompletableFuture<Void> letGo = new CompletableFuture<>();
+            CompletableFuture.allOf(a.durable(), letGo).whenComplete((x, e) -> done.run());
+            retained.add(letGo);
+        } else {
+            a.durable().whenComplete((x, e) -> done.run()); // the strategy folded the delta in: only the log reads it
+        }
         CompletableFuture<Void> durable = a.durable();
         stalenessSinceRelease += staleness;
         nanosSinceRelease += spent;

@@ -14,6 +14,9 @@ import java.util.function.Supplier;
  * holds K updates the aggregator combines them (the weighted mean Σwₖδₖ/Σwₖ by default, or
  * {@code aggregator: sum} for the paper's Σwₖδₖ), the server optimizer takes one step on that Δ, and the
  * result is published. With the default SGD at lr 1 a publish adds the weighted mean delta to the model.
+ * The mean and the sum are computed as the updates come, from a running weighted mean (one model of memory
+ * however large the buffer; {@link #keepsDeltas} is false); merge-method aggregators keep the deltas to the
+ * publish.
  *
  * <p>{@link Sizing} says how K and the step follow the population (docs/ASYNC.md): by default K is half
  * the observed concurrency Ĉ ({@link ConcurrencyEstimate}) and the aggregate is scaled by K/Ĉ before the
@@ -67,14 +70,23 @@ final class FedBuffStrategy extends BaseStrategy {
     private final StalenessFunction staleness;
     private final boolean weightByExamples;
     private final Aggregator aggregator;
+    /** The aggregator is the weighted mean or sum: held deltas are folded into {@link #mean} as they come. */
+    private final boolean streamed;
+    private final boolean normalize;
     private final Supplier<ServerOptimizer> optimizerFactory;
     private ServerOptimizer optimizer;
     private final double examplesFloor;
     /** Σn and Σn² over the updates merged so far (exported with the state: a replay reaches the same r). */
     private double examplesSum;
     private double examplesSquares;
+    /** The updates held towards the next publish (without their deltas when streamed), and their weights. */
     private final List<Update> pending = new ArrayList<>();
+    private final List<Double> weights = new ArrayList<>();
+    /** Not streamed: what the aggregator combines at the publish (the deltas are kept until then). */
     private final List<Aggregator.Input> inputs = new ArrayList<>();
+    /** Streamed: Σwₖδₖ/Σwₖ over the held updates (reused from buffer to buffer), and Σwₖ. */
+    private TensorMap mean;
+    private double weightSum;
     private final Set<String> pendingIds = new HashSet<>();
 
     /** @param examplesFloor φ of the buffer's examples factor (0: off; it needs {@code weightByExamples}) */
@@ -87,8 +99,20 @@ final class FedBuffStrategy extends BaseStrategy {
         this.staleness = staleness;
         this.weightByExamples = weightByExamples;
         this.aggregator = aggregator;
+        this.streamed = aggregator instanceof MeanAggregator;
+        this.normalize = aggregator.name().equals("mean");
         this.optimizerFactory = optimizer;
         this.optimizer = optimizer.get();
+    }
+
+    /**
+     * False with the mean or sum aggregator: each delta is folded into a running weighted mean when it comes
+     * in and not read again, so the service may give its buffer back at once. A buffer of K updates then
+     * costs one model of memory, not K (the receive budget bounds only the updates arriving).
+     */
+    @Override
+    public boolean keepsDeltas() {
+        return !streamed;
     }
 
     @Override
@@ -103,62 +127,104 @@ final class FedBuffStrategy extends BaseStrategy {
             return new Refused("update " + u.id() + ": weight " + weight + " at staleness " + tau
                     + " is not finite and > 0", Refused.INVALID);
         }
-        if (!pendingIds.add(u.id())) {
+        if (pendingIds.contains(u.id())) {
             return new Refused("update " + u.id() + ": already buffered", Refused.DUPLICATE);
         }
-        pending.add(u);
-        inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
-        double sum = examplesSum;
-        double squares = examplesSquares;
+        double sum = examplesSum + u.examples();
+        double squares = examplesSquares + (double) u.examples() * u.examples();
         for (Update p : pending) {
             sum += p.examples();
             squares += (double) p.examples() * p.examples();
         }
-        if (filled(sum, squares) < bufferSize && pending.size() < Math.max(bufferSize, sizing.maxBuffer())) {
-            return new Buffered(pending.size(), bufferSize);
+        int held = pending.size() + 1;
+        if (filled(sum, squares, u.examples()) < bufferSize && held < Math.max(bufferSize, sizing.maxBuffer())) {
+            hold(u, weight);
+            return new Buffered(held, bufferSize);
         }
-        TensorMap saved = optimizer.exportState();
-        TensorMap delta = aggregator.aggregate(model(), inputs);
         double scale = sizing.scaleStep() ? sizing.step(bufferSize, concurrency.value()) : 1;
         if (examplesFloor > 0) {
-            scale *= examplesFactor(sum, squares);
+            scale *= examplesFactor(sum, squares, u.examples(), weight);
         }
-        if (scale != 1) {
-            delta = TensorOps.weightedSum(delta, List.of(delta), new float[] {(float) scale});
+        TensorMap delta;
+        if (streamed) {
+            // One pass over the running mean and the last delta, into fresh memory: the mean stays as it was
+            // should the step overflow and this update be refused.
+            double total = weightSum + weight;
+            double norm = normalize ? total : 1;
+            delta = pending.isEmpty() ? TensorOps.weightedSum(model(), List.of(u.delta()), new float[] {(float) (scale * weight / norm)})
+                    : TensorOps.weightedSum(model(), List.of(mean, u.delta()),
+                            new float[] {(float) (scale * weightSum / norm), (float) (scale * weight / norm)});
+        } else {
+            List<Aggregator.Input> all = new ArrayList<>(inputs);
+            all.add(new Aggregator.Input(u.id(), u.delta(), weight));
+            delta = aggregator.aggregate(model(), all);
+            if (scale != 1) {
+                delta = TensorOps.weightedSum(delta, List.of(delta), new float[] {(float) scale});
+            }
         }
+        TensorMap saved = optimizer.exportState();
         TensorMap next = optimizer.step(model(), delta);
         Refused overflow = nonFinite("update " + u.id(), next);
         if (overflow != null) {
             optimizer = optimizerFactory.get();
             optimizer.restoreState(saved);
-            pending.removeLast();
-            inputs.removeLast();
-            pendingIds.remove(u.id());
             return overflow;
         }
-        List<Update> merged = List.copyOf(pending);
+        List<Update> merged = new ArrayList<>(pending);
+        merged.add(u);
         examplesSum = sum;
         examplesSquares = squares;
         concurrency.published(merged, version());
         bufferSize = sizing.buffer(concurrency.value());
         publish(next);
-        pending.clear();
-        inputs.clear();
-        pendingIds.clear();
+        clearHeld();
         return new Published(version(), ids(merged), averageMetrics(merged));
     }
 
+    /** Takes {@code u} into the buffer: its delta folded into the running mean when streamed, else kept. */
+    private void hold(Update u, double weight) {
+        pendingIds.add(u.id());
+        weights.add(weight);
+        if (!streamed) {
+            pending.add(u);
+            inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
+            return;
+        }
+        double total = weightSum + weight;
+        if (mean == null) {
+            mean = TensorOps.weightedSum(model(), List.of(u.delta()), new float[] {1});
+        } else if (pending.isEmpty()) {
+            TensorOps.weightedSumInto(mean, List.of(u.delta()), new float[] {1});
+        } else {
+            // The mean of k+1 as a convex mix of the mean of k and the new delta: no coefficient above 1, so the
+            // running value stays within the deltas' range whatever the weights (a sum could overflow f32).
+            TensorOps.weightedSumInto(mean, List.of(mean, u.delta()),
+                    new float[] {(float) (weightSum / total), (float) (weight / total)});
+        }
+        pending.add(u.withoutDelta());
+        weightSum = total;
+    }
+
+    private void clearHeld() {
+        pending.clear();
+        weights.clear();
+        inputs.clear();
+        pendingIds.clear();
+        weightSum = 0; // the mean's memory is overwritten by the next buffer's first update
+    }
+
     /**
-     * How full the buffer is, in updates: each counts min(1, n / (φ·r)) under the examples floor (a client with
-     * a handful of examples can push hundreds of updates while the others push one: K counts the updates
-     * that carry the buffer's weight, so that they are not crowded out), 1 without it.
+     * How full the buffer would be with one more update of {@code examples}, in updates: each counts
+     * min(1, n / (φ·r)) under the examples floor (a client with a handful of examples can push hundreds of
+     * updates while the others push one: K counts the updates that carry the buffer's weight, so that they are
+     * not crowded out), 1 without it.
      */
-    private double filled(double sum, double squares) {
+    private double filled(double sum, double squares, long examples) {
         double floor = floorExamples(sum, squares);
         if (Double.isNaN(floor)) {
-            return pending.size();
+            return pending.size() + 1;
         }
-        double n = 0;
+        double n = Math.min(1, examples / floor);
         for (Update p : pending) {
             n += Math.min(1, p.examples() / floor);
         }
@@ -168,17 +234,18 @@ final class FedBuffStrategy extends BaseStrategy {
     /**
      * min(1, m / (φ·r)): m = Σwₖnₖ/Σwₖ, the examples of the update an average unit of the buffer's weight sits
      * in (so a typical update that dominates the mean keeps m typical however many tiny ones share its
-     * buffer), r = Σn²/Σn the same over the updates merged so far and this buffer's.
+     * buffer), r = Σn²/Σn the same over the updates merged so far and this buffer's, the last of which has
+     * {@code examples} and {@code weight}.
      */
-    private double examplesFactor(double sum, double squares) {
-        double weights = 0;
-        double weighted = 0;
-        for (int j = 0; j < inputs.size(); j++) {
-            weights += inputs.get(j).weight();
-            weighted += inputs.get(j).weight() * pending.get(j).examples();
+    private double examplesFactor(double sum, double squares, long examples, double weight) {
+        double total = weight;
+        double weighted = weight * examples;
+        for (int j = 0; j < pending.size(); j++) {
+            total += weights.get(j);
+            weighted += weights.get(j) * pending.get(j).examples();
         }
         double floor = floorExamples(sum, squares);
-        return weights > 0 && !Double.isNaN(floor) ? Math.min(1, weighted / weights / floor) : 1;
+        return total > 0 && !Double.isNaN(floor) ? Math.min(1, weighted / total / floor) : 1;
     }
 
     /** φ·r, r = Σn²/Σn; NaN when the floor is off or no update held an example yet. */
@@ -192,8 +259,8 @@ final class FedBuffStrategy extends BaseStrategy {
     }
 
     @Override
-    public List<Update> pending() {
-        return List.copyOf(pending);
+    public int held() {
+        return pending.size();
     }
 
     @Override
@@ -204,9 +271,8 @@ final class FedBuffStrategy extends BaseStrategy {
             if (!(weight > 0) || !Double.isFinite(weight)) {
                 weight = Double.MIN_NORMAL; // accepted before: kept, with the least weight this configuration allows
             }
-            if (pendingIds.add(u.id())) {
-                pending.add(u);
-                inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
+            if (!pendingIds.contains(u.id())) {
+                hold(u, weight);
             }
         }
     }
@@ -240,8 +306,6 @@ final class FedBuffStrategy extends BaseStrategy {
         }
         bufferSize = sizing.buffer(concurrency.value());
         optimizer = restored;
-        pending.clear();
-        inputs.clear();
-        pendingIds.clear();
+        clearHeld();
     }
 }

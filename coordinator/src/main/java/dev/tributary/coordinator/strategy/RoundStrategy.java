@@ -121,8 +121,8 @@ final class RoundStrategy extends BaseStrategy {
     }
 
     @Override
-    public List<Update> pending() {
-        return List.copyOf(pending);
+    public int held() {
+        return pending.size();
     }
 
     @Override

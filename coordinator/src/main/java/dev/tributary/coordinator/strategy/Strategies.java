@@ -90,13 +90,19 @@ public final class Strategies {
      * The same strategy under another configuration, carrying everything over: model, version, optimizer
      * state, and the updates held towards the next publish (as accepted, not judged again).
      *
+     * @param held the updates {@code current} accepted since its last publish, in order and with their deltas
+     *     (a strategy need not keep them: the service reads them back from its log)
      * @throws IllegalArgumentException when the configuration is invalid or its state does not carry over
-     *     (another optimizer, other fragments)
+     *     (another optimizer, other fragments), or {@code held} is not what {@code current} holds
      */
-    public static Strategy reconfigure(Strategy current, Map<String, Object> config) {
+    public static Strategy reconfigure(Strategy current, Map<String, Object> config, List<Update> held) {
+        if (held.size() != current.held()) {
+            throw new IllegalArgumentException(current.name() + " holds " + current.held() + " updates, "
+                    + held.size() + " were handed over");
+        }
         Strategy next = create(current.name(), config, current.model());
         next.restoreState(current.model(), current.version(), current.exportState());
-        next.adopt(current.pending());
+        next.adopt(held);
         return next;
     }
 

@@ -27,10 +27,20 @@ public interface Strategy {
     String name();
 
     /**
-     * Offers one validated update. The strategy may keep a reference to {@code u.delta()} until its next
-     * publish; the caller must not mutate it.
+     * Offers one validated update. When {@link #keepsDeltas} the strategy may keep a reference to
+     * {@code u.delta()} until its next publish, and the caller must not mutate it until then; otherwise the
+     * strategy is done with it when this returns.
      */
     Decision onUpdate(Update u);
+
+    /**
+     * Whether the strategy may read an update's delta after {@link #onUpdate} returned (until its next publish).
+     * The service holds the delta's buffer that long, so the receive memory must have room for every update a
+     * publish may wait for. True unless the strategy says otherwise.
+     */
+    default boolean keepsDeltas() {
+        return true;
+    }
 
     /**
      * Whether the current round's deadline has passed at {@code nowMillis} and {@link #onDeadline} is due.
@@ -47,12 +57,12 @@ public interface Strategy {
      * the same decisions.
      */
     default Decision onDeadline() {
-        return new Buffered(pending().size(), needed());
+        return new Buffered(held(), needed());
     }
 
     /** A clock tick: {@link #onDeadline} when {@link #deadlineDue}, else nothing. */
     default Decision onTick(long nowMillis) {
-        return deadlineDue(nowMillis) ? onDeadline() : new Buffered(pending().size(), needed());
+        return deadlineDue(nowMillis) ? onDeadline() : new Buffered(held(), needed());
     }
 
     /**
@@ -68,14 +78,15 @@ public interface Strategy {
         return 1;
     }
 
-    /** Updates accepted since the last publish and held towards the next, in arrival order. */
-    default java.util.List<Update> pending() {
-        return java.util.List.of();
+    /** How many updates accepted since the last publish are held towards the next. */
+    default int held() {
+        return 0;
     }
 
     /**
      * Takes over updates another instance accepted and held (after {@link #restoreState} from its state),
-     * as accepted: none is judged again, and none closes a round by itself; the next update or deadline does.
+     * as accepted, in arrival order and with their deltas: none is judged again, and none closes a round by
+     * itself; the next update or deadline does.
      *
      * @throws IllegalArgumentException when this strategy holds no updates between publishes
      */

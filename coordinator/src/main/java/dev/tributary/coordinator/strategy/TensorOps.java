@@ -90,6 +90,21 @@ final class TensorOps {
         return out;
     }
 
+    /**
+     * out ← Σₖ cₖ·xₖ per tensor of {@code out}, in place ({@code out} may be one of the inputs; each element is
+     * read before it is written, as in {@link Kernels#weightedSum}).
+     */
+    static void weightedSumInto(TensorMap out, List<TensorMap> xs, float[] c) {
+        MemorySegment[] src = new MemorySegment[xs.size()];
+        for (String name : out.names()) {
+            Tensor r = out.tensor(name);
+            for (int k = 0; k < src.length; k++) {
+                src[k] = xs.get(k).tensor(name).data();
+            }
+            Kernels.weightedSum(src, c, r.data(), r.numel());
+        }
+    }
+
     /** x + y. */
     static TensorMap add(TensorMap x, TensorMap y) {
         return pairwise(x, y, 1);

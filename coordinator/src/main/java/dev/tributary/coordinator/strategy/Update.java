@@ -32,4 +32,12 @@ public record Update(String id, long baseVersion, long examples, int localSteps,
             throw new IllegalArgumentException("update " + id + ": localSteps < 0: " + localSteps);
         }
     }
+
+    /**
+     * This update's bookkeeping (id, base version, examples, steps, metrics) without its delta, for a strategy
+     * that folded the delta in and must not read it again: its memory may be reused from then on.
+     */
+    public Update withoutDelta() {
+        return new Update(id, baseVersion, examples, localSteps, new TensorMap(), metrics);
+    }
 }

@@ -14,12 +14,18 @@ import dev.tributary.coordinator.auth.Tokens;
 import dev.tributary.coordinator.validation.Refusal;
 import dev.tributary.protocol.Capabilities;
 import dev.tributary.protocol.RegisterRequest;
+import dev.tributary.protocol.PushAck;
+import dev.tributary.tensor.Safetensors;
+import dev.tributary.tensor.Tensor;
+import dev.tributary.tensor.TensorMap;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,15 +70,19 @@ class HostileClientTest {
     }
 
     void start(ServiceLimits limits) throws IOException {
+        start("fedasync", Map.of("alpha", 0.5), TestModels.model(1), limits);
+    }
+
+    void start(String strategy, Map<String, Object> strategyConfig, TensorMap model, ServiceLimits limits) throws IOException {
         name = InProcessServerBuilder.generateName();
-        CoordinatorConfig config = new CoordinatorConfig("fedasync", Map.of("alpha", 0.5), 20, 2, Duration.ofSeconds(15),
+        CoordinatorConfig config = new CoordinatorConfig(strategy, strategyConfig, 20, 2, Duration.ofSeconds(15),
                 MAX_UPDATE, 0, CoordinatorConfig.NormPolicy.REFUSE, Duration.ofMillis(200), limits);
         Consumer<String> warn = m -> {
             synchronized (warnings) {
                 warnings.add(m);
             }
         };
-        coordinator = Coordinator.start(InProcessServerBuilder.forName(name).directExecutor(), state, TestModels.model(1),
+        coordinator = Coordinator.start(InProcessServerBuilder.forName(name).directExecutor(), state, model,
                 config, Tokens.of(List.of(HONEST, HOSTILE)), warn);
     }
 
@@ -238,6 +248,38 @@ class HostileClientTest {
         RawPush fits = new RawPush(hostile).header(RawPush.header("fits", MAX_UPDATE)).chunk((int) MAX_UPDATE);
         assertFalse(fits.done());
         assertEquals(BUDGET, coordinator.memoryCommitted());
+    }
+
+    /**
+     * A FedBuff buffer may hold many more updates than the receive budget has room for: with the mean it folds
+     * each delta in and the buffer goes back at once. Here the examples floor lets a flood of one-example
+     * updates share a buffer of up to 64 updates of almost 1 MiB each, with 16 MiB of budget: when held
+     * updates kept their buffers, the 16th filled the budget, every push after it was busy, and no publish came.
+     */
+    @Test
+    void aFloodOfTinyUpdatesIntoALargeFedBuffBufferNeverFillsTheBudget() throws Exception {
+        long budget = 2 * BUDGET;
+        int floats = 250_000; // 1,000,000 bytes of delta, just under MAX_UPDATE with its header
+        TensorMap model = new TensorMap().put("w", Tensor.ofFloats(new long[] {floats}, new float[floats]));
+        start("fedbuff", Map.of("buffer_size", "auto", "initial_buffer_size", 8, "max_buffer_size", 64), model,
+                limits().withMemoryBudget(budget));
+        TestClient c = client(HONEST);
+        float[] v = new float[floats];
+        for (int i = 0; i < 130; i++) {
+            java.util.Arrays.fill(v, 0.001f * (i % 7));
+            MemorySegment img = Safetensors.encode(new TensorMap().put("w", Tensor.ofFloats(new long[] {floats}, v)),
+                    Map.of(), Arena.ofAuto());
+            assertTrue(img.byteSize() <= MAX_UPDATE);
+            long examples = i < 2 ? 1000 : 1;
+            long version = coordinator.version();
+            PushAck ack = c.push(TestClient.header(java.util.UUID.randomUUID().toString(), version, img.byteSize()).setExamples(examples).build(), img,
+                    1 << 16, false);
+            assertFalse(ack.getDuplicate());
+            assertTrue(coordinator.memoryCommitted() <= budget, "committed " + coordinator.memoryCommitted());
+        }
+        assertTrue(coordinator.version() >= 2, "publishes went on: version " + coordinator.version());
+        assertEquals(0, coordinator.metrics().refusedCount("busy"));
+        assertEquals(0, inUseSettled(), "nothing held once the log wrote it");
     }
 
     @Test

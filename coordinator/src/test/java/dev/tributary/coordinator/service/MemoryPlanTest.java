@@ -15,9 +15,14 @@ class MemoryPlanTest {
     @Test
     void theDefaultBudgetHoldsWhatTheStrategyKeepsPlusTwoArriving() {
         assertEquals(2 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedasync"), UPDATE).budget());
-        assertEquals(12 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedbuff"), UPDATE).budget());
+        // FedBuff folds deltas in as they come with the mean or sum: its buffer needs no receive memory.
+        assertEquals(2 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedbuff"), UPDATE).budget());
+        assertEquals(2 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedbuff")
+                .withStrategyConfig(Map.of("buffer_size", 40, "aggregator", "sum")), UPDATE).budget());
+        assertEquals(2 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedbuff")
+                .withStrategyConfig(Map.of("buffer_size", "auto", "max_buffer_size", 500)), UPDATE).budget());
         assertEquals(6 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedbuff")
-                .withStrategyConfig(Map.of("buffer_size", 4)), UPDATE).budget());
+                .withStrategyConfig(Map.of("buffer_size", 4, "aggregator", "median")), UPDATE).budget());
         assertEquals(7 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("fedavg")
                 .withStrategyConfig(Map.of("workers", 10, "fraction", 0.5)), UPDATE).budget());
         assertEquals(4 * UPDATE, MemoryPlan.of(CoordinatorConfig.defaults("diloco"), UPDATE).budget());
@@ -29,7 +34,7 @@ class MemoryPlanTest {
 
     @Test
     void aBudgetThatCannotHoldThePublishIsRefusedAtStart() {
-        CoordinatorConfig fedbuff = CoordinatorConfig.defaults("fedbuff");
+        CoordinatorConfig fedbuff = CoordinatorConfig.defaults("fedbuff").withStrategyConfig(Map.of("aggregator", "median"));
         long atTheBound = 11 * UPDATE;
         assertEquals(atTheBound, MemoryPlan.of(fedbuff.withLimits(ServiceLimits.DEFAULTS.withMemoryBudget(atTheBound)
                 .withMemoryShares(1, 1)), UPDATE).budget());

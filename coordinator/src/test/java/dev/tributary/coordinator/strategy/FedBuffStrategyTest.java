@@ -4,7 +4,12 @@ import static dev.tributary.coordinator.strategy.Fixtures.scalar;
 import static dev.tributary.coordinator.strategy.Fixtures.update;
 import static dev.tributary.coordinator.strategy.Fixtures.value;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tributary.tensor.TensorMap;
+import java.util.Random;
 
 import java.util.List;
 import java.util.Map;
@@ -148,5 +153,46 @@ class FedBuffStrategyTest {
             assertInstanceOf(Buffered.class, s.onUpdate(update("tiny" + i, v, 1, scalar(1))));
         }
         assertInstanceOf(Published.class, s.onUpdate(update("tiny4", v, 1, scalar(1))), "the fifth held update publishes");
+    }
+
+    /**
+     * The mean folded in update by update (the delta not kept) is the weighted mean the merge module's
+     * linear method computes over all the held deltas at once, to f32 rounding, buffer after buffer.
+     */
+    @Test
+    void theRunningMeanIsTheWeightedMeanOfTheBuffer() {
+        Map<String, Object> streamed = Map.of("buffer_size", 20);
+        Strategy s = Strategies.create("fedbuff", streamed, Fixtures.random(new Random(1), 1));
+        Strategy kept = Strategies.create("fedbuff", Map.of("buffer_size", 20, "aggregator", "linear"),
+                Fixtures.random(new Random(1), 1));
+        assertFalse(s.keepsDeltas());
+        assertTrue(kept.keepsDeltas());
+        Random rnd = new Random(7);
+        for (int i = 0; i < 60; i++) {
+            TensorMap delta = Fixtures.random(rnd, 0.1);
+            long examples = 1 + rnd.nextInt(500);
+            long base = Math.max(0, s.version() - rnd.nextInt(2));
+            Decision d = s.onUpdate(update("u" + i, base, examples, delta));
+            assertEquals(d, kept.onUpdate(update("u" + i, base, examples, TensorOps.copy(delta))));
+            // What a reused receive buffer would do to a delta the strategy let go of.
+            delta.tensor("a").data().fill((byte) 0x3f);
+            delta.tensor("b").data().fill((byte) 0x3f);
+        }
+        assertEquals(3, s.version());
+        for (String name : s.model().names()) {
+            for (int j = 0; j < s.model().tensor(name).numel(); j++) {
+                assertEquals(kept.model().tensor(name).getFloat(j), s.model().tensor(name).getFloat(j), 2e-6, name + "[" + j + "]");
+            }
+        }
+    }
+
+    /** The running mean never holds a sum: weights far beyond what f32 sums of w·δ survive still publish finite. */
+    @Test
+    void hugeWeightsDoNotOverflowTheRunningMean() {
+        Strategy s = Strategies.create("fedbuff", Map.of("buffer_size", 3), scalar(0));
+        s.onUpdate(update("a", 0, 1L << 50, scalar(3e38)));
+        s.onUpdate(update("b", 0, 1L << 50, scalar(1e38)));
+        assertInstanceOf(Published.class, s.onUpdate(update("c", 0, 1L << 50, scalar(2e38))));
+        assertEquals(2e38, value(s.model()), 1e32);
     }
 }

@@ -53,7 +53,9 @@ class UpdateLogTest {
             }
             CompletableFuture.allOf(appended.stream().map(UpdateLog.Appended::durable).toArray(CompletableFuture[]::new)).join();
             assertEquals(log.end(), log.durablePosition());
-            assertTrue(log.syncCount() >= 1 && log.syncCount() <= 20, "one fsync per group: " + log.syncCount());
+            // The syncer forces after a write moved the end, never more often: each small record is written in two
+            // slices (its head, then its delta), so at most 40 forces for 20 records, however the threads interleave.
+            assertTrue(log.syncCount() >= 1 && log.syncCount() <= 2 * 20, "at most one fsync per slice: " + log.syncCount());
         }
         LogScan.Result[] res = new LogScan.Result[1];
         List<Seen> seen = scanAll(file, 0, res);

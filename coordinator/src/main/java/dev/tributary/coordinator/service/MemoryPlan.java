@@ -2,6 +2,7 @@ package dev.tributary.coordinator.service;
 
 import dev.tributary.coordinator.CoordinatorConfig;
 import dev.tributary.coordinator.ServiceLimits;
+import dev.tributary.coordinator.strategy.Aggregator;
 import java.util.Map;
 
 /**
@@ -52,17 +53,13 @@ record MemoryPlan(long budget, long tokenShare, long workerShare) {
     static int held(String strategy, Map<String, Object> c) {
         return switch (strategy) {
             // With the mean or sum aggregator FedBuff folds each delta in as it comes (it keeps none).
-            case "fedbuff" -> streamed(c) ? 0 : count(c, "buffer_size", 10);
+            case "fedbuff" -> Aggregator.streams(String.valueOf(c.getOrDefault("aggregator", "mean"))) ? 0
+                    : count(c, "buffer_size", 10);
             case "diloco" -> count(c, "workers", 2);
             case "fedavg" -> Math.max(count(c, "min_workers", 2),
                     (int) (number(c, "fraction", 1.0) * count(c, "workers", 0)));
             default -> 0;
         };
-    }
-
-    private static boolean streamed(Map<String, Object> c) {
-        Object aggregator = c.getOrDefault("aggregator", "mean");
-        return aggregator.equals("mean") || aggregator.equals("sum");
     }
 
     private static int count(Map<String, Object> c, String key, int dflt) {

@@ -40,6 +40,15 @@ public interface Aggregator {
         }
     }
 
+    /**
+     * Whether the aggregator named {@code name} is the weighted mean or sum, which a strategy may compute
+     * as the deltas come, keeping none of them ({@code Strategy.keepsDeltas}); every other one needs all the
+     * deltas at once.
+     */
+    static boolean streams(String name) {
+        return name.equals("mean") || name.equals("sum");
+    }
+
     /** Σwᵢδᵢ / Σwᵢ: FedAvg's weighted mean, Flower's {@code aggregate}, written on deltas. */
     static Aggregator weightedMean() {
         return new MeanAggregator(true);

@@ -79,14 +79,17 @@ final class FedBuffStrategy extends BaseStrategy {
     /** Σn and Σn² over the updates merged so far (exported with the state: a replay reaches the same r). */
     private double examplesSum;
     private double examplesSquares;
-    /** The updates held towards the next publish (without their deltas when streamed), and their weights. */
+    /** The updates held towards the next publish (without their deltas when streamed). */
     private final List<Update> pending = new ArrayList<>();
-    private final List<Double> weights = new ArrayList<>();
     /** Not streamed: what the aggregator combines at the publish (the deltas are kept until then). */
     private final List<Aggregator.Input> inputs = new ArrayList<>();
-    /** Streamed: Σwₖδₖ/Σwₖ over the held updates (reused from buffer to buffer), and Σwₖ. */
+    /** Streamed: Σwₖδₖ/Σwₖ over the held updates (its memory reused from buffer to buffer). */
     private TensorMap mean;
+    /** Over the held updates, kept as they come: Σwₖ, Σwₖnₖ, Σnₖ and Σnₖ². */
     private double weightSum;
+    private double weightedExamples;
+    private double heldExamples;
+    private double heldSquares;
     private final Set<String> pendingIds = new HashSet<>();
 
     /** @param examplesFloor φ of the buffer's examples factor (0: off; it needs {@code weightByExamples}) */
@@ -99,7 +102,7 @@ final class FedBuffStrategy extends BaseStrategy {
         this.staleness = staleness;
         this.weightByExamples = weightByExamples;
         this.aggregator = aggregator;
-        this.streamed = aggregator instanceof MeanAggregator;
+        this.streamed = Aggregator.streams(aggregator.name());
         this.normalize = aggregator.name().equals("mean");
         this.optimizerFactory = optimizer;
         this.optimizer = optimizer.get();
@@ -130,12 +133,8 @@ final class FedBuffStrategy extends BaseStrategy {
         if (pendingIds.contains(u.id())) {
             return new Refused("update " + u.id() + ": already buffered", Refused.DUPLICATE);
         }
-        double sum = examplesSum + u.examples();
-        double squares = examplesSquares + (double) u.examples() * u.examples();
-        for (Update p : pending) {
-            sum += p.examples();
-            squares += (double) p.examples() * p.examples();
-        }
+        double sum = examplesSum + heldExamples + u.examples();
+        double squares = examplesSquares + heldSquares + (double) u.examples() * u.examples();
         int held = pending.size() + 1;
         if (filled(sum, squares, u.examples()) < bufferSize && held < Math.max(bufferSize, sizing.maxBuffer())) {
             hold(u, weight);
@@ -149,11 +148,8 @@ final class FedBuffStrategy extends BaseStrategy {
         if (streamed) {
             // One pass over the running mean and the last delta, into fresh memory: the mean stays as it was
             // should the step overflow and this update be refused.
-            double total = weightSum + weight;
-            double norm = normalize ? total : 1;
-            delta = pending.isEmpty() ? TensorOps.weightedSum(model(), List.of(u.delta()), new float[] {(float) (scale * weight / norm)})
-                    : TensorOps.weightedSum(model(), List.of(mean, u.delta()),
-                            new float[] {(float) (scale * weightSum / norm), (float) (scale * weight / norm)});
+            double norm = normalize ? weightSum + weight : 1;
+            delta = mix(null, scale * weightSum / norm, u.delta(), scale * weight / norm);
         } else {
             List<Aggregator.Input> all = new ArrayList<>(inputs);
             all.add(new Aggregator.Input(u.id(), u.delta(), weight));
@@ -184,33 +180,45 @@ final class FedBuffStrategy extends BaseStrategy {
     /** Takes {@code u} into the buffer: its delta folded into the running mean when streamed, else kept. */
     private void hold(Update u, double weight) {
         pendingIds.add(u.id());
-        weights.add(weight);
-        if (!streamed) {
-            pending.add(u);
-            inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
-            return;
-        }
         double total = weightSum + weight;
-        if (mean == null) {
-            mean = TensorOps.weightedSum(model(), List.of(u.delta()), new float[] {1});
-        } else if (pending.isEmpty()) {
-            TensorOps.weightedSumInto(mean, List.of(u.delta()), new float[] {1});
-        } else {
+        if (streamed) {
             // The mean of k+1 as a convex mix of the mean of k and the new delta: no coefficient above 1, so the
             // running value stays within the deltas' range whatever the weights (a sum could overflow f32).
-            TensorOps.weightedSumInto(mean, List.of(mean, u.delta()),
-                    new float[] {(float) (weightSum / total), (float) (weight / total)});
+            mean = mix(mean, weightSum / total, u.delta(), weight / total);
+            pending.add(u.withoutDelta());
+        } else {
+            pending.add(u);
+            inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
         }
-        pending.add(u.withoutDelta());
         weightSum = total;
+        weightedExamples += weight * u.examples();
+        heldExamples += u.examples();
+        heldSquares += (double) u.examples() * u.examples();
+    }
+
+    /**
+     * a·μ + b·δ, or b·δ alone while the buffer holds nothing (μ is then a past buffer's, or none), into
+     * {@code into} in place, or into fresh memory when it is null.
+     */
+    private TensorMap mix(TensorMap into, double a, TensorMap delta, double b) {
+        boolean alone = pending.isEmpty();
+        List<TensorMap> terms = alone ? List.of(delta) : List.of(mean, delta);
+        float[] c = alone ? new float[] {(float) b} : new float[] {(float) a, (float) b};
+        if (into == null) {
+            return TensorOps.weightedSum(model(), terms, c);
+        }
+        TensorOps.weightedSumInto(into, terms, c);
+        return into;
     }
 
     private void clearHeld() {
         pending.clear();
-        weights.clear();
         inputs.clear();
         pendingIds.clear();
         weightSum = 0; // the mean's memory is overwritten by the next buffer's first update
+        weightedExamples = 0;
+        heldExamples = 0;
+        heldSquares = 0;
     }
 
     /**
@@ -238,12 +246,8 @@ final class FedBuffStrategy extends BaseStrategy {
      * {@code examples} and {@code weight}.
      */
     private double examplesFactor(double sum, double squares, long examples, double weight) {
-        double total = weight;
-        double weighted = weight * examples;
-        for (int j = 0; j < pending.size(); j++) {
-            total += weights.get(j);
-            weighted += weights.get(j) * pending.get(j).examples();
-        }
+        double total = weightSum + weight;
+        double weighted = weightedExamples + weight * examples;
         double floor = floorExamples(sum, squares);
         return total > 0 && !Double.isNaN(floor) ? Math.min(1, weighted / total / floor) : 1;
     }

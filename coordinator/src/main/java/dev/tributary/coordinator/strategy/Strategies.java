@@ -216,7 +216,7 @@ public final class Strategies {
                     + " weighs buffers by their examples: it needs weighting: examples");
         }
         String aggregatorName = c.text("aggregator", "mean");
-        if (auto && !aggregatorName.equals("mean") && !aggregatorName.equals("sum")) {
+        if (auto && !Aggregator.streams(aggregatorName)) {
             throw new IllegalArgumentException(c.path("aggregator") + ": " + aggregatorName
                     + " is checked against a fixed number of updates: give buffer_size a number");
         }

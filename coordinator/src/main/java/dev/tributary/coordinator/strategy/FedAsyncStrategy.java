@@ -20,6 +20,13 @@ import java.util.TreeMap;
  * <p>With {@code alpha_scale: auto} (the default) α is capped at 1/Ĉ, Ĉ the concurrency observed from the
  * updates ({@link ConcurrencyEstimate}): Ĉ updates, one round of every client in training, then move the
  * model about as far as one FedAvg round over them, however many clients there are (docs/ASYNC.md).
+ *
+ * <p>With {@code examples_floor} φ > 0 (0.1 with {@code alpha_scale: auto}, 0 otherwise) an update of n
+ * examples mixes in at αₜ·min(1, n/(φ·r)), r = Σn²/Σn the examples-weighted mean size of the updates merged
+ * so far (this one included): a client with a handful of examples finishes its epoch at once and, pushing
+ * many times as often as the others, would pull the model towards its own shard at the full rate each time.
+ * An update that reports no examples (n = 0) is mixed in without the factor and leaves r as it is. The sums
+ * are exported with the state, so a replay reaches the same model bit for bit.
  */
 final class FedAsyncStrategy extends BaseStrategy {
     private static final String HISTORY = "history/";
@@ -29,12 +36,16 @@ final class FedAsyncStrategy extends BaseStrategy {
     private final ConcurrencyEstimate concurrency = new ConcurrencyEstimate();
     private final StalenessFunction staleness;
     private final boolean modelMixing;
+    private final double examplesFloor;
+    /** Σn and Σn² over the updates merged so far (exported with the state: a replay reaches the same r). */
+    private final ExampleSums sums = new ExampleSums();
     /** Models of versions before the current one that a stale update may be based on (model mixing only). */
     private final NavigableMap<Long, TensorMap> history = new TreeMap<>();
 
     FedAsyncStrategy(TensorMap initialModel, long maxStaleness, double alpha, boolean scaleAlpha,
-            StalenessFunction staleness, boolean modelMixing) {
+            StalenessFunction staleness, boolean modelMixing, double examplesFloor) {
         super("fedasync", initialModel, maxStaleness);
+        this.examplesFloor = examplesFloor;
         this.alpha = alpha;
         this.scaleAlpha = scaleAlpha;
         this.staleness = staleness;
@@ -50,7 +61,9 @@ final class FedAsyncStrategy extends BaseStrategy {
         long tau = version() - u.baseVersion();
         double c = concurrency.value();
         double rate = scaleAlpha && !Double.isNaN(c) ? Math.min(alpha, 1 / c) : alpha;
-        double a = Math.min(1, rate * staleness.weight(tau));
+        double sum = sums.sum(u.examples());
+        double squares = sums.squares((double) u.examples() * u.examples());
+        double a = Math.min(1, rate * staleness.weight(tau) * examplesFactor(u.examples(), sum, squares));
         TensorMap next;
         TensorMap base = null;
         if (modelMixing) {
@@ -71,15 +84,23 @@ final class FedAsyncStrategy extends BaseStrategy {
             history.put(version(), model());
         }
         concurrency.published(List.of(u), version());
+        sums.merged(sum, squares);
         publish(next);
         history.headMap(version() - maxStaleness(), false).clear();
         return new Published(version(), List.of(u.id()), averageMetrics(List.of(u)));
+    }
+
+    /** min(1, n/(φ·r)), r = Σn²/Σn; 1 when the floor is off or the update reports no examples. */
+    private double examplesFactor(long examples, double sum, double squares) {
+        double floor = ExampleSums.floor(examplesFloor, sum, squares);
+        return examples > 0 && !Double.isNaN(floor) ? Math.min(1, examples / floor) : 1;
     }
 
     @Override
     void writeState(TensorMap state) {
         history.forEach((v, m) -> nest(HISTORY + v + "/", m, state));
         concurrency.write(state);
+        sums.write(state);
     }
 
     @Override
@@ -109,6 +130,7 @@ final class FedAsyncStrategy extends BaseStrategy {
         // A state exported under a larger max_staleness keeps more history than this configuration uses.
         restored.headMap(version - maxStaleness(), false).clear();
         concurrency.read(state, version);
+        sums.read(state, "fedasync");
         history.clear();
         history.putAll(restored);
     }

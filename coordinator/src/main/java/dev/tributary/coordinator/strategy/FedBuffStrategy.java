@@ -32,9 +32,6 @@ import java.util.function.Supplier;
  * times a second, and crowd the other clients' updates out of the rest (docs/ASYNC.md).
  */
 final class FedBuffStrategy extends BaseStrategy {
-    private static final String EXAMPLES_SUM = "examples/sum";
-    private static final String EXAMPLES_SQUARES = "examples/sum_squares";
-
     /**
      * How the buffer and the step are sized.
      *
@@ -77,8 +74,7 @@ final class FedBuffStrategy extends BaseStrategy {
     private ServerOptimizer optimizer;
     private final double examplesFloor;
     /** Σn and Σn² over the updates merged so far (exported with the state: a replay reaches the same r). */
-    private double examplesSum;
-    private double examplesSquares;
+    private final ExampleSums sums = new ExampleSums();
     /** The updates held towards the next publish (without their deltas when streamed). */
     private final List<Update> pending = new ArrayList<>();
     /** Not streamed: what the aggregator combines at the publish (the deltas are kept until then). */
@@ -133,8 +129,8 @@ final class FedBuffStrategy extends BaseStrategy {
         if (pendingIds.contains(u.id())) {
             return new Refused("update " + u.id() + ": already buffered", Refused.DUPLICATE);
         }
-        double sum = examplesSum + heldExamples + u.examples();
-        double squares = examplesSquares + heldSquares + (double) u.examples() * u.examples();
+        double sum = sums.sum(heldExamples + u.examples());
+        double squares = sums.squares(heldSquares + (double) u.examples() * u.examples());
         int held = pending.size() + 1;
         if (filled(sum, squares, u.examples()) < bufferSize && held < Math.max(bufferSize, sizing.maxBuffer())) {
             hold(u, weight);
@@ -168,8 +164,7 @@ final class FedBuffStrategy extends BaseStrategy {
         }
         List<Update> merged = new ArrayList<>(pending);
         merged.add(u);
-        examplesSum = sum;
-        examplesSquares = squares;
+        sums.merged(sum, squares);
         concurrency.published(merged, version());
         bufferSize = sizing.buffer(concurrency.value());
         publish(next);
@@ -228,7 +223,7 @@ final class FedBuffStrategy extends BaseStrategy {
      * not crowded out), 1 without it.
      */
     private double filled(double sum, double squares, long examples) {
-        double floor = floorExamples(sum, squares);
+        double floor = ExampleSums.floor(examplesFloor, sum, squares);
         if (Double.isNaN(floor)) {
             return pending.size() + 1;
         }
@@ -248,14 +243,10 @@ final class FedBuffStrategy extends BaseStrategy {
     private double examplesFactor(double sum, double squares, long examples, double weight) {
         double total = weightSum + weight;
         double weighted = weightedExamples + weight * examples;
-        double floor = floorExamples(sum, squares);
+        double floor = ExampleSums.floor(examplesFloor, sum, squares);
         return total > 0 && !Double.isNaN(floor) ? Math.min(1, weighted / total / floor) : 1;
     }
 
-    /** φ·r, r = Σn²/Σn; NaN when the floor is off or no update held an example yet. */
-    private double floorExamples(double sum, double squares) {
-        return examplesFloor > 0 && sum > 0 && squares > 0 ? examplesFloor * squares / sum : Double.NaN;
-    }
 
     @Override
     public int needed() {
@@ -285,8 +276,7 @@ final class FedBuffStrategy extends BaseStrategy {
     void writeState(TensorMap state) {
         nest("optimizer/", optimizer.exportState(), state);
         concurrency.write(state);
-        state.putMetadata(EXAMPLES_SUM, Double.toString(examplesSum)).putMetadata(EXAMPLES_SQUARES,
-                Double.toString(examplesSquares));
+        sums.write(state);
     }
 
     /** The observed concurrency (NaN before the first publish). */
@@ -299,15 +289,7 @@ final class FedBuffStrategy extends BaseStrategy {
         ServerOptimizer restored = optimizerFactory.get();
         restored.restoreState(unnest("optimizer/", state));
         concurrency.read(state, version);
-        String sum = state.metadata().get(EXAMPLES_SUM);
-        String squares = state.metadata().get(EXAMPLES_SQUARES);
-        try {
-            // A state written before the examples factor existed starts its sums afresh.
-            examplesSum = sum == null ? 0 : Double.parseDouble(sum);
-            examplesSquares = squares == null ? 0 : Double.parseDouble(squares);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("fedbuff state: examples sums \"" + sum + "\", \"" + squares + "\" are not numbers");
-        }
+        sums.read(state, "fedbuff");
         bufferSize = sizing.buffer(concurrency.value());
         optimizer = restored;
         clearHeld();

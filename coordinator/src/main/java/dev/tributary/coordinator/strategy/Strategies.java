@@ -19,7 +19,9 @@ import java.util.function.Supplier;
  *       (plain FedAvg; momentum, adam, yogi, adagrad give FedAvgM, FedAdam, FedYogi, FedAdagrad).</li>
  *   <li>{@code fedasync}: {@code alpha} 0.9; {@code alpha_scale} auto (αₜ = min(α, 1/Ĉ)·s(τ), Ĉ the observed
  *       concurrency; the default unless alpha is given) or none (αₜ = α·s(τ), Xie et al. as published); {@code staleness} polynomial a 0.5 (constant, hinge a 1 b 10);
- *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing.</li>
+ *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing; {@code examples_floor} 0.1
+ *       with alpha_scale auto, else 0 (an update of fewer examples than that share of the mean update's
+ *       mixes in proportionally less).</li>
  *   <li>{@code fedbuff}: {@code buffer_size} auto (K = round(buffer_fraction·Ĉ) within [1, max_buffer_size],
  *       recomputed at each publish; initial_buffer_size before the first) or a number; {@code buffer_fraction}
  *       0.5; {@code initial_buffer_size} 10; {@code max_buffer_size} 1000; {@code step_scale} auto (the
@@ -248,6 +250,10 @@ public final class Strategies {
         boolean modelMixing = mixing.equals("model");
         long maxStaleness = Settings.maxStaleness(c, modelMixing ? 16 : Long.MAX_VALUE);
         boolean scaleAlpha = scale == null ? !c.has("alpha") : scale.equals("auto");
-        return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing);
+        double examplesFloor = c.number("examples_floor", scaleAlpha ? 0.1 : 0);
+        if (!(examplesFloor >= 0 && examplesFloor <= 1)) {
+            throw new IllegalArgumentException(c.path("examples_floor") + ": must be in [0, 1], got " + examplesFloor);
+        }
+        return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing, examplesFloor);
     }
 }

@@ -4,6 +4,7 @@ import static dev.tributary.coordinator.strategy.Fixtures.scalar;
 import static dev.tributary.coordinator.strategy.Fixtures.update;
 import static dev.tributary.coordinator.strategy.Fixtures.value;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -78,5 +79,43 @@ class FedAsyncStrategyTest {
         assertEquals(16, s.exportState().size());
         assertEquals(Refused.STALENESS, ((Refused) s.onUpdate(update("old", 40 - 17, 1, scalar(1)))).code());
         assertEquals(0, Strategies.create("fedasync", Map.of("mixing", "delta"), scalar(0)).exportState().size());
+    }
+
+    @Test
+    void anUpdateOfFewExamplesMixesInAsFarAsItsExamplesUnderTheFloor() {
+        Map<String, Object> cfg = Map.of("alpha", 0.5, "mixing", "delta", "examples_floor", 0.1);
+        Strategy s = Strategies.create("fedasync", cfg, scalar(0));
+        s.onUpdate(update("big", 0, 100, scalar(1)));       // r = 100: n ≥ φ·r, the full α
+        assertEquals(0.5, value(s.model()), 1e-9);
+        s.onUpdate(update("tiny", 1, 1, scalar(1)));        // r = (100² + 1) / 101, factor 1 / (0.1·r)
+        double r = (100.0 * 100 + 1) / 101;
+        assertEquals(0.5 + 0.5 / (0.1 * r), value(s.model()), 1e-6);
+        // An update that reports no examples mixes in at the full α and leaves r as it was.
+        s.onUpdate(update("unknown", 2, 0, scalar(1)));
+        double before = value(s.model());
+        assertEquals(0.5 + 0.5 / (0.1 * r) + 0.5, before, 1e-6);
+        s.onUpdate(update("tiny2", 3, 1, scalar(1)));
+        double r2 = (100.0 * 100 + 2) / 102;
+        assertEquals(before + 0.5 / (0.1 * r2), value(s.model()), 1e-6);
+    }
+
+    @Test
+    void theFloorIsOnWithTheAutoAlphaAndOffAsPublished() {
+        // The default (alpha_scale auto, floor 0.1) scales the tiny update; α given (as published) does not.
+        Strategy auto = Strategies.create("fedasync", Map.of("mixing", "delta"), scalar(0));
+        Strategy published = Strategies.create("fedasync", Map.of("mixing", "delta", "alpha", 0.9), scalar(0));
+        for (Strategy s : List.of(auto, published)) {
+            s.onUpdate(update("big", 0, 1000, scalar(0)));
+        }
+        double a0 = value(auto.model());
+        auto.onUpdate(update("tiny", 1, 1, scalar(1)));
+        published.onUpdate(update("tiny", 1, 1, scalar(1)));
+        assertEquals(0.9, value(published.model()), 1e-6);  // no Ĉ before the first publish: α itself
+        double r = (1000.0 * 1000 + 1) / 1001;
+        assertTrue(value(auto.model()) - a0 <= 0.9 / (0.1 * r) + 1e-9, "tiny update moved " + value(auto.model()));
+        assertTrue(value(auto.model()) - a0 > 0, "tiny update did not move the model at all");
+        assertEquals("fedasync.examples_floor: must be in [0, 1], got 1.5",
+                assertThrows(IllegalArgumentException.class,
+                        () -> Strategies.create("fedasync", Map.of("examples_floor", 1.5), scalar(0))).getMessage());
     }
 }

@@ -247,7 +247,6 @@ final class FedBuffStrategy extends BaseStrategy {
         return total > 0 && !Double.isNaN(floor) ? Math.min(1, weighted / total / floor) : 1;
     }
 
-
     @Override
     public int needed() {
         return bufferSize;

@@ -209,10 +209,7 @@ public final class Strategies {
         FedBuffStrategy.Sizing sizing = new FedBuffStrategy.Sizing(bufferSize, fraction, initial, max, scaleStep);
         StalenessFunction staleness = Settings.staleness(c, "polynomial", 0.5);
         boolean byExamples = Settings.weightByExamples(c, "examples");
-        double examplesFloor = c.number("examples_floor", auto && byExamples ? 0.1 : 0);
-        if (!(examplesFloor >= 0 && examplesFloor <= 1)) {
-            throw new IllegalArgumentException(c.path("examples_floor") + ": must be in [0, 1], got " + examplesFloor);
-        }
+        double examplesFloor = examplesFloor(c, auto && byExamples ? 0.1 : 0);
         if (c.has("examples_floor") && examplesFloor > 0 && !byExamples) {
             throw new IllegalArgumentException(c.path("examples_floor") + ": " + examplesFloor
                     + " weighs buffers by their examples: it needs weighting: examples");
@@ -250,10 +247,16 @@ public final class Strategies {
         boolean modelMixing = mixing.equals("model");
         long maxStaleness = Settings.maxStaleness(c, modelMixing ? 16 : Long.MAX_VALUE);
         boolean scaleAlpha = scale == null ? !c.has("alpha") : scale.equals("auto");
-        double examplesFloor = c.number("examples_floor", scaleAlpha ? 0.1 : 0);
-        if (!(examplesFloor >= 0 && examplesFloor <= 1)) {
-            throw new IllegalArgumentException(c.path("examples_floor") + ": must be in [0, 1], got " + examplesFloor);
-        }
+        double examplesFloor = examplesFloor(c, scaleAlpha ? 0.1 : 0);
         return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing, examplesFloor);
+    }
+
+    /** φ of the examples floor (FedBuff and FedAsync), in [0, 1]. */
+    private static double examplesFloor(Config c, double dflt) {
+        double phi = c.number("examples_floor", dflt);
+        if (!(phi >= 0 && phi <= 1)) {
+            throw new IllegalArgumentException(c.path("examples_floor") + ": must be in [0, 1], got " + phi);
+        }
+        return phi;
     }
 }

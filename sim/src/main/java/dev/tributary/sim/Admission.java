@@ -36,9 +36,10 @@ final class Admission {
     /**
      * Offers one update whose delta travels as the safetensors {@code image}.
      *
+     * @param worker  the client that pushed it
      * @param metrics the worker's training metrics
      */
-    Outcome offer(String id, long base, long examples, int steps, Map<String, Double> metrics, MemorySegment image) {
+    Outcome offer(String id, String worker, long base, long examples, int steps, Map<String, Double> metrics, MemorySegment image) {
         TensorMap delta;
         try {
             validator.checkHeader(id, examples, steps, metrics.size(), image.byteSize(), "safetensors");
@@ -48,7 +49,7 @@ final class Admission {
             return new Rejected(r.reason(), r.getMessage());
         }
         long current = strategy.version();
-        Decision d = strategy.onUpdate(new Update(id, base, examples, steps, delta, metrics));
+        Decision d = strategy.onUpdate(new Update(id, base, examples, steps, delta, metrics, worker));
         if (d instanceof Refused r) {
             return new Rejected(r.code(), r.reason());
         }

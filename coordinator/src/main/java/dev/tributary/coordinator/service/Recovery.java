@@ -145,7 +145,8 @@ final class Recovery {
             } catch (InvalidCheckpointException e) {
                 throw new Unrecoverable("replay: update " + rec.updateId() + " has a malformed delta: " + e.problem());
             }
-            return new Update(rec.updateId(), rec.baseVersion(), rec.examples(), rec.localSteps(), delta, rec.metrics());
+            return new Update(rec.updateId(), rec.baseVersion(), rec.examples(), rec.localSteps(), delta, rec.metrics(),
+                    rec.workerId());
         }
 
         /**

@@ -341,7 +341,7 @@ final class Sequencer implements AutoCloseable {
                 throw Refusal.invalid("malformed", e.getMessage());
             }
             long t0 = System.nanoTime();
-            d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics));
+            d = strategy.onUpdate(new Update(updateId, base, examples, steps, delta, updateMetrics, workerId));
             spent = System.nanoTime() - t0;
             metrics.aggregation(Duration.ofNanos(spent));
             if (d instanceof Refused r) {

@@ -77,13 +77,18 @@ abstract class BaseStrategy implements Strategy {
 
     /** As {@link #admit(Update, Collection, boolean)}, the delta's shapes checked against {@code layout}. */
     final Refused admit(Update u, Collection<String> required, TensorMap layout, boolean weightByExamples) {
+        return admit(u, required, layout, weightByExamples, version - u.baseVersion());
+    }
+
+    /** As {@link #admit(Update, Collection, TensorMap, boolean)}, with staleness {@code tau} as the strategy counts it. */
+    final Refused admit(Update u, Collection<String> required, TensorMap layout, boolean weightByExamples, long tau) {
         if (u.baseVersion() > version) {
             return new Refused("update " + u.id() + ": base version " + u.baseVersion() + " > current version " + version,
                     Refused.FUTURE_VERSION);
         }
-        long tau = version - u.baseVersion();
         if (tau > maxStaleness) {
-            return new Refused("staleness " + tau + " > max " + maxStaleness, Refused.STALENESS);
+            String unit = tau == version - u.baseVersion() ? "" : " (workers merged since base version " + u.baseVersion() + ")";
+            return new Refused("staleness " + tau + unit + " > max " + maxStaleness, Refused.STALENESS);
         }
         String misfit = TensorOps.misfit(layout, u.delta(), required);
         if (misfit != null) {

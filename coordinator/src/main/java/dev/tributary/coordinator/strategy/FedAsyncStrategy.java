@@ -27,6 +27,15 @@ import java.util.TreeMap;
  * many times as often as the others, would pull the model towards its own shard at the full rate each time.
  * An update that reports no examples (n = 0) is mixed in without the factor and leaves r as it is. The sums
  * are exported with the state, so a replay reaches the same model bit for bit.
+ *
+ * <p>With {@code staleness_clock: workers} (the default with {@code alpha_scale: auto}) τ, in s(τ) and
+ * against {@code max_staleness}, counts the distinct workers whose updates were merged since the update's
+ * base ({@link WorkerClock}) instead of the versions: FedAsync publishes a version per update, so counted in
+ * versions one client pushing many times as often as the rest ages everyone else's update by its own pace.
+ * τ_w equals τ where no worker merged twice since the base. History stays {@code max_staleness} versions
+ * (its memory bound), so under model mixing an admitted update whose base is older than that is mixed as
+ * {@code mixing: delta} would: θ ← θ + αₜ·δ, which drops only the αₜ·(θ_base − θ) term that needs the lost
+ * model.
  */
 final class FedAsyncStrategy extends BaseStrategy {
     private static final String HISTORY = "history/";
@@ -39,12 +48,15 @@ final class FedAsyncStrategy extends BaseStrategy {
     private final double examplesFloor;
     /** Σn and Σn² over the updates merged so far (exported with the state: a replay reaches the same r). */
     private final ExampleSums sums = new ExampleSums();
+    /** Staleness in workers; null when it is counted in versions. */
+    private final WorkerClock workers;
     /** Models of versions before the current one that a stale update may be based on (model mixing only). */
     private final NavigableMap<Long, TensorMap> history = new TreeMap<>();
 
     FedAsyncStrategy(TensorMap initialModel, long maxStaleness, double alpha, boolean scaleAlpha,
-            StalenessFunction staleness, boolean modelMixing, double examplesFloor) {
+            StalenessFunction staleness, boolean modelMixing, double examplesFloor, boolean workerClock) {
         super("fedasync", initialModel, maxStaleness);
+        this.workers = workerClock ? new WorkerClock() : null;
         this.examplesFloor = examplesFloor;
         this.alpha = alpha;
         this.scaleAlpha = scaleAlpha;
@@ -54,11 +66,12 @@ final class FedAsyncStrategy extends BaseStrategy {
 
     @Override
     public Decision onUpdate(Update u) {
-        Refused refused = admit(u, model().names(), false);
+        long versions = version() - u.baseVersion();
+        long tau = workers == null || versions <= 0 ? versions : workers.staleness(u.baseVersion());
+        Refused refused = admit(u, model().names(), model(), false, tau);
         if (refused != null) {
             return refused;
         }
-        long tau = version() - u.baseVersion();
         double c = concurrency.value();
         double rate = scaleAlpha && !Double.isNaN(c) ? Math.min(alpha, 1 / c) : alpha;
         double sum = sums.sum(u.examples());
@@ -67,12 +80,15 @@ final class FedAsyncStrategy extends BaseStrategy {
         TensorMap next;
         TensorMap base = null;
         if (modelMixing) {
-            base = tau == 0 ? model() : history.get(u.baseVersion());
-            if (base == null) {
+            base = versions == 0 ? model() : history.get(u.baseVersion());
+            if (base == null && workers != null) {
+                next = TensorOps.addScaled(model(), a, u.delta());
+            } else if (base == null) {
                 return new Refused("update " + u.id() + ": the model of base version " + u.baseVersion()
                         + " is no longer kept", Refused.STALENESS);
+            } else {
+                next = TensorOps.mix(model(), base, u.delta(), a);
             }
-            next = TensorOps.mix(model(), base, u.delta(), a);
         } else {
             next = TensorOps.addScaled(model(), a, u.delta());
         }
@@ -86,6 +102,9 @@ final class FedAsyncStrategy extends BaseStrategy {
         concurrency.published(List.of(u), version());
         sums.merged(sum, squares);
         publish(next);
+        if (workers != null) {
+            workers.published(u, version());
+        }
         history.headMap(version() - maxStaleness(), false).clear();
         return new Published(version(), List.of(u.id()), averageMetrics(List.of(u)));
     }
@@ -101,6 +120,9 @@ final class FedAsyncStrategy extends BaseStrategy {
         history.forEach((v, m) -> nest(HISTORY + v + "/", m, state));
         concurrency.write(state);
         sums.write(state);
+        if (workers != null) {
+            workers.write(state);
+        }
     }
 
     @Override
@@ -129,6 +151,9 @@ final class FedAsyncStrategy extends BaseStrategy {
         }
         // A state exported under a larger max_staleness keeps more history than this configuration uses.
         restored.headMap(version - maxStaleness(), false).clear();
+        if (workers != null) {
+            workers.read(state, version); // checks all before the rest changes anything
+        }
         concurrency.read(state, version);
         sums.read(state, "fedasync");
         history.clear();

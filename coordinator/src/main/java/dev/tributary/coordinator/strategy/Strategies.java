@@ -21,7 +21,8 @@ import java.util.function.Supplier;
  *       concurrency; the default unless alpha is given) or none (αₜ = α·s(τ), Xie et al. as published); {@code staleness} polynomial a 0.5 (constant, hinge a 1 b 10);
  *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing; {@code examples_floor} 0.1
  *       with alpha_scale auto, else 0 (an update of fewer examples than that share of the mean update's
- *       mixes in proportionally less).</li>
+ *       mixes in proportionally less); {@code staleness_clock} workers with alpha_scale auto, else versions
+ *       (τ counts the distinct workers merged since the base, or the versions).</li>
  *   <li>{@code fedbuff}: {@code buffer_size} auto (K = round(buffer_fraction·Ĉ) within [1, max_buffer_size],
  *       recomputed at each publish; initial_buffer_size before the first) or a number; {@code buffer_fraction}
  *       0.5; {@code initial_buffer_size} 10; {@code max_buffer_size} 1000; {@code step_scale} auto (the
@@ -248,7 +249,13 @@ public final class Strategies {
         long maxStaleness = Settings.maxStaleness(c, modelMixing ? 16 : Long.MAX_VALUE);
         boolean scaleAlpha = scale == null ? !c.has("alpha") : scale.equals("auto");
         double examplesFloor = examplesFloor(c, scaleAlpha ? 0.1 : 0);
-        return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing, examplesFloor);
+        String clock = c.text("staleness_clock", scaleAlpha ? "workers" : "versions");
+        if (!clock.equals("workers") && !clock.equals("versions")) {
+            throw new IllegalArgumentException(c.path("staleness_clock") + ": must be workers (distinct workers merged "
+                    + "since the base) or versions, got \"" + clock + "\"");
+        }
+        return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing, examplesFloor,
+                clock.equals("workers"));
     }
 
     /** φ of the examples floor (FedBuff and FedAsync), in [0, 1]. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tributary.tensor.TensorMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -117,5 +118,89 @@ class FedAsyncStrategyTest {
         assertEquals("fedasync.examples_floor: must be in [0, 1], got 1.5",
                 assertThrows(IllegalArgumentException.class,
                         () -> Strategies.create("fedasync", Map.of("examples_floor", 1.5), scalar(0))).getMessage());
+    }
+
+    private static Update from(String worker, String id, long base, TensorMap delta) {
+        return new Update(id, base, 1, 1, delta, Map.of(), worker);
+    }
+
+    @Test
+    void aWorkerThatPushedManyTimesAgesAnotherUpdateOnceUnderTheWorkerClock() {
+        Map<String, Object> cfg = Map.of("alpha", 0.5, "staleness", Map.of("name", "polynomial", "a", 1),
+                "max_staleness", 2, "staleness_clock", "workers");
+        Strategy s = Strategies.create("fedasync", cfg, scalar(1));
+        s.onUpdate(from("fast", "f0", 0, scalar(2)));
+        s.onUpdate(from("fast", "f1", 1, scalar(2)));
+        double theta2 = value(s.model());
+        // τ = 2 versions but one worker: s(1) = 1/2, and the base (θ₀ = 1) is still kept, so the paper's rule.
+        s.onUpdate(from("slow", "s0", 0, scalar(-1)));
+        double a = 0.5 / 2;
+        assertEquals((1 - a) * theta2 + a * (1 - 1), value(s.model()), 1e-6);
+        for (int i = 0; i < 4; i++) {
+            s.onUpdate(from("fast", "g" + i, s.version(), scalar(1)));
+        }
+        // Based on version 3: four versions on, all made by one worker (slow's own update made version 3, which
+        // is not after the base), so s(1) again. Version 3 is past the kept history (5 and 6): mixed as a delta.
+        double before = value(s.model());
+        Decision d = s.onUpdate(from("slow", "s1", 3, scalar(-1)));
+        assertTrue(d instanceof Published, d.toString());
+        assertEquals(before + a * -1, value(s.model()), 1e-6);
+        // A third worker's update based on version 0: fast and slow merged since, τ_w = 2, admitted.
+        assertTrue(s.onUpdate(from("third", "t0", 0, scalar(0))) instanceof Published);
+        // A fourth's, based on version 0 again: fast, slow and third merged since, τ_w = 3 > 2.
+        assertEquals(new Refused("staleness 3 (workers merged since base version 0) > max 2", Refused.STALENESS),
+                s.onUpdate(from("fourth", "x0", 0, scalar(0))));
+    }
+
+    @Test
+    void theVersionClockRefusesWhatTheWorkerClockTakes() {
+        Map<String, Object> cfg = Map.of("alpha", 0.5, "max_staleness", 2);
+        Strategy versions = Strategies.create("fedasync", cfg, scalar(1));
+        for (int i = 0; i < 3; i++) {
+            versions.onUpdate(from("fast", "f" + i, i, scalar(1)));
+        }
+        assertEquals(new Refused("staleness 3 > max 2", Refused.STALENESS), versions.onUpdate(from("slow", "s", 0, scalar(1))));
+        // Updates without a worker each count as a worker of their own: the version clock's answer.
+        Strategy anonymous = Strategies.create("fedasync", Map.of("max_staleness", 2, "staleness_clock", "workers"), scalar(1));
+        for (int i = 0; i < 3; i++) {
+            anonymous.onUpdate(update("u" + i, i, 1, scalar(1)));
+        }
+        assertEquals(Refused.STALENESS, ((Refused) anonymous.onUpdate(update("old", 0, 1, scalar(1)))).code());
+    }
+
+    @Test
+    void theWorkerClockIsOnWithTheAutoAlphaAndOffAsPublished() {
+        Strategy auto = Strategies.create("fedasync", Map.of("max_staleness", 1), scalar(0));
+        Strategy published = Strategies.create("fedasync", Map.of("max_staleness", 1, "alpha", 0.9), scalar(0));
+        for (Strategy s : List.of(auto, published)) {
+            s.onUpdate(from("fast", "f0", 0, scalar(1)));
+            s.onUpdate(from("fast", "f1", 1, scalar(1)));
+        }
+        assertTrue(auto.onUpdate(from("slow", "s", 0, scalar(1))) instanceof Published);
+        assertTrue(published.onUpdate(from("slow", "s", 0, scalar(1))) instanceof Refused);
+        assertEquals("fedasync.staleness_clock: must be workers (distinct workers merged since the base) or versions, "
+                        + "got \"rounds\"",
+                assertThrows(IllegalArgumentException.class,
+                        () -> Strategies.create("fedasync", Map.of("staleness_clock", "rounds"), scalar(0))).getMessage());
+    }
+
+    @Test
+    void theWorkerClockTravelsWithTheState() {
+        Map<String, Object> cfg = Map.of("max_staleness", 1, "staleness_clock", "workers");
+        Strategy a = Strategies.create("fedasync", cfg, scalar(0));
+        a.onUpdate(from("fast", "f0", 0, scalar(1)));
+        a.onUpdate(from("fast", "f1", 1, scalar(1)));
+        Strategy b = Strategies.create("fedasync", cfg, scalar(0));
+        b.restoreState(a.model(), a.version(), a.exportState());
+        // Restored, it still knows that both versions came from one worker: τ_w = 1, admitted.
+        assertEquals(a.onUpdate(from("slow", "s", 0, scalar(1))), b.onUpdate(from("slow", "s", 0, scalar(1))));
+        assertTrue(Fixtures.identical(a.model(), b.model()));
+        TensorMap bad = a.exportState();
+        bad.putMetadata("worker_clock/last", "9:Zm9v");
+        assertEquals("fedasync state: worker clock entry \"9:Zm9v\": version 9 is not in [1, 3]",
+                assertThrows(IllegalArgumentException.class, () -> b.restoreState(a.model(), a.version(), bad)).getMessage());
+        bad.putMetadata("worker_clock/last", "x");
+        assertEquals("fedasync state: worker clock entry \"x\": not version:worker",
+                assertThrows(IllegalArgumentException.class, () -> b.restoreState(a.model(), a.version(), bad)).getMessage());
     }
 }

@@ -39,6 +39,8 @@ class StrategyReplayTest {
                 Arguments.of("fedasync", Map.of("mixing", "delta", "staleness", "hinge")),
                 // A floor this high scales most updates: a replay that lost the examples sums would differ.
                 Arguments.of("fedasync", Map.of("examples_floor", 0.9)),
+                // History of one version under the worker clock: stale bases past it are mixed as deltas.
+                Arguments.of("fedasync", Map.of("max_staleness", 1)),
                 Arguments.of("diloco", Map.of("workers", 2)),
                 Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "optimizer", "adam")),
                 Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "fragment_split", "tensors")));
@@ -48,8 +50,9 @@ class StrategyReplayTest {
         Random rnd = new Random(seed);
         List<Update> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
+            // Two workers, so that the worker clock (fedasync's default) counts fewer than the versions.
             out.add(new Update("u" + i, 0, 1 + rnd.nextInt(5), 10, Fixtures.random(rnd, 0.1),
-                    Map.of("loss", rnd.nextDouble())));
+                    Map.of("loss", rnd.nextDouble()), "w" + i % 2));
         }
         return out;
     }
@@ -65,7 +68,7 @@ class StrategyReplayTest {
             List<List<Fragments.Slice>> f = s.innerLoop().fragments();
             delta = Fragments.cut(delta, f.get((int) Math.floorMod(s.version(), (long) f.size())));
         }
-        return new Update(u.id(), base, u.examples(), u.localSteps(), delta, u.metrics());
+        return new Update(u.id(), base, u.examples(), u.localSteps(), delta, u.metrics(), u.worker());
     }
 
     @ParameterizedTest(name = "{0} {1}")

@@ -12,8 +12,8 @@ import java.util.TreeMap;
  *
  * <p>{@code mixing: model} (the default) is the paper's and Plato's rule θ ← (1−αₜ)·θ + αₜ·θ_new, where
  * θ_new = θ_base + δ is the model the worker ended with. Rebuilding θ_new needs the model the worker
- * started from, so the models of the last {@code max_staleness} versions are kept (and exported with the
- * state: its size is up to max_staleness models). {@code mixing: delta} is θ ← θ + αₜ·δ, which keeps no
+ * started from, so the models of the last {@code history} versions are kept (and exported with the
+ * state: its size is up to that many models). {@code mixing: delta} is θ ← θ + αₜ·δ, which keeps no
  * history; the two agree when τ = 0 and differ for stale updates by αₜ·(θ_base − θ), the pull of the
  * paper's rule back towards the old model.
  *
@@ -32,10 +32,12 @@ import java.util.TreeMap;
  * against {@code max_staleness}, counts the distinct workers whose updates were merged since the update's
  * base ({@link WorkerClock}) instead of the versions: FedAsync publishes a version per update, so counted in
  * versions one client pushing many times as often as the rest ages everyone else's update by its own pace.
- * τ_w equals τ where no worker merged twice since the base. History stays {@code max_staleness} versions
- * (its memory bound), so under model mixing an admitted update whose base is older than that is mixed as
- * {@code mixing: delta} would: θ ← θ + αₜ·δ, which drops only the αₜ·(θ_base − θ) term that needs the lost
- * model.
+ * τ_w equals τ where no worker merged twice since the base. Under this clock {@code max_staleness} is
+ * unbounded unless given (every update is heard, weighted by s(τ_w), as in the paper), while the models kept
+ * stay {@code history} versions (16; the memory bound): under model mixing an update whose base is older than
+ * those is mixed as {@code mixing: delta} would, θ ← θ + αₜ·δ, dropping only the αₜ·(θ_base − θ) term that
+ * needs the lost model. Under the version clock {@code history} is {@code max_staleness} (16), so every
+ * admitted base is kept.
  */
 final class FedAsyncStrategy extends BaseStrategy {
     private static final String HISTORY = "history/";
@@ -50,12 +52,15 @@ final class FedAsyncStrategy extends BaseStrategy {
     private final ExampleSums sums = new ExampleSums();
     /** Staleness in workers; null when it is counted in versions. */
     private final WorkerClock workers;
+    /** Versions whose models are kept before the current one (model mixing). */
+    private final long historySize;
     /** Models of versions before the current one that a stale update may be based on (model mixing only). */
     private final NavigableMap<Long, TensorMap> history = new TreeMap<>();
 
     FedAsyncStrategy(TensorMap initialModel, long maxStaleness, double alpha, boolean scaleAlpha,
-            StalenessFunction staleness, boolean modelMixing, double examplesFloor, boolean workerClock) {
+            StalenessFunction staleness, boolean modelMixing, double examplesFloor, boolean workerClock, long historySize) {
         super("fedasync", initialModel, maxStaleness);
+        this.historySize = historySize;
         this.workers = workerClock ? new WorkerClock() : null;
         this.examplesFloor = examplesFloor;
         this.alpha = alpha;
@@ -105,7 +110,7 @@ final class FedAsyncStrategy extends BaseStrategy {
         if (workers != null) {
             workers.published(u, version());
         }
-        history.headMap(version() - maxStaleness(), false).clear();
+        history.headMap(version() - historySize, false).clear();
         return new Published(version(), List.of(u.id()), averageMetrics(List.of(u)));
     }
 
@@ -150,7 +155,7 @@ final class FedAsyncStrategy extends BaseStrategy {
             e.setValue(TensorOps.copy(e.getValue()));
         }
         // A state exported under a larger max_staleness keeps more history than this configuration uses.
-        restored.headMap(version - maxStaleness(), false).clear();
+        restored.headMap(version - historySize, false).clear();
         if (workers != null) {
             workers.read(state, version); // checks all before the rest changes anything
         }

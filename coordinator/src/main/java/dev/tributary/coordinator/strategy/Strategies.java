@@ -19,7 +19,9 @@ import java.util.function.Supplier;
  *       (plain FedAvg; momentum, adam, yogi, adagrad give FedAvgM, FedAdam, FedYogi, FedAdagrad).</li>
  *   <li>{@code fedasync}: {@code alpha} 0.9; {@code alpha_scale} auto (αₜ = min(α, 1/Ĉ)·s(τ), Ĉ the observed
  *       concurrency; the default unless alpha is given) or none (αₜ = α·s(τ), Xie et al. as published); {@code staleness} polynomial a 0.5 (constant, hinge a 1 b 10);
- *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing; {@code examples_floor} 0.1
+ *       {@code mixing} model (or delta); {@code max_staleness} 16 with model mixing under the version clock,
+ *       else unbounded; {@code history} (models kept for model mixing) max_staleness where that is finite under
+ *       the version clock, else 16; {@code examples_floor} 0.1
  *       with alpha_scale auto, else 0 (an update of fewer examples than that share of the mean update's
  *       mixes in proportionally less); {@code staleness_clock} workers with alpha_scale auto, else versions
  *       (τ counts the distinct workers merged since the base, or the versions).</li>
@@ -246,7 +248,6 @@ public final class Strategies {
             throw new IllegalArgumentException(c.path("mixing") + ": must be model or delta, got \"" + mixing + "\"");
         }
         boolean modelMixing = mixing.equals("model");
-        long maxStaleness = Settings.maxStaleness(c, modelMixing ? 16 : Long.MAX_VALUE);
         boolean scaleAlpha = scale == null ? !c.has("alpha") : scale.equals("auto");
         double examplesFloor = examplesFloor(c, scaleAlpha ? 0.1 : 0);
         String clock = c.text("staleness_clock", scaleAlpha ? "workers" : "versions");
@@ -254,8 +255,20 @@ public final class Strategies {
             throw new IllegalArgumentException(c.path("staleness_clock") + ": must be workers (distinct workers merged "
                     + "since the base) or versions, got \"" + clock + "\"");
         }
+        boolean workers = clock.equals("workers");
+        long maxStaleness = Settings.maxStaleness(c, modelMixing && !workers ? 16 : Long.MAX_VALUE);
+        long dfltHistory = workers || maxStaleness == Long.MAX_VALUE ? 16 : Math.min(maxStaleness, 1_000_000);
+        double h = c.number("history", dfltHistory);
+        if (!(h >= 1 && h <= 1_000_000 && h == Math.rint(h))) {
+            throw new IllegalArgumentException(c.path("history") + ": must be a whole number of versions in [1, 1000000], "
+                    + "got " + h);
+        }
+        if (!modelMixing && c.has("history")) {
+            throw new IllegalArgumentException(c.path("history") + ": delta mixing keeps no models; history applies to "
+                    + "mixing: model");
+        }
         return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing, examplesFloor,
-                clock.equals("workers"));
+                workers, modelMixing ? (long) h : 0);
     }
 
     /** φ of the examples floor (FedBuff and FedAsync), in [0, 1]. */

@@ -60,7 +60,7 @@ class FedAsyncStrategyTest {
 
     @Test
     void staleUpdatesBeyondTheKeptHistoryAreRefused() {
-        Strategy s = Strategies.create("fedasync", Map.of("max_staleness", 2), scalar(0));
+        Strategy s = Strategies.create("fedasync", Map.of("max_staleness", 2, "staleness_clock", "versions"), scalar(0));
         for (int i = 0; i < 3; i++) {
             s.onUpdate(update("u" + i, s.version(), 1, scalar(1)));
         }
@@ -78,8 +78,25 @@ class FedAsyncStrategyTest {
             s.onUpdate(update("u" + i, s.version(), 1, scalar(1)));
         }
         assertEquals(16, s.exportState().size());
-        assertEquals(Refused.STALENESS, ((Refused) s.onUpdate(update("old", 40 - 17, 1, scalar(1)))).code());
+        // Under the worker clock (the default) an update based before the kept models is heard, as a delta.
+        double before = value(s.model());
+        assertTrue(s.onUpdate(update("old", 40 - 17, 1, scalar(1))) instanceof Published);
+        assertTrue(value(s.model()) > before);
+        assertEquals(16, s.exportState().size());
+        // Under the version clock it is refused: max_staleness is the history, 16 versions.
+        Strategy versions = Strategies.create("fedasync", Map.of("staleness_clock", "versions"), scalar(0));
+        for (int i = 0; i < 40; i++) {
+            versions.onUpdate(update("u" + i, versions.version(), 1, scalar(1)));
+        }
+        assertEquals(16, versions.exportState().size());
+        assertEquals(Refused.STALENESS, ((Refused) versions.onUpdate(update("old", 40 - 17, 1, scalar(1)))).code());
         assertEquals(0, Strategies.create("fedasync", Map.of("mixing", "delta"), scalar(0)).exportState().size());
+        assertEquals("fedasync.history: must be a whole number of versions in [1, 1000000], got 0.5",
+                assertThrows(IllegalArgumentException.class,
+                        () -> Strategies.create("fedasync", Map.of("history", 0.5), scalar(0))).getMessage());
+        assertEquals("fedasync.history: delta mixing keeps no models; history applies to mixing: model",
+                assertThrows(IllegalArgumentException.class,
+                        () -> Strategies.create("fedasync", Map.of("history", 4, "mixing", "delta"), scalar(0))).getMessage());
     }
 
     @Test
@@ -127,7 +144,7 @@ class FedAsyncStrategyTest {
     @Test
     void aWorkerThatPushedManyTimesAgesAnotherUpdateOnceUnderTheWorkerClock() {
         Map<String, Object> cfg = Map.of("alpha", 0.5, "staleness", Map.of("name", "polynomial", "a", 1),
-                "max_staleness", 2, "staleness_clock", "workers");
+                "max_staleness", 2, "history", 2, "staleness_clock", "workers");
         Strategy s = Strategies.create("fedasync", cfg, scalar(1));
         s.onUpdate(from("fast", "f0", 0, scalar(2)));
         s.onUpdate(from("fast", "f1", 1, scalar(2)));

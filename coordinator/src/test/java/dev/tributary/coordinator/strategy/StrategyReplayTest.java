@@ -40,7 +40,7 @@ class StrategyReplayTest {
                 // A floor this high scales most updates: a replay that lost the examples sums would differ.
                 Arguments.of("fedasync", Map.of("examples_floor", 0.9)),
                 // History of one version under the worker clock: stale bases past it are mixed as deltas.
-                Arguments.of("fedasync", Map.of("max_staleness", 1)),
+                Arguments.of("fedasync", Map.of("history", 1)),
                 Arguments.of("diloco", Map.of("workers", 2)),
                 Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "optimizer", "adam")),
                 Arguments.of("diloco", Map.of("workers", 2, "fragments", 2, "fragment_split", "tensors")));

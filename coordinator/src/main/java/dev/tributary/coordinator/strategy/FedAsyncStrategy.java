@@ -154,7 +154,7 @@ final class FedAsyncStrategy extends BaseStrategy {
             checkLayout("fedasync state: history version " + v, e.getValue());
             e.setValue(TensorOps.copy(e.getValue()));
         }
-        // A state exported under a larger max_staleness keeps more history than this configuration uses.
+        // A state exported under a larger history keeps more models than this configuration uses.
         restored.headMap(version - historySize, false).clear();
         if (workers != null) {
             workers.read(state, version); // checks all before the rest changes anything

@@ -230,4 +230,40 @@ class RecoveryTest {
         assertEquals(1, a.sequencer().image().join().version());
         a.close();
     }
+
+    static Sequencer.Ack pushAs(Assembly a, String worker, int i, long base) {
+        TensorMap delta = TestModels.delta(100 + i, 0.05f);
+        MemorySegment img = Safetensors.encode(delta, Map.of(), Arena.ofAuto());
+        return a.sequencer().submit(worker, id(i), base, 5 + i, 1, Map.of(), img, ModelImage.tensors(img, "delta"), () -> {})
+                .join();
+    }
+
+    @Test
+    void fedAsyncCountsStalenessByTheWorkerTheLogRecordsAndAReplayCountsTheSame() throws IOException {
+        Path state = dir.resolve("s");
+        // The worker clock (the default with alpha_scale auto): at most one other worker merged since the base.
+        CoordinatorConfig c = CoordinatorConfig.defaults("fedasync").withStrategyConfig(Map.of("max_staleness", 1))
+                .withCheckpointEvery(2);
+        Assembly a = Assembly.open(state, TestModels.model(1), c, new CoordinatorMetrics(), warnings::add);
+        for (int i = 0; i < 4; i++) {
+            pushAs(a, "fast", i, a.version());
+        }
+        // Four versions stale, but all four from one worker: admitted.
+        assertEquals(4, pushAs(a, "slow", 4, 0).staleness());
+        assertEquals(5, a.version());
+        String at5 = sha(a);
+        // Abandoned without close(): as if killed. The replay rebuilds the clock from the log's worker ids.
+        Assembly back = Assembly.open(state, TestModels.model(1), c, new CoordinatorMetrics(), warnings::add);
+        assertEquals(5, back.version());
+        assertEquals(at5, sha(back));
+        CompletionException e = assertThrows(CompletionException.class, () -> pushAs(back, "third", 5, 0));
+        assertTrue(e.getCause().getMessage().contains("staleness 2 (workers merged since base version 0) > max 1"),
+                e.getCause().getMessage());
+        // Slow pushes again; based on version 4, third's update then finds one worker after its base (slow, whose
+        // replayed update and this one count once only if the replay knew it was slow's).
+        pushAs(back, "slow", 6, 5);
+        assertEquals(2, pushAs(back, "third", 7, 4).staleness());
+        assertEquals(7, back.version());
+        back.close();
+    }
 }

@@ -66,7 +66,7 @@ final class NoLoCoClients implements AutoCloseable {
         }
     }
 
-    /** The worker id client {@code c} exchanges under. */
+    /** The worker id client {@code c} pushes and exchanges under. */
     static String id(int c) {
         return "client-" + c;
     }

@@ -479,7 +479,7 @@ public final class Simulation {
         trafficAfterStart.add(now, t.wireBytes());
         TrainResult r = t.result();
         boolean published = false;
-        switch (admission.offer(f.id(), "client-" + c, f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
+        switch (admission.offer(f.id(), NoLoCoClients.id(c), f.base(), r.examples(), r.steps(), r.metrics(), t.image())) {
             case Admission.Accepted acc -> {
                 staleness.add(acc.staleness());
                 published = acc.decision() instanceof Published;

@@ -257,18 +257,13 @@ public final class Strategies {
         }
         boolean workers = clock.equals("workers");
         long maxStaleness = Settings.maxStaleness(c, modelMixing && !workers ? 16 : Long.MAX_VALUE);
-        long dfltHistory = workers || maxStaleness == Long.MAX_VALUE ? 16 : Math.min(maxStaleness, 1_000_000);
-        double h = c.number("history", dfltHistory);
-        if (!(h >= 1 && h <= 1_000_000 && h == Math.rint(h))) {
-            throw new IllegalArgumentException(c.path("history") + ": must be a whole number of versions in [1, 1000000], "
-                    + "got " + h);
-        }
+        long history = c.whole("history", workers || maxStaleness == Long.MAX_VALUE ? 16 : maxStaleness, 0);
         if (!modelMixing && c.has("history")) {
             throw new IllegalArgumentException(c.path("history") + ": delta mixing keeps no models; history applies to "
                     + "mixing: model");
         }
         return new FedAsyncStrategy(model, maxStaleness, alpha, scaleAlpha, staleness, modelMixing, examplesFloor,
-                workers, modelMixing ? (long) h : 0);
+                workers, modelMixing ? history : 0);
     }
 
     /** φ of the examples floor (FedBuff and FedAsync), in [0, 1]. */

@@ -73,20 +73,26 @@ final class WorkerClock {
         if (s != null && !s.isEmpty()) {
             for (String e : s.split(",", -1)) {
                 int colon = e.indexOf(':');
+                if (colon < 1 || !e.substring(0, colon).matches("\\d{1,18}")) {
+                    throw bad(e, "not version:worker");
+                }
+                long v = Long.parseLong(e.substring(0, colon));
+                if (v < 1 || v > version) {
+                    throw bad(e, "version " + v + " is not in [1, " + version + "]");
+                }
                 try {
-                    long v = Long.parseLong(e.substring(0, Math.max(colon, 0)));
-                    String worker = new String(Base64.getUrlDecoder().decode(e.substring(colon + 1)), StandardCharsets.UTF_8);
-                    if (v < 1 || v > version) {
-                        throw new IllegalArgumentException("version " + v + " is not in [1, " + version + "]");
-                    }
-                    entries.add(Map.entry(worker, v));
-                } catch (IllegalArgumentException | IndexOutOfBoundsException x) {
-                    throw new IllegalArgumentException("fedasync state: worker clock entry \"" + e + "\": "
-                            + (x instanceof NumberFormatException || colon < 0 ? "not version:worker" : x.getMessage()));
+                    entries.add(Map.entry(new String(Base64.getUrlDecoder().decode(e.substring(colon + 1)),
+                            StandardCharsets.UTF_8), v));
+                } catch (IllegalArgumentException x) {
+                    throw bad(e, "the worker is not base64");
                 }
             }
         }
         last.clear();
         entries.forEach(e -> last.put(e.getKey(), e.getValue()));
+    }
+
+    private static IllegalArgumentException bad(String entry, String problem) {
+        return new IllegalArgumentException("fedasync state: worker clock entry \"" + entry + "\": " + problem);
     }
 }

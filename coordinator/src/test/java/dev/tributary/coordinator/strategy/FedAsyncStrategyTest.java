@@ -91,9 +91,14 @@ class FedAsyncStrategyTest {
         assertEquals(16, versions.exportState().size());
         assertEquals(Refused.STALENESS, ((Refused) versions.onUpdate(update("old", 40 - 17, 1, scalar(1)))).code());
         assertEquals(0, Strategies.create("fedasync", Map.of("mixing", "delta"), scalar(0)).exportState().size());
-        assertEquals("fedasync.history: must be a whole number of versions in [1, 1000000], got 0.5",
+        assertEquals("fedasync.history: must be a whole number >= 0, got 0.5",
                 assertThrows(IllegalArgumentException.class,
                         () -> Strategies.create("fedasync", Map.of("history", 0.5), scalar(0))).getMessage());
+        // The version clock with max_staleness 0 keeps no models, and refuses every stale update.
+        Strategy fresh = Strategies.create("fedasync", Map.of("alpha", 0.5, "max_staleness", 0), scalar(0));
+        fresh.onUpdate(update("a", 0, 1, scalar(1)));
+        assertEquals(0, fresh.exportState().size());
+        assertEquals(Refused.STALENESS, ((Refused) fresh.onUpdate(update("b", 0, 1, scalar(1)))).code());
         assertEquals("fedasync.history: delta mixing keeps no models; history applies to mixing: model",
                 assertThrows(IllegalArgumentException.class,
                         () -> Strategies.create("fedasync", Map.of("history", 4, "mixing", "delta"), scalar(0))).getMessage());

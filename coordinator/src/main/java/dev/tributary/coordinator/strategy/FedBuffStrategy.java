@@ -87,11 +87,18 @@ final class FedBuffStrategy extends BaseStrategy {
     private double heldExamples;
     private double heldSquares;
     private final Set<String> pendingIds = new HashSet<>();
+    /** FedAU-style weights by participation interval; null when off. */
+    private final ParticipationWeights participation;
 
-    /** @param examplesFloor φ of the buffer's examples factor (0: off; it needs {@code weightByExamples}) */
+    /**
+     * @param examplesFloor φ of the buffer's examples factor (0: off; it needs {@code weightByExamples})
+     * @param participation FedAU-style weights by worker, or null for none
+     */
     FedBuffStrategy(TensorMap initialModel, long maxStaleness, Sizing sizing, StalenessFunction staleness,
-            boolean weightByExamples, double examplesFloor, Aggregator aggregator, Supplier<ServerOptimizer> optimizer) {
+            boolean weightByExamples, double examplesFloor, ParticipationWeights participation, Aggregator aggregator,
+            Supplier<ServerOptimizer> optimizer) {
         super("fedbuff", initialModel, maxStaleness);
+        this.participation = participation;
         this.sizing = sizing;
         this.examplesFloor = weightByExamples ? examplesFloor : 0;
         this.bufferSize = sizing.buffer(Double.NaN);
@@ -121,7 +128,7 @@ final class FedBuffStrategy extends BaseStrategy {
             return refused;
         }
         long tau = version() - u.baseVersion();
-        double weight = (weightByExamples ? u.examples() : 1) * staleness.weight(tau);
+        double weight = weight(u, tau);
         if (!(weight > 0) || !Double.isFinite(weight)) {
             return new Refused("update " + u.id() + ": weight " + weight + " at staleness " + tau
                     + " is not finite and > 0", Refused.INVALID);
@@ -165,11 +172,23 @@ final class FedBuffStrategy extends BaseStrategy {
         List<Update> merged = new ArrayList<>(pending);
         merged.add(u);
         sums.merged(sum, squares);
+        if (participation != null) {
+            participation.published(merged);
+        }
         concurrency.published(merged, version());
         bufferSize = sizing.buffer(concurrency.value());
         publish(next);
         clearHeld();
         return new Published(version(), ids(merged), averageMetrics(merged));
+    }
+
+    /**
+     * examples × s(τ) (× the participation weight when on): the weights only change at publishes, so an
+     * update weighs the same when it comes and when a restart adopts it.
+     */
+    private double weight(Update u, long tau) {
+        double w = (weightByExamples ? u.examples() : 1) * staleness.weight(tau);
+        return participation == null ? w : w * participation.weight(u.worker());
     }
 
     /** Takes {@code u} into the buffer: its delta folded into the running mean when streamed, else kept. */
@@ -260,8 +279,7 @@ final class FedBuffStrategy extends BaseStrategy {
     @Override
     public void adopt(List<Update> held) {
         for (Update u : held) {
-            long tau = Math.max(0, version() - u.baseVersion());
-            double weight = (weightByExamples ? u.examples() : 1) * staleness.weight(tau);
+            double weight = weight(u, Math.max(0, version() - u.baseVersion()));
             if (!(weight > 0) || !Double.isFinite(weight)) {
                 weight = Double.MIN_NORMAL; // accepted before: kept, with the least weight this configuration allows
             }
@@ -276,6 +294,9 @@ final class FedBuffStrategy extends BaseStrategy {
         nest("optimizer/", optimizer.exportState(), state);
         concurrency.write(state);
         sums.write(state);
+        if (participation != null) {
+            participation.write(state);
+        }
     }
 
     /** The observed concurrency (NaN before the first publish). */
@@ -289,6 +310,9 @@ final class FedBuffStrategy extends BaseStrategy {
         restored.restoreState(unnest("optimizer/", state));
         concurrency.read(state, version);
         sums.read(state, "fedbuff");
+        if (participation != null) {
+            participation.read(state);
+        }
         bufferSize = sizing.buffer(concurrency.value());
         optimizer = restored;
         clearHeld();

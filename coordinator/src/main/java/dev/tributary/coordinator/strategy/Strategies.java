@@ -217,6 +217,18 @@ public final class Strategies {
             throw new IllegalArgumentException(c.path("examples_floor") + ": " + examplesFloor
                     + " weighs buffers by their examples: it needs weighting: examples");
         }
+        String weights = c.text("participation_weights", "none");
+        if (!weights.equals("none") && !weights.equals("fedau")) {
+            throw new IllegalArgumentException(c.path("participation_weights") + ": must be fedau (each worker "
+                    + "weighed by its mean participation interval) or none, got \"" + weights + "\"");
+        }
+        double cap = c.number("participation_cap", 10);
+        if (!(cap >= 1 && Double.isFinite(cap))) {
+            throw new IllegalArgumentException(c.path("participation_cap") + ": must be a number >= 1, got " + cap);
+        }
+        if (c.has("participation_cap") && weights.equals("none")) {
+            throw new IllegalArgumentException(c.path("participation_cap") + ": applies to participation_weights: fedau");
+        }
         String aggregatorName = c.text("aggregator", "mean");
         if (auto && !Aggregator.streams(aggregatorName)) {
             throw new IllegalArgumentException(c.path("aggregator") + ": " + aggregatorName
@@ -225,7 +237,8 @@ public final class Strategies {
         Aggregator aggregator = Settings.aggregator(c, "mean", auto ? new int[] {initial} : new int[] {bufferSize});
         Supplier<ServerOptimizer> optimizer = Settings.optimizer(c, Map.of("name", "sgd", "lr", 1.0));
         long maxStaleness = Settings.maxStaleness(c, Long.MAX_VALUE);
-        return new FedBuffStrategy(model, maxStaleness, sizing, staleness, byExamples, examplesFloor, aggregator, optimizer);
+        return new FedBuffStrategy(model, maxStaleness, sizing, staleness, byExamples, examplesFloor,
+                weights.equals("fedau") ? new ParticipationWeights(cap) : null, aggregator, optimizer);
     }
 
     private static Strategy fedasync(Config c, TensorMap model) {

@@ -195,4 +195,64 @@ class FedBuffStrategyTest {
         assertInstanceOf(Published.class, s.onUpdate(update("c", 0, 1L << 50, scalar(2e38))));
         assertEquals(2e38, value(s.model()), 1e32);
     }
+
+    private static final Map<String, Object> FEDAU = Map.of("buffer_size", 2, "weighting", "uniform",
+            "staleness", "constant", "participation_weights", "fedau");
+
+    /** Pushes {@code worker}'s update (delta {@code d}) based on the current version. */
+    private static Decision push(Strategy s, String worker, String id, double d) {
+        return s.onUpdate(new Update(id, s.version(), 1, 1, scalar(d), Map.of(), worker));
+    }
+
+    /**
+     * Merged in order f f | f s | f f | f s | f s: the last buffer weighs f by its mean interval over N̂ = 2
+     * workers, (1, 1, 2, 1, 1 averaged as they came) = 1.2 / 2, and s by its one interval, 4 / 2.
+     */
+    @Test
+    void participationWeightsGiveTheRareWorkerItsShare() {
+        Strategy s = Strategies.create("fedbuff", FEDAU, scalar(0));
+        Map<String, Object> plain = new java.util.HashMap<>(FEDAU);
+        plain.remove("participation_weights");
+        Strategy off = Strategies.create("fedbuff", plain, scalar(0));
+        String[] order = {"f", "f", "f", "s", "f", "f", "f", "s"};
+        for (Strategy x : List.of(s, off)) {
+            for (int i = 0; i < order.length; i++) {
+                push(x, order[i], "u" + i, 0);
+            }
+        }
+        TensorMap checkpoint = s.exportState();
+        Strategy restarted = Strategies.create("fedbuff", FEDAU, scalar(0));
+        restarted.restoreState(s.model(), s.version(), checkpoint);
+        for (Strategy x : List.of(s, off, restarted)) {
+            push(x, "f", "u8", 0);
+        }
+        // A restart with an update held: the configuration changes (a max_staleness), the update is adopted.
+        Map<String, Object> bounded = new java.util.HashMap<>(FEDAU);
+        bounded.put("max_staleness", 100);
+        Strategy adopted = Strategies.reconfigure(s, bounded, List.of(
+                new Update("u8", s.version(), 1, 1, scalar(0), Map.of(), "f")));
+        for (Strategy x : List.of(s, off, restarted, adopted)) {
+            assertInstanceOf(Published.class, push(x, "s", "u9", 1));
+        }
+        double f = 1.2 / 2;
+        double r = 4.0 / 2;
+        assertEquals(r / (f + r), value(s.model()), 1e-6);
+        assertEquals(0.5, value(off.model()), 1e-6, "unweighted: the plain mean");
+        assertEquals(value(s.model()), value(restarted.model()), 0, "restored from the state");
+        assertEquals(value(s.model()), value(adopted.model()), 0, "with the held update adopted");
+    }
+
+    @Test
+    void participationWeightsAreChecked() {
+        assertEquals("fedbuff.participation_weights: must be fedau (each worker weighed by its mean participation "
+                + "interval) or none, got \"fedavg\"", org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> Strategies.create("fedbuff",
+                        Map.of("participation_weights", "fedavg"), scalar(0))).getMessage());
+        assertEquals("fedbuff.participation_cap: must be a number >= 1, got 0.5", org.junit.jupiter.api.Assertions
+                .assertThrows(IllegalArgumentException.class, () -> Strategies.create("fedbuff",
+                        Map.of("participation_weights", "fedau", "participation_cap", 0.5), scalar(0))).getMessage());
+        assertEquals("fedbuff.participation_cap: applies to participation_weights: fedau", org.junit.jupiter.api
+                .Assertions.assertThrows(IllegalArgumentException.class, () -> Strategies.create("fedbuff",
+                        Map.of("participation_cap", 5), scalar(0))).getMessage());
+    }
 }

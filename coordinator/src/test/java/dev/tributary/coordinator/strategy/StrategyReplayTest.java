@@ -34,6 +34,7 @@ class StrategyReplayTest {
                 Arguments.of("fedbuff", Map.of("buffer_size", 2, "optimizer", "adagrad", "aggregator", "sum")),
                 Arguments.of("fedbuff", Map.of()),
                 Arguments.of("fedbuff", Map.of("initial_buffer_size", 3, "buffer_fraction", 1, "optimizer", "adam")),
+                Arguments.of("fedbuff", Map.of("participation_weights", "fedau", "participation_cap", 2)),
                 Arguments.of("fedasync", Map.of()),
                 Arguments.of("fedasync", Map.of("max_staleness", 3, "staleness", "polynomial")),
                 Arguments.of("fedasync", Map.of("mixing", "delta", "staleness", "hinge")),
@@ -50,9 +51,10 @@ class StrategyReplayTest {
         Random rnd = new Random(seed);
         List<Update> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            // Two workers, so that the worker clock (fedasync's default) counts fewer than the versions.
+            // Three workers, one pushing four times as often as another: the worker clock (fedasync's default)
+            // counts fewer than the versions, and participation weights differ between them.
             out.add(new Update("u" + i, 0, 1 + rnd.nextInt(5), 10, Fixtures.random(rnd, 0.1),
-                    Map.of("loss", rnd.nextDouble()), "w" + i % 2));
+                    Map.of("loss", rnd.nextDouble()), "w" + (i % 7 < 4 ? 0 : i % 7 < 6 ? 1 : 2)));
         }
         return out;
     }

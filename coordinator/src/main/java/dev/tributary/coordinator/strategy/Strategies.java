@@ -32,6 +32,8 @@ import java.util.function.Supplier;
  *       buffer_size, FedBuff's and FLSim's formulas as published); {@code staleness} polynomial a 0.5 (1/√(1+τ));
  *       {@code weighting} examples; {@code examples_floor} 0.1 with buffer_size auto, else 0 (a buffer whose
  *       updates hold fewer examples than that share of the mean update's steps proportionally less);
+ *       {@code participation_weights} none (or fedau: each update also weighed by its worker's mean
+ *       participation interval, {@link ParticipationWeights}) with {@code participation_cap} 10;
  *       {@code aggregator} mean (or sum); {@code optimizer} sgd lr 1. See docs/ASYNC.md.</li>
  *   <li>{@code diloco}: {@code workers} 2 (the updates each outer step waits for); {@code min_workers} =
  *       workers and {@code round_deadline_s} as for fedavg; {@code fragments} 1 (Streaming DiLoCo when more);

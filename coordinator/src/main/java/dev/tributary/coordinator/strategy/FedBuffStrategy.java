@@ -83,6 +83,8 @@ final class FedBuffStrategy extends BaseStrategy {
     private TensorMap mean;
     /** Over the held updates, kept as they come: Σwₖ, Σwₖnₖ, Σnₖ and Σnₖ². */
     private double weightSum;
+    /** Σwₖ² over the held updates (the effective count under participation weights). */
+    private double weightSquares;
     private double weightedExamples;
     private double heldExamples;
     private double heldSquares;
@@ -139,7 +141,8 @@ final class FedBuffStrategy extends BaseStrategy {
         double sum = sums.sum(heldExamples + u.examples());
         double squares = sums.squares(heldSquares + (double) u.examples() * u.examples());
         int held = pending.size() + 1;
-        if (filled(sum, squares, u.examples()) < bufferSize && held < Math.max(bufferSize, sizing.maxBuffer())) {
+        double filled = participation != null ? effective(weight) : filled(sum, squares, u.examples());
+        if (filled < bufferSize && held < Math.max(bufferSize, sizing.maxBuffer())) {
             hold(u, weight);
             return new Buffered(held, bufferSize);
         }
@@ -205,6 +208,7 @@ final class FedBuffStrategy extends BaseStrategy {
             inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
         }
         weightSum = total;
+        weightSquares += weight * weight;
         weightedExamples += weight * u.examples();
         heldExamples += u.examples();
         heldSquares += (double) u.examples() * u.examples();
@@ -229,6 +233,7 @@ final class FedBuffStrategy extends BaseStrategy {
         pending.clear();
         inputs.clear();
         pendingIds.clear();
+        weightSquares = 0;
         weightSum = 0; // the mean's memory is overwritten by the next buffer's first update
         weightedExamples = 0;
         heldExamples = 0;
@@ -251,6 +256,16 @@ final class FedBuffStrategy extends BaseStrategy {
             n += Math.min(1, p.examples() / floor);
         }
         return n;
+    }
+
+    /**
+     * Under participation weights, the effective number of updates in the buffer with one more of
+     * {@code weight}, (Σw)²/Σw² (Kish): the weights spread over two orders of magnitude, and a buffer whose
+     * weight sits in one update is a buffer of one, whatever it holds. K counts these.
+     */
+    private double effective(double weight) {
+        double total = weightSum + weight;
+        return total * total / (weightSquares + weight * weight);
     }
 
     /**

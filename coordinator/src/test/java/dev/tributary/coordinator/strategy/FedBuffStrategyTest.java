@@ -196,8 +196,16 @@ class FedBuffStrategyTest {
         assertEquals(2e38, value(s.model()), 1e32);
     }
 
-    private static final Map<String, Object> FEDAU = Map.of("buffer_size", 2, "weighting", "uniform",
-            "staleness", "constant", "participation_weights", "fedau");
+    private static final Map<String, Object> FEDAU = Map.of("weighting", "uniform", "staleness", "constant",
+            "participation_weights", "fedau");
+
+    private static Map<String, Object> fedau(Object... more) {
+        Map<String, Object> cfg = new java.util.HashMap<>(FEDAU);
+        for (int i = 0; i < more.length; i += 2) {
+            cfg.put((String) more[i], more[i + 1]);
+        }
+        return cfg;
+    }
 
     /** Pushes {@code worker}'s update (delta {@code d}) based on the current version. */
     private static Decision push(Strategy s, String worker, String id, double d) {
@@ -205,41 +213,57 @@ class FedBuffStrategyTest {
     }
 
     /**
-     * Merged in order f f | f s | f f | f s | f s: the last buffer weighs f by its mean interval over N̂ = 2
-     * workers, (1, 1, 2, 1, 1 averaged as they came) = 1.2 / 2, and s by its one interval, 4 / 2.
+     * One update per publish under the sum, so each moves the model by its weight: merged in order f f f s f f
+     * f s f s, the ninth (f) weighs its mean interval (1, 1, 2, 1, 1 averaged as they came: 1.2) over N̂ = 2
+     * workers, and the tenth (s) its one interval, 4, over 2. A restart from the state in between agrees.
      */
     @Test
     void participationWeightsGiveTheRareWorkerItsShare() {
-        Strategy s = Strategies.create("fedbuff", FEDAU, scalar(0));
-        Map<String, Object> plain = new java.util.HashMap<>(FEDAU);
+        Map<String, Object> cfg = fedau("buffer_size", 1, "aggregator", "sum");
+        Strategy s = Strategies.create("fedbuff", cfg, scalar(0));
+        Map<String, Object> plain = new java.util.HashMap<>(cfg);
         plain.remove("participation_weights");
         Strategy off = Strategies.create("fedbuff", plain, scalar(0));
         String[] order = {"f", "f", "f", "s", "f", "f", "f", "s"};
         for (Strategy x : List.of(s, off)) {
             for (int i = 0; i < order.length; i++) {
-                push(x, order[i], "u" + i, 0);
+                assertInstanceOf(Published.class, push(x, order[i], "u" + i, 0));
             }
         }
-        TensorMap checkpoint = s.exportState();
-        Strategy restarted = Strategies.create("fedbuff", FEDAU, scalar(0));
-        restarted.restoreState(s.model(), s.version(), checkpoint);
+        Strategy restarted = Strategies.create("fedbuff", cfg, scalar(0));
+        restarted.restoreState(s.model(), s.version(), s.exportState());
         for (Strategy x : List.of(s, off, restarted)) {
-            push(x, "f", "u8", 0);
+            push(x, "f", "u8", 1);
+            push(x, "s", "u9", 1);
         }
-        // A restart with an update held: the configuration changes (a max_staleness), the update is adopted.
-        Map<String, Object> bounded = new java.util.HashMap<>(FEDAU);
-        bounded.put("max_staleness", 100);
-        Strategy adopted = Strategies.reconfigure(s, bounded, List.of(
-                new Update("u8", s.version(), 1, 1, scalar(0), Map.of(), "f")));
-        for (Strategy x : List.of(s, off, restarted, adopted)) {
-            assertInstanceOf(Published.class, push(x, "s", "u9", 1));
-        }
-        double f = 1.2 / 2;
-        double r = 4.0 / 2;
-        assertEquals(r / (f + r), value(s.model()), 1e-6);
-        assertEquals(0.5, value(off.model()), 1e-6, "unweighted: the plain mean");
+        assertEquals(1.2 / 2 + 4.0 / 2, value(s.model()), 1e-6);
+        assertEquals(2, value(off.model()), 1e-6, "unweighted: one each");
         assertEquals(value(s.model()), value(restarted.model()), 0, "restored from the state");
-        assertEquals(value(s.model()), value(adopted.model()), 0, "with the held update adopted");
+    }
+
+    /**
+     * Under participation weights K counts effective updates, (Σw)²/Σw²: after f f | f s, f weighs 1/2 and s
+     * (new) 1, so f s is 1.8 updates' worth and the buffer of 2 takes a third (2.67) before it publishes. A
+     * restart that adopts the two held updates publishes the same model.
+     */
+    @Test
+    void participationWeightsCountTheBufferInEffectiveUpdates() {
+        Map<String, Object> cfg = fedau("buffer_size", 2);
+        Strategy s = Strategies.create("fedbuff", cfg, scalar(0));
+        String[] order = {"f", "f", "f", "s"};
+        for (int i = 0; i < order.length; i++) {
+            push(s, order[i], "u" + i, 0);
+        }
+        assertEquals(2, s.version());
+        assertEquals(new Buffered(1, 2), push(s, "f", "u4", 1));
+        assertEquals(new Buffered(2, 2), push(s, "s", "u5", 4));
+        Strategy adopted = Strategies.reconfigure(s, fedau("buffer_size", 2, "max_staleness", 100), List.of(
+                new Update("u4", 2, 1, 1, scalar(1), Map.of(), "f"), new Update("u5", 2, 1, 1, scalar(4), Map.of(), "s")));
+        for (Strategy x : List.of(s, adopted)) {
+            assertEquals(new Published(3, List.of("u4", "u5", "u6"), Map.of()), push(x, "f", "u6", 1));
+        }
+        assertEquals((0.5 * 1 + 1 * 4 + 0.5 * 1) / 2, value(s.model()), 1e-6);
+        assertEquals(value(s.model()), value(adopted.model()), 0, "with the held updates adopted");
     }
 
     @Test

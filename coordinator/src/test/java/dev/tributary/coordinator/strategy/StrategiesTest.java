@@ -36,8 +36,8 @@ class StrategiesTest {
         assertEquals("strategy: unknown name \"fedprox\" (expected fedavg, fedasync, fedbuff, diloco)",
                 refusal("fedprox", Map.of()));
         assertEquals("fedbuff: unknown key \"bufer_size\" (known: aggregator, aggregator_params, buffer_fraction, "
-                + "buffer_size, examples_floor, initial_buffer_size, max_buffer_size, max_staleness, optimizer, staleness, "
-                + "step_scale, weighting)", refusal("fedbuff", Map.of("bufer_size", 4)));
+                + "buffer_size, examples_floor, initial_buffer_size, max_buffer_size, max_staleness, optimizer, "
+                + "participation_cap, participation_weights, staleness, step_scale, weighting)", refusal("fedbuff", Map.of("bufer_size", 4)));
         assertEquals("fedbuff.optimizer: unknown key \"momentum\" (known: lr, name)",
                 refusal("fedbuff", Map.of("optimizer", Map.of("name", "sgd", "momentum", 0.9))));
     }

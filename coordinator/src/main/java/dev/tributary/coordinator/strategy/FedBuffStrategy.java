@@ -83,8 +83,9 @@ final class FedBuffStrategy extends BaseStrategy {
     private TensorMap mean;
     /** Over the held updates, kept as they come: Σwₖ, Σwₖnₖ, Σnₖ and Σnₖ². */
     private double weightSum;
-    /** Σwₖ² over the held updates (the effective count under participation weights). */
-    private double weightSquares;
+    /** Σpₖ and Σpₖ² of the held updates' participation weights alone (their effective count). */
+    private double participationSum;
+    private double participationSquares;
     private double weightedExamples;
     private double heldExamples;
     private double heldSquares;
@@ -141,7 +142,8 @@ final class FedBuffStrategy extends BaseStrategy {
         double sum = sums.sum(heldExamples + u.examples());
         double squares = sums.squares(heldSquares + (double) u.examples() * u.examples());
         int held = pending.size() + 1;
-        double filled = participation != null ? effective(weight) : filled(sum, squares, u.examples());
+        double filled = participation != null ? effective(participation.weight(u.worker()))
+                : filled(sum, squares, u.examples());
         if (filled < bufferSize && held < Math.max(bufferSize, sizing.maxBuffer())) {
             hold(u, weight);
             return new Buffered(held, bufferSize);
@@ -208,7 +210,11 @@ final class FedBuffStrategy extends BaseStrategy {
             inputs.add(new Aggregator.Input(u.id(), u.delta(), weight));
         }
         weightSum = total;
-        weightSquares += weight * weight;
+        if (participation != null) {
+            double p = participation.weight(u.worker());
+            participationSum += p;
+            participationSquares += p * p;
+        }
         weightedExamples += weight * u.examples();
         heldExamples += u.examples();
         heldSquares += (double) u.examples() * u.examples();
@@ -233,7 +239,8 @@ final class FedBuffStrategy extends BaseStrategy {
         pending.clear();
         inputs.clear();
         pendingIds.clear();
-        weightSquares = 0;
+        participationSum = 0;
+        participationSquares = 0;
         weightSum = 0; // the mean's memory is overwritten by the next buffer's first update
         weightedExamples = 0;
         heldExamples = 0;
@@ -259,13 +266,15 @@ final class FedBuffStrategy extends BaseStrategy {
     }
 
     /**
-     * Under participation weights, the effective number of updates in the buffer with one more of
-     * {@code weight}, (Σw)²/Σw² (Kish): the weights spread over two orders of magnitude, and a buffer whose
-     * weight sits in one update is a buffer of one, whatever it holds. K counts these.
+     * Under participation weights, the effective number of updates in the buffer with one more whose
+     * participation weight is {@code p}, (Σp)²/Σp² (Kish): a buffer whose participation weight sits in one
+     * update is a buffer of one, whatever it holds. K counts these. The examples and staleness factors stay
+     * out of the count, as they do without participation weights: counting them too made K wait for
+     * several times more updates under label skew, where shards differ in size (docs/ASYNC.md).
      */
-    private double effective(double weight) {
-        double total = weightSum + weight;
-        return total * total / (weightSquares + weight * weight);
+    private double effective(double p) {
+        double total = participationSum + p;
+        return total * total / (participationSquares + p * p);
     }
 
     /**

@@ -266,6 +266,26 @@ class FedBuffStrategyTest {
         assertEquals(value(s.model()), value(adopted.model()), 0, "with the held updates adopted");
     }
 
+    /**
+     * The effective count is over the participation weights alone: two first updates (p = 1 each) of 1 and
+     * 1,000 examples, and staleness 0 and 3, weighed by examples and 1/√(1+τ), are two updates' worth and fill
+     * a buffer of 2. Counted over the whole weights, (1 + 500)²/(1 + 500²) ≈ 1.004, the buffer would wait.
+     */
+    @Test
+    void theEffectiveCountLeavesExamplesAndStalenessOut() {
+        Strategy s = Strategies.create("fedbuff", Map.of("buffer_size", 2, "participation_weights", "fedau",
+                "max_staleness", 10, "aggregator", "mean"), scalar(0));
+        for (int i = 0; i < 3; i++) {
+            assertInstanceOf(Buffered.class, s.onUpdate(new Update("w" + i, s.version(), 1, 1, scalar(0), Map.of(), "w")));
+            assertInstanceOf(Published.class, s.onUpdate(new Update("v" + i, s.version(), 1, 1, scalar(0), Map.of(), "v")));
+        }
+        assertEquals(3, s.version());
+        assertEquals(new Buffered(1, 2), s.onUpdate(new Update("a", 3, 1, 1, scalar(1), Map.of(), "a")));
+        Decision d = s.onUpdate(new Update("b", 0, 1000, 1, scalar(2), Map.of(), "b"));
+        assertEquals(new Published(4, List.of("a", "b"), Map.of()), d);
+        assertEquals((1 * 1 + 1000 / 2.0 * 2) / (1 + 1000 / 2.0), value(s.model()), 1e-5);
+    }
+
     @Test
     void participationWeightsAreChecked() {
         assertEquals("fedbuff.participation_weights: must be fedau (each worker weighed by its mean participation "
